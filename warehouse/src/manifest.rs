@@ -1,0 +1,257 @@
+//! The manifest: the one record of what the warehouse contains.
+//!
+//! Every committed change writes a new, numbered manifest version with put-if-absent
+//! (`_manifest/00000000000000000042.json`). A data file exists for readers only once a
+//! manifest version lists it, so a crash at any point leaves either the old or the new
+//! state visible, never a half-written one. Two writers racing for the same version number
+//! cannot both win: the loser reloads the winner's manifest and re-applies its change,
+//! which is where duplicate loads are detected. The ledger of loaded files, the fetch
+//! cursors and the published tile snapshots live in the same document, so they move
+//! atomically with the data they describe.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// One version of the warehouse's state.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    /// Version number; 0 is the empty warehouse that was never committed.
+    pub version: u64,
+    /// When this version was committed.
+    pub committed_at: Option<DateTime<Utc>>,
+    /// What the commit did, for people reading the history.
+    #[serde(default)]
+    pub message: String,
+    /// Curated tables and the quarantine, by table name.
+    #[serde(default)]
+    pub tables: BTreeMap<String, TableState>,
+    /// Ledger of every export that was loaded, in load order.
+    #[serde(default)]
+    pub loads: Vec<LoadRecord>,
+    /// Published tile snapshots, oldest first.
+    #[serde(default)]
+    pub snapshots: Vec<SnapshotRecord>,
+    /// Incremental fetch cursors by source name (for example the last `start_time`).
+    #[serde(default)]
+    pub cursors: BTreeMap<String, serde_json::Value>,
+}
+
+/// The files that make up one table.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TableState {
+    /// Parquet files, each holding rows of one source export for one period.
+    pub files: Vec<DataFile>,
+}
+
+/// One committed Parquet file of a table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataFile {
+    /// Object path relative to the warehouse root.
+    pub path: String,
+    /// Source that produced the rows.
+    pub source: String,
+    /// The load that wrote the file.
+    pub load_id: String,
+    /// Reporting period of the rows (`YYYY-MM`, Europe/Helsinki), the partition key.
+    pub period: String,
+    /// Number of rows.
+    pub rows: u64,
+    /// Size in bytes.
+    pub bytes: u64,
+    /// Earliest event time in the file, when the table has one.
+    pub min_time: Option<DateTime<Utc>>,
+    /// Latest event time in the file, when the table has one.
+    pub max_time: Option<DateTime<Utc>>,
+}
+
+/// What happened to a delivered export.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LoadStatus {
+    /// Its rows are in the curated tables.
+    Loaded,
+    /// A later delivery replaced all of its periods.
+    Superseded,
+}
+
+/// One entry of the load ledger.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoadRecord {
+    /// Unique id of the load.
+    pub load_id: String,
+    /// Source name from the source's config file.
+    pub source: String,
+    /// sha256 of the landed bytes, hex.
+    pub sha256: String,
+    /// File name as delivered.
+    pub original_name: String,
+    /// Object path of the landed copy.
+    pub raw_path: String,
+    /// Size of the export in bytes.
+    pub bytes: u64,
+    /// When the export was fetched or picked up.
+    pub fetched_at: DateTime<Utc>,
+    /// When the load committed.
+    pub loaded_at: DateTime<Utc>,
+    /// Rows written to the curated table.
+    pub rows: u64,
+    /// Rows sent to quarantine.
+    pub rejects: u64,
+    /// Periods the export's rows fell in.
+    pub periods: Vec<String>,
+    /// Redelivery policy that applied.
+    pub policy: String,
+    /// Loads whose rows this one replaced, for `replace` sources.
+    #[serde(default)]
+    pub replaced: Vec<String>,
+    /// Current status.
+    pub status: LoadStatus,
+}
+
+/// A published, reproducible picture of all tiles.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SnapshotRecord {
+    /// Snapshot id (sortable: computed time plus a suffix).
+    pub id: String,
+    /// When the tiles were computed.
+    pub computed_at: DateTime<Utc>,
+    /// Manifest version of the data the tiles were computed from.
+    pub data_version: u64,
+    /// Object path of the snapshot's folder.
+    pub path: String,
+    /// Number of tile rows.
+    pub rows: u64,
+    /// Hash of every tile definition that went into it.
+    pub definitions: BTreeMap<String, String>,
+}
+
+impl Manifest {
+    /// Files of a table, or none when the table was never written.
+    pub fn files(&self, table: &str) -> &[DataFile] {
+        self.tables.get(table).map(|t| t.files.as_slice()).unwrap_or(&[])
+    }
+
+    /// The ledger entry of an export already seen from this source with these bytes.
+    pub fn load_by_content(&self, source: &str, sha256: &str) -> Option<&LoadRecord> {
+        self.loads.iter().find(|l| l.source == source && l.sha256 == sha256)
+    }
+
+    /// The snapshot in force at `at`: the newest computed at or before it.
+    pub fn snapshot_as_of(&self, at: DateTime<Utc>) -> Option<&SnapshotRecord> {
+        self.snapshots.iter().filter(|s| s.computed_at <= at).max_by_key(|s| s.computed_at)
+    }
+
+    /// The newest snapshot.
+    pub fn latest_snapshot(&self) -> Option<&SnapshotRecord> {
+        self.snapshots.iter().max_by_key(|s| s.computed_at)
+    }
+
+    /// Removes a source's files for the given periods from every table and returns the ids
+    /// of the loads that lost files. Loads left with no files are marked superseded.
+    pub fn remove_periods(&mut self, source: &str, periods: &[String]) -> Vec<String> {
+        let mut touched = Vec::new();
+        for state in self.tables.values_mut() {
+            state.files.retain(|f| {
+                let hit = f.source == source && periods.contains(&f.period);
+                if hit && !touched.contains(&f.load_id) {
+                    touched.push(f.load_id.clone());
+                }
+                !hit
+            });
+        }
+        for id in &touched {
+            let still_has_files = self.tables.values().any(|t| t.files.iter().any(|f| &f.load_id == id));
+            if !still_has_files {
+                if let Some(load) = self.loads.iter_mut().find(|l| &l.load_id == id) {
+                    load.status = LoadStatus::Superseded;
+                }
+            }
+        }
+        touched
+    }
+
+    /// Latest event time per source, from the files' statistics.
+    pub fn data_through(&self, table: &str) -> Option<DateTime<Utc>> {
+        self.files(table).iter().filter_map(|f| f.max_time).max()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(source: &str, load: &str, period: &str) -> DataFile {
+        DataFile {
+            path: format!("curated/t/period={period}/{load}.parquet"),
+            source: source.into(),
+            load_id: load.into(),
+            period: period.into(),
+            rows: 1,
+            bytes: 1,
+            min_time: None,
+            max_time: None,
+        }
+    }
+
+    fn load(id: &str) -> LoadRecord {
+        LoadRecord {
+            load_id: id.into(),
+            source: "s".into(),
+            sha256: id.into(),
+            original_name: "x.csv".into(),
+            raw_path: "raw/x".into(),
+            bytes: 1,
+            fetched_at: Utc::now(),
+            loaded_at: Utc::now(),
+            rows: 1,
+            rejects: 0,
+            periods: vec![],
+            policy: "replace".into(),
+            replaced: vec![],
+            status: LoadStatus::Loaded,
+        }
+    }
+
+    #[test]
+    fn replacing_a_period_supersedes_only_loads_left_empty() {
+        let mut m = Manifest::default();
+        m.tables.insert(
+            "t".into(),
+            TableState { files: vec![file("s", "a", "2024-01"), file("s", "a", "2024-02"), file("s", "b", "2024-02"), file("other", "c", "2024-02")] },
+        );
+        m.loads = vec![load("a"), load("b"), load("c")];
+        let touched = m.remove_periods("s", &["2024-02".to_string()]);
+        assert_eq!(touched, vec!["a".to_string(), "b".to_string()]);
+        let left: Vec<_> = m.files("t").iter().map(|f| (f.load_id.as_str(), f.period.as_str())).collect();
+        assert_eq!(left, vec![("a", "2024-01"), ("c", "2024-02")]);
+        assert_eq!(m.loads[0].status, LoadStatus::Loaded);
+        assert_eq!(m.loads[1].status, LoadStatus::Superseded);
+        assert_eq!(m.loads[2].status, LoadStatus::Loaded);
+    }
+
+    #[test]
+    fn snapshot_as_of_picks_the_newest_not_after() {
+        let mut m = Manifest::default();
+        for (id, t) in [("a", "2025-01-01T00:00:00Z"), ("b", "2025-02-01T00:00:00Z")] {
+            m.snapshots.push(SnapshotRecord {
+                id: id.into(),
+                computed_at: t.parse().unwrap(),
+                data_version: 1,
+                path: id.into(),
+                rows: 0,
+                definitions: BTreeMap::new(),
+            });
+        }
+        let at = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+        assert_eq!(m.snapshot_as_of(at("2025-01-15T00:00:00Z")).unwrap().id, "a");
+        assert_eq!(m.snapshot_as_of(at("2025-03-01T00:00:00Z")).unwrap().id, "b");
+        assert!(m.snapshot_as_of(at("2024-12-31T00:00:00Z")).is_none());
+    }
+}
