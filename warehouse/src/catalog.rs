@@ -90,8 +90,10 @@ impl TableDef {
     /// Reads one table definition file.
     pub fn from_file(path: &Path) -> Result<Self, String> {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let def: TableDef = toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-        def.validate().map_err(|problems| format!("{}: {}", path.display(), problems.join("; ")))?;
+        let def: TableDef =
+            toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        def.validate()
+            .map_err(|problems| format!("{}: {}", path.display(), problems.join("; ")))?;
         Ok(def)
     }
 
@@ -108,16 +110,26 @@ impl TableDef {
             }
         }
         match self.column(&self.period_column) {
-            None => problems.push(format!("period_column `{}` is not a column of the table", self.period_column)),
-            Some(c) if !matches!(c.kind, ColumnType::Timestamp | ColumnType::Date) => {
-                problems.push(format!("period_column `{}` must be a timestamp or date", self.period_column))
-            }
-            Some(c) if c.nullable => {
-                problems.push(format!("period_column `{}` must be `nullable = false`", self.period_column))
-            }
+            None => problems.push(format!(
+                "period_column `{}` is not a column of the table",
+                self.period_column
+            )),
+            Some(c) if !matches!(c.kind, ColumnType::Timestamp | ColumnType::Date) => problems
+                .push(format!(
+                    "period_column `{}` must be a timestamp or date",
+                    self.period_column
+                )),
+            Some(c) if c.nullable => problems.push(format!(
+                "period_column `{}` must be `nullable = false`",
+                self.period_column
+            )),
             Some(_) => {}
         }
-        if problems.is_empty() { Ok(()) } else { Err(problems) }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems)
+        }
     }
 
     /// A column by name.
@@ -127,8 +139,11 @@ impl TableDef {
 
     /// The stored schema: the declared columns, then `period` and the lineage columns.
     pub fn arrow_schema(&self) -> SchemaRef {
-        let mut fields: Vec<Field> =
-            self.columns.iter().map(|c| Field::new(&c.name, c.kind.arrow(), c.nullable)).collect();
+        let mut fields: Vec<Field> = self
+            .columns
+            .iter()
+            .map(|c| Field::new(&c.name, c.kind.arrow(), c.nullable))
+            .collect();
         fields.push(Field::new(PERIOD, DataType::Utf8, false));
         fields.push(Field::new(LINEAGE_SOURCE, DataType::Utf8, false));
         fields.push(Field::new(LINEAGE_FILE, DataType::Utf8, false));
@@ -146,23 +161,37 @@ pub fn load_tables(dir: &Path) -> Result<BTreeMap<String, TableDef>, Vec<String>
         Err(e) => return Err(vec![format!("{}: {e}", dir.display())]),
     };
     paths.sort();
-    for path in paths.into_iter().filter(|p| p.extension().is_some_and(|e| e == "toml")) {
+    for path in paths
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+    {
         match TableDef::from_file(&path) {
             Ok(def) => {
                 if tables.contains_key(&def.name) {
-                    problems.push(format!("{}: table `{}` is defined in two files", path.display(), def.name));
+                    problems.push(format!(
+                        "{}: table `{}` is defined in two files",
+                        path.display(),
+                        def.name
+                    ));
                 }
                 tables.insert(def.name.clone(), def);
             }
             Err(e) => problems.push(e),
         }
     }
-    if problems.is_empty() { Ok(tables) } else { Err(problems) }
+    if problems.is_empty() {
+        Ok(tables)
+    } else {
+        Err(problems)
+    }
 }
 
 /// The Arrow schemas of a set of tables, for registering them in SQL.
 pub fn schemas(tables: &BTreeMap<String, TableDef>) -> BTreeMap<String, SchemaRef> {
-    tables.iter().map(|(k, v)| (k.clone(), v.arrow_schema())).collect()
+    tables
+        .iter()
+        .map(|(k, v)| (k.clone(), v.arrow_schema()))
+        .collect()
 }
 
 #[cfg(test)]
@@ -195,8 +224,10 @@ description = "x"
 
     #[test]
     fn unknown_keys_are_refused() {
-        let err = toml::from_str::<TableDef>("name='t'\ndescription='d'\nperiod_column='x'\ncolumns=[]\ncolour='red'")
-            .unwrap_err();
+        let err = toml::from_str::<TableDef>(
+            "name='t'\ndescription='d'\nperiod_column='x'\ncolumns=[]\ncolour='red'",
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("colour"), "{err}");
     }
 }

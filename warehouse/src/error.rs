@@ -31,7 +31,9 @@ pub enum Error {
         source: parquet::errors::ParquetError,
     },
     /// Another writer kept winning the race to commit; gave up after the retries.
-    #[error("could not commit to the warehouse after {attempts} attempts: another process keeps committing")]
+    #[error(
+        "could not commit to the warehouse after {attempts} attempts: another process keeps committing"
+    )]
     CommitContention {
         /// How many attempts were made.
         attempts: usize,
@@ -64,6 +66,11 @@ pub enum Error {
 /// Result with the warehouse [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-pub(crate) fn store_err(path: &object_store::path::Path) -> impl FnOnce(object_store::Error) -> Error + '_ {
-    move |source| Error::Store { path: path.to_string(), source }
+pub(crate) fn store_err(
+    path: &object_store::path::Path,
+) -> impl FnOnce(object_store::Error) -> Error + '_ {
+    move |source| Error::Store {
+        path: path.to_string(),
+        source,
+    }
 }

@@ -64,7 +64,10 @@ impl Warehouse {
             location: root.display().to_string(),
             reason: source.to_string(),
         })?;
-        Ok(Self { store: Arc::new(store), root })
+        Ok(Self {
+            store: Arc::new(store),
+            root,
+        })
     }
 
     /// The object store behind the warehouse.
@@ -98,8 +101,11 @@ impl Warehouse {
     /// Reads one manifest version.
     pub async fn manifest_version(&self, version: u64) -> Result<Manifest> {
         let path = version_path(version);
-        let bytes = self.get(&path.to_string()).await?;
-        serde_json::from_slice(&bytes).map_err(|source| Error::Manifest { path: path.to_string(), source })
+        let bytes = self.get(path.as_ref()).await?;
+        serde_json::from_slice(&bytes).map_err(|source| Error::Manifest {
+            path: path.to_string(),
+            source,
+        })
     }
 
     /// Applies `change` to the newest manifest and commits the result as the next version.
@@ -119,8 +125,15 @@ impl Warehouse {
             next.message = message.to_string();
             let body = serde_json::to_vec_pretty(&next).expect("manifest serialises");
             let path = version_path(next.version);
-            let opts = PutOptions { mode: PutMode::Create, ..Default::default() };
-            match self.store.put_opts(&path, PutPayload::from(body), opts).await {
+            let opts = PutOptions {
+                mode: PutMode::Create,
+                ..Default::default()
+            };
+            match self
+                .store
+                .put_opts(&path, PutPayload::from(body), opts)
+                .await
+            {
                 Ok(_) => {
                     let hint = PutPayload::from(next.version.to_string().into_bytes());
                     // Best effort: readers probe past a stale hint.
@@ -130,27 +143,43 @@ impl Warehouse {
                     return Ok(next);
                 }
                 Err(object_store::Error::AlreadyExists { .. }) => continue,
-                Err(source) => return Err(Error::Store { path: path.to_string(), source }),
+                Err(source) => {
+                    return Err(Error::Store {
+                        path: path.to_string(),
+                        source,
+                    });
+                }
             }
         }
-        Err(Error::CommitContention { attempts: COMMIT_ATTEMPTS })
+        Err(Error::CommitContention {
+            attempts: COMMIT_ATTEMPTS,
+        })
     }
 
     /// Writes an object, replacing what was there.
     pub async fn put(&self, path: &str, bytes: Bytes) -> Result<()> {
         let p = ObjectPath::from(path);
-        self.store.put(&p, PutPayload::from(bytes)).await.map_err(error::store_err(&p))?;
+        self.store
+            .put(&p, PutPayload::from(bytes))
+            .await
+            .map_err(error::store_err(&p))?;
         Ok(())
     }
 
     /// Writes an object only when none exists; `Ok(false)` when one did.
     pub async fn put_new(&self, path: &str, bytes: Bytes) -> Result<bool> {
         let p = ObjectPath::from(path);
-        let opts = PutOptions { mode: PutMode::Create, ..Default::default() };
+        let opts = PutOptions {
+            mode: PutMode::Create,
+            ..Default::default()
+        };
         match self.store.put_opts(&p, PutPayload::from(bytes), opts).await {
             Ok(_) => Ok(true),
             Err(object_store::Error::AlreadyExists { .. }) => Ok(false),
-            Err(source) => Err(Error::Store { path: path.to_string(), source }),
+            Err(source) => Err(Error::Store {
+                path: path.to_string(),
+                source,
+            }),
         }
     }
 
@@ -166,14 +195,22 @@ impl Warehouse {
         match self.store.head(path).await {
             Ok(_) => Ok(true),
             Err(object_store::Error::NotFound { .. }) => Ok(false),
-            Err(source) => Err(Error::Store { path: path.to_string(), source }),
+            Err(source) => Err(Error::Store {
+                path: path.to_string(),
+                source,
+            }),
         }
     }
 
     /// Size of an object in bytes.
     pub async fn size(&self, path: &str) -> Result<u64> {
         let p = ObjectPath::from(path);
-        Ok(self.store.head(&p).await.map_err(error::store_err(&p))?.size)
+        Ok(self
+            .store
+            .head(&p)
+            .await
+            .map_err(error::store_err(&p))?
+            .size)
     }
 
     /// Deletes an object; a missing one is not an error.
@@ -181,7 +218,10 @@ impl Warehouse {
         let p = ObjectPath::from(path);
         match self.store.delete(&p).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-            Err(source) => Err(Error::Store { path: path.to_string(), source }),
+            Err(source) => Err(Error::Store {
+                path: path.to_string(),
+                source,
+            }),
         }
     }
 
@@ -190,8 +230,11 @@ impl Warehouse {
     pub async fn remove_orphans(&self) -> Result<Vec<String>> {
         use futures::TryStreamExt;
         let manifest = self.manifest().await?;
-        let mut referenced: std::collections::HashSet<String> =
-            manifest.tables.values().flat_map(|t| t.files.iter().map(|f| f.path.clone())).collect();
+        let mut referenced: std::collections::HashSet<String> = manifest
+            .tables
+            .values()
+            .flat_map(|t| t.files.iter().map(|f| f.path.clone()))
+            .collect();
         for s in &manifest.snapshots {
             referenced.insert(format!("{}/tiles.parquet", s.path));
             referenced.insert(format!("{}/tiles.json", s.path));
@@ -199,7 +242,12 @@ impl Warehouse {
         let mut removed = Vec::new();
         for prefix in ["curated", "quarantine", "tiles"] {
             let p = ObjectPath::from(prefix);
-            let metas: Vec<_> = self.store.list(Some(&p)).try_collect().await.map_err(error::store_err(&p))?;
+            let metas: Vec<_> = self
+                .store
+                .list(Some(&p))
+                .try_collect()
+                .await
+                .map_err(error::store_err(&p))?;
             for meta in metas {
                 let path = meta.location.to_string();
                 if !referenced.contains(&path) {
@@ -214,11 +262,20 @@ impl Warehouse {
     async fn latest_hint(&self) -> Result<u64> {
         match self.store.get(&ObjectPath::from(LATEST_HINT)).await {
             Ok(got) => {
-                let bytes = got.bytes().await.map_err(|source| Error::Store { path: LATEST_HINT.into(), source })?;
-                Ok(std::str::from_utf8(&bytes).ok().and_then(|s| s.trim().parse().ok()).unwrap_or(0))
+                let bytes = got.bytes().await.map_err(|source| Error::Store {
+                    path: LATEST_HINT.into(),
+                    source,
+                })?;
+                Ok(std::str::from_utf8(&bytes)
+                    .ok()
+                    .and_then(|s| s.trim().parse().ok())
+                    .unwrap_or(0))
             }
             Err(object_store::Error::NotFound { .. }) => Ok(0),
-            Err(source) => Err(Error::Store { path: LATEST_HINT.into(), source }),
+            Err(source) => Err(Error::Store {
+                path: LATEST_HINT.into(),
+                source,
+            }),
         }
     }
 }
@@ -252,7 +309,12 @@ mod tests {
         rb.unwrap();
         let m = wh.manifest().await.unwrap();
         assert_eq!(m.version, 2);
-        assert_eq!(m.cursors.len(), 2, "neither commit was lost: {:?}", m.cursors);
+        assert_eq!(
+            m.cursors.len(),
+            2,
+            "neither commit was lost: {:?}",
+            m.cursors
+        );
     }
 
     #[tokio::test]
@@ -269,7 +331,10 @@ mod tests {
     async fn a_refused_change_commits_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let wh = Warehouse::open_local(dir.path()).unwrap();
-        let err = wh.commit("no", |_| Err(Error::Rejected("duplicate".into()))).await.unwrap_err();
+        let err = wh
+            .commit("no", |_| Err(Error::Rejected("duplicate".into())))
+            .await
+            .unwrap_err();
         assert!(err.to_string().contains("duplicate"));
         assert_eq!(wh.manifest().await.unwrap().version, 0);
     }

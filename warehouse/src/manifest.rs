@@ -135,17 +135,25 @@ pub struct SnapshotRecord {
 impl Manifest {
     /// Files of a table, or none when the table was never written.
     pub fn files(&self, table: &str) -> &[DataFile] {
-        self.tables.get(table).map(|t| t.files.as_slice()).unwrap_or(&[])
+        self.tables
+            .get(table)
+            .map(|t| t.files.as_slice())
+            .unwrap_or(&[])
     }
 
     /// The ledger entry of an export already seen from this source with these bytes.
     pub fn load_by_content(&self, source: &str, sha256: &str) -> Option<&LoadRecord> {
-        self.loads.iter().find(|l| l.source == source && l.sha256 == sha256)
+        self.loads
+            .iter()
+            .find(|l| l.source == source && l.sha256 == sha256)
     }
 
     /// The snapshot in force at `at`: the newest computed at or before it.
     pub fn snapshot_as_of(&self, at: DateTime<Utc>) -> Option<&SnapshotRecord> {
-        self.snapshots.iter().filter(|s| s.computed_at <= at).max_by_key(|s| s.computed_at)
+        self.snapshots
+            .iter()
+            .filter(|s| s.computed_at <= at)
+            .max_by_key(|s| s.computed_at)
     }
 
     /// The newest snapshot.
@@ -153,11 +161,16 @@ impl Manifest {
         self.snapshots.iter().max_by_key(|s| s.computed_at)
     }
 
-    /// Removes a source's files for the given periods from every table and returns the ids
-    /// of the loads that lost files. Loads left with no files are marked superseded.
+    /// Removes a source's files for the given periods from every curated table and returns
+    /// the ids of the loads that lost files. Loads left with no curated files are marked
+    /// superseded, and their quarantined rows go with them.
     pub fn remove_periods(&mut self, source: &str, periods: &[String]) -> Vec<String> {
+        let quarantine = crate::QUARANTINE_TABLE;
         let mut touched = Vec::new();
-        for state in self.tables.values_mut() {
+        for (name, state) in self.tables.iter_mut() {
+            if name == quarantine {
+                continue;
+            }
             state.files.retain(|f| {
                 let hit = f.source == source && periods.contains(&f.period);
                 if hit && !touched.contains(&f.load_id) {
@@ -166,13 +179,20 @@ impl Manifest {
                 !hit
             });
         }
+        let mut superseded = Vec::new();
         for id in &touched {
-            let still_has_files = self.tables.values().any(|t| t.files.iter().any(|f| &f.load_id == id));
-            if !still_has_files {
-                if let Some(load) = self.loads.iter_mut().find(|l| &l.load_id == id) {
-                    load.status = LoadStatus::Superseded;
-                }
+            let still_has_files = self
+                .tables
+                .iter()
+                .any(|(name, t)| name != quarantine && t.files.iter().any(|f| &f.load_id == id));
+            if !still_has_files && let Some(load) = self.loads.iter_mut().find(|l| &l.load_id == id)
+            {
+                load.status = LoadStatus::Superseded;
+                superseded.push(id.clone());
             }
+        }
+        if let Some(q) = self.tables.get_mut(quarantine) {
+            q.files.retain(|f| !superseded.contains(&f.load_id));
         }
         touched
     }
@@ -224,12 +244,23 @@ mod tests {
         let mut m = Manifest::default();
         m.tables.insert(
             "t".into(),
-            TableState { files: vec![file("s", "a", "2024-01"), file("s", "a", "2024-02"), file("s", "b", "2024-02"), file("other", "c", "2024-02")] },
+            TableState {
+                files: vec![
+                    file("s", "a", "2024-01"),
+                    file("s", "a", "2024-02"),
+                    file("s", "b", "2024-02"),
+                    file("other", "c", "2024-02"),
+                ],
+            },
         );
         m.loads = vec![load("a"), load("b"), load("c")];
         let touched = m.remove_periods("s", &["2024-02".to_string()]);
         assert_eq!(touched, vec!["a".to_string(), "b".to_string()]);
-        let left: Vec<_> = m.files("t").iter().map(|f| (f.load_id.as_str(), f.period.as_str())).collect();
+        let left: Vec<_> = m
+            .files("t")
+            .iter()
+            .map(|f| (f.load_id.as_str(), f.period.as_str()))
+            .collect();
         assert_eq!(left, vec![("a", "2024-01"), ("c", "2024-02")]);
         assert_eq!(m.loads[0].status, LoadStatus::Loaded);
         assert_eq!(m.loads[1].status, LoadStatus::Superseded);
@@ -250,8 +281,14 @@ mod tests {
             });
         }
         let at = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
-        assert_eq!(m.snapshot_as_of(at("2025-01-15T00:00:00Z")).unwrap().id, "a");
-        assert_eq!(m.snapshot_as_of(at("2025-03-01T00:00:00Z")).unwrap().id, "b");
+        assert_eq!(
+            m.snapshot_as_of(at("2025-01-15T00:00:00Z")).unwrap().id,
+            "a"
+        );
+        assert_eq!(
+            m.snapshot_as_of(at("2025-03-01T00:00:00Z")).unwrap().id,
+            "b"
+        );
         assert!(m.snapshot_as_of(at("2024-12-31T00:00:00Z")).is_none());
     }
 }

@@ -6,10 +6,10 @@ use std::sync::Arc;
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use bytes::Bytes;
+use object_store::buffered::BufWriter;
 use object_store::path::Path as ObjectPath;
 use parquet::arrow::AsyncArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use object_store::buffered::BufWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 
@@ -21,7 +21,9 @@ pub const ROW_GROUP_ROWS: usize = 128 * 1024;
 /// The properties every warehouse Parquet file is written with.
 pub fn writer_properties() -> WriterProperties {
     WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).expect("valid zstd level")))
+        .set_compression(Compression::ZSTD(
+            ZstdLevel::try_new(3).expect("valid zstd level"),
+        ))
         .set_statistics_enabled(EnabledStatistics::Page)
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
         .set_created_by(format!("tilannekuva {}", env!("CARGO_PKG_VERSION")))
@@ -41,15 +43,29 @@ impl ParquetSink {
     /// Starts a file at `path` (relative to the warehouse root).
     pub fn create(wh: &Warehouse, path: &str, schema: SchemaRef) -> Result<Self> {
         let object = BufWriter::new(wh.store(), ObjectPath::from(path));
-        let writer = AsyncArrowWriter::try_new(object, schema, Some(writer_properties()))
-            .map_err(|source| Error::Parquet { path: path.to_string(), source })?;
-        Ok(Self { path: path.to_string(), writer, rows: 0 })
+        let writer = AsyncArrowWriter::try_new(object, schema, Some(writer_properties())).map_err(
+            |source| Error::Parquet {
+                path: path.to_string(),
+                source,
+            },
+        )?;
+        Ok(Self {
+            path: path.to_string(),
+            writer,
+            rows: 0,
+        })
     }
 
     /// Appends a batch.
     pub async fn write(&mut self, batch: &RecordBatch) -> Result<()> {
         self.rows += batch.num_rows() as u64;
-        self.writer.write(batch).await.map_err(|source| Error::Parquet { path: self.path.clone(), source })
+        self.writer
+            .write(batch)
+            .await
+            .map_err(|source| Error::Parquet {
+                path: self.path.clone(),
+                source,
+            })
     }
 
     /// Rows written so far.
@@ -65,7 +81,10 @@ impl ParquetSink {
     /// Completes the file; returns its path, row count and size in bytes.
     pub async fn finish(self, wh: &Warehouse) -> Result<(String, u64, u64)> {
         let Self { path, writer, rows } = self;
-        writer.close().await.map_err(|source| Error::Parquet { path: path.clone(), source })?;
+        writer.close().await.map_err(|source| Error::Parquet {
+            path: path.clone(),
+            source,
+        })?;
         let bytes = wh.size(&path).await?;
         Ok((path, rows, bytes))
     }
@@ -78,7 +97,12 @@ impl ParquetSink {
 }
 
 /// Writes `batches` as one Parquet file; returns rows and bytes.
-pub async fn write_parquet(wh: &Warehouse, path: &str, schema: SchemaRef, batches: &[RecordBatch]) -> Result<(u64, u64)> {
+pub async fn write_parquet(
+    wh: &Warehouse,
+    path: &str,
+    schema: SchemaRef,
+    batches: &[RecordBatch],
+) -> Result<(u64, u64)> {
     let mut sink = ParquetSink::create(wh, path, schema)?;
     for b in batches {
         sink.write(b).await?;
@@ -89,13 +113,18 @@ pub async fn write_parquet(wh: &Warehouse, path: &str, schema: SchemaRef, batche
 
 /// Reads a whole Parquet file held in memory.
 pub fn read_parquet_bytes(path: &str, bytes: Bytes) -> Result<(SchemaRef, Vec<RecordBatch>)> {
-    let err = |source| Error::Parquet { path: path.to_string(), source };
+    let err = |source| Error::Parquet {
+        path: path.to_string(),
+        source,
+    };
     let builder = ParquetRecordBatchReaderBuilder::try_new(bytes).map_err(err)?;
     let schema: SchemaRef = Arc::clone(builder.schema());
     let reader = builder.build().map_err(err)?;
-    let batches = reader.collect::<Result<Vec<_>, _>>().map_err(|e| Error::Parquet {
-        path: path.to_string(),
-        source: parquet::errors::ParquetError::ArrowError(e.to_string()),
-    })?;
+    let batches = reader
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| Error::Parquet {
+            path: path.to_string(),
+            source: parquet::errors::ParquetError::ArrowError(e.to_string()),
+        })?;
     Ok((schema, batches))
 }

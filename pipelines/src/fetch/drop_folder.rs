@@ -1,0 +1,172 @@
+//! Drop folder: a vendor writes export files into a folder; we pick up the ones matching a
+//! glob. A file still being written is never picked up: temporary names (`.part`, `.tmp`,
+//! `~`, hidden files) are skipped, and so is a file modified within `settle_seconds`.
+
+use std::time::{Duration, SystemTime};
+
+use chrono::Utc;
+use globset::Glob;
+use serde::Deserialize;
+
+use super::{Content, Delivery, FetchContext};
+use crate::config::SourceConfig;
+use crate::{Error, Result};
+
+/// Config of a drop folder.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DropFolder {
+    /// The folder, relative to the inputs root unless absolute.
+    pub path: String,
+    /// File name pattern, such as `ace_contacts_*.csv`.
+    pub glob: String,
+    /// A file modified more recently than this is assumed to be still in writing.
+    #[serde(default = "default_settle")]
+    pub settle_seconds: u64,
+}
+
+fn default_settle() -> u64 {
+    30
+}
+
+impl DropFolder {
+    /// The complete export files present now, sorted by name.
+    pub fn scan(&self, source: &SourceConfig, ctx: &FetchContext) -> Result<Vec<Delivery>> {
+        self.scan_at(source, ctx, SystemTime::now())
+    }
+
+    fn scan_at(
+        &self,
+        source: &SourceConfig,
+        ctx: &FetchContext,
+        now: SystemTime,
+    ) -> Result<Vec<Delivery>> {
+        let matcher = Glob::new(&self.glob)
+            .map_err(|e| {
+                Error::Config(vec![format!(
+                    "{}: `fetch.glob`: {e}",
+                    source.file.display()
+                )])
+            })?
+            .compile_matcher();
+        let dir = ctx.resolve(&self.path);
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                tracing::warn!(source = %source.name, folder = %dir.display(), "drop folder does not exist; nothing to load");
+                return Ok(Vec::new());
+            }
+            Err(source_err) => {
+                return Err(Error::Io {
+                    context: format!("reading drop folder {}", dir.display()),
+                    source: source_err,
+                });
+            }
+        };
+        let settle = Duration::from_secs(ctx.settle_seconds.unwrap_or(self.settle_seconds));
+        let mut out = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|e| Error::Io {
+                context: format!("reading drop folder {}", dir.display()),
+                source: e,
+            })?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if is_temporary(&name) || !matcher.is_match(&name) {
+                continue;
+            }
+            let meta = entry.metadata().map_err(|e| Error::Io {
+                context: format!("inspecting {name}"),
+                source: e,
+            })?;
+            if !meta.is_file() {
+                continue;
+            }
+            let modified = meta.modified().unwrap_or(now);
+            if now.duration_since(modified).unwrap_or_default() < settle {
+                tracing::info!(source = %source.name, file = %name, "file changed less than {}s ago; leaving it for the next run", self.settle_seconds);
+                continue;
+            }
+            out.push(Delivery {
+                name,
+                fetched_at: Utc::now(),
+                content: Content::File(entry.path()),
+            });
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+}
+
+fn is_temporary(name: &str) -> bool {
+    name.starts_with('.')
+        || name.ends_with(".part")
+        || name.ends_with(".tmp")
+        || name.ends_with('~')
+        || name.ends_with(".partial")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn source() -> SourceConfig {
+        toml::from_str(
+            r#"
+name = "s"
+description = "d"
+table = "t"
+fetch = { kind = "drop_folder", path = "in", glob = "*.csv" }
+format = { kind = "csv" }
+columns = {}
+"#,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn picks_complete_matching_files_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let inbox = dir.path().join("in");
+        std::fs::create_dir(&inbox).unwrap();
+        for n in ["b.csv", "a.csv", "c.csv.part", ".d.csv", "e.txt"] {
+            std::fs::write(inbox.join(n), "x").unwrap();
+        }
+        let ctx = FetchContext {
+            inputs_root: dir.path().to_path_buf(),
+            settle_seconds: None,
+        };
+        let folder = DropFolder {
+            path: "in".into(),
+            glob: "*.csv".into(),
+            settle_seconds: 60,
+        };
+        let now = SystemTime::now();
+        assert!(
+            folder.scan_at(&source(), &ctx, now).unwrap().is_empty(),
+            "fresh files are left to settle"
+        );
+        let later = now + Duration::from_secs(120);
+        let names: Vec<_> = folder
+            .scan_at(&source(), &ctx, later)
+            .unwrap()
+            .into_iter()
+            .map(|d| d.name)
+            .collect();
+        assert_eq!(names, vec!["a.csv", "b.csv"]);
+    }
+
+    #[test]
+    fn a_missing_folder_is_empty_not_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = FetchContext {
+            inputs_root: dir.path().to_path_buf(),
+            settle_seconds: None,
+        };
+        let folder = DropFolder {
+            path: "nope".into(),
+            glob: "*".into(),
+            settle_seconds: 0,
+        };
+        assert!(folder.scan(&source(), &ctx).unwrap().is_empty());
+    }
+}

@@ -1,0 +1,446 @@
+//! Loading: fetch → land → normalise → commit, for one export at a time.
+//!
+//! The order of steps is what keeps loads safe:
+//! 1. the export's sha256 is checked against the ledger: content already loaded, under any
+//!    name, loads zero rows;
+//! 2. the bytes are landed untouched in the raw area;
+//! 3. the landed copy is normalised on a blocking thread while an async task streams the
+//!    batches into one Parquet file per period;
+//! 4. only when every row is read, the reject share is within the source's limit and no
+//!    personal data was found, one manifest commit adds the files, the quarantined rows and
+//!    the ledger entry together (and, for `replace` sources, retires the rows the export
+//!    corrects). A failure before that commit leaves the warehouse as it was.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::IsTerminal;
+use std::sync::Arc;
+
+use arrow::array::{
+    ArrayRef, Int64Builder, RecordBatch, StringBuilder, TimestampMicrosecondBuilder,
+};
+use chrono::Utc;
+use indicatif::{ProgressBar, ProgressStyle};
+use tilannekuva_warehouse::{
+    DataFile, LoadRecord, LoadStatus, ParquetSink, QUARANTINE_TABLE, Warehouse, quarantine_schema,
+    write_parquet,
+};
+
+use crate::config::{FormatConfig, Redelivery};
+use crate::fetch::Delivery;
+use crate::normalise::{Plan, Reject, Summary, csv, json};
+use crate::{Error, Result, land};
+
+/// What happened to one delivery.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// Rows were committed.
+    Loaded {
+        /// Id of the load in the ledger.
+        load_id: String,
+        /// Rows written to the curated table.
+        rows: u64,
+        /// Rows quarantined.
+        rejects: u64,
+        /// Periods the rows fell in.
+        periods: Vec<String>,
+        /// Earlier loads whose rows this one replaced.
+        replaced: Vec<String>,
+    },
+    /// The same content was loaded before; nothing was done.
+    AlreadyLoaded {
+        /// The earlier load.
+        load_id: String,
+    },
+}
+
+/// One delivery's report.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoadReport {
+    /// Source name.
+    pub source: String,
+    /// File name as delivered.
+    pub file: String,
+    /// sha256 of the content.
+    pub sha256: String,
+    /// What happened.
+    pub outcome: Outcome,
+}
+
+use crate::normalise::Ranges;
+
+/// Loads one delivery of a compiled source.
+pub async fn load_delivery(wh: &Warehouse, plan: &Plan, d: Delivery) -> Result<LoadReport> {
+    let source = plan.source.name.clone();
+    let (sha, size) = land::fingerprint(&d).await?;
+    let report = |outcome| LoadReport {
+        source: source.clone(),
+        file: d.name.clone(),
+        sha256: sha.clone(),
+        outcome,
+    };
+    if let Some(prev) = wh.manifest().await?.load_by_content(&source, &sha) {
+        tracing::info!(source = %source, file = %d.name, load = %prev.load_id, "already loaded; skipping");
+        return Ok(report(Outcome::AlreadyLoaded {
+            load_id: prev.load_id.clone(),
+        }));
+    }
+    let raw_path = land::land(wh, &source, &d, &sha).await?;
+    let load_id = format!("{}-{}", Utc::now().format("%Y%m%dT%H%M%S%6f"), &sha[..12]);
+
+    let (files, summary) =
+        match write_curated(wh, plan, &d.name, &sha, &raw_path, &load_id, size).await {
+            Ok(ok) => ok,
+            Err((e, written)) => {
+                discard(wh, &written).await;
+                return Err(e);
+            }
+        };
+    let written: Vec<String> = files.iter().map(|f| f.path.clone()).collect();
+    let rejects = summary.rejects.len() as u64;
+    let max = plan.source.load.max_reject_share;
+    if summary.rows > 0 && rejects as f64 / summary.rows as f64 > max {
+        discard(wh, &written).await;
+        let examples: Vec<String> = summary
+            .rejects
+            .iter()
+            .take(5)
+            .map(Reject::to_string)
+            .collect();
+        return Err(Error::TooManyRejects(Box::new(
+            crate::error::TooManyRejects {
+                source_name: source,
+                file: d.name.clone(),
+                rejects,
+                rows: summary.rows,
+                share: 100.0 * rejects as f64 / summary.rows as f64,
+                max: 100.0 * max,
+                examples: examples.join("\n  "),
+            },
+        )));
+    }
+    let mut quarantine_file = None;
+    if rejects > 0 {
+        let path = format!("quarantine/{source}/{load_id}.parquet");
+        let batch = quarantine_batch(&source, &d.name, &sha, &load_id, &summary.rejects);
+        match write_parquet(wh, &path, quarantine_schema(), &[batch]).await {
+            Ok((rows, bytes)) => {
+                quarantine_file = Some(DataFile {
+                    path,
+                    source: source.clone(),
+                    load_id: load_id.clone(),
+                    period: String::new(),
+                    rows,
+                    bytes,
+                    min_time: None,
+                    max_time: None,
+                })
+            }
+            Err(e) => {
+                discard(wh, &written).await;
+                return Err(e.into());
+            }
+        }
+    }
+    let periods: Vec<String> = files.iter().map(|f| f.period.clone()).collect();
+    let record = LoadRecord {
+        load_id: load_id.clone(),
+        source: source.clone(),
+        sha256: sha.clone(),
+        original_name: d.name.clone(),
+        raw_path,
+        bytes: size,
+        fetched_at: d.fetched_at,
+        loaded_at: Utc::now(),
+        rows: summary.accepted,
+        rejects,
+        periods: periods.clone(),
+        policy: match plan.source.load.on_redelivery {
+            Redelivery::Replace => "replace".into(),
+            Redelivery::Append => "append".into(),
+        },
+        replaced: Vec::new(),
+        status: LoadStatus::Loaded,
+    };
+    let table = plan.table.name.clone();
+    let mut replaced = Vec::new();
+    let committed = wh
+        .commit(&format!("load {source} {}", d.name), |m| {
+            if let Some(prev) = m.load_by_content(&source, &sha) {
+                return Err(tilannekuva_warehouse::Error::Rejected(format!(
+                    "already loaded as {}",
+                    prev.load_id
+                )));
+            }
+            let mut rec = record.clone();
+            if plan.source.load.on_redelivery == Redelivery::Replace {
+                rec.replaced = m.remove_periods(&source, &periods);
+            }
+            replaced = rec.replaced.clone();
+            m.tables
+                .entry(table.clone())
+                .or_default()
+                .files
+                .extend(files.iter().cloned());
+            if let Some(q) = &quarantine_file {
+                m.tables
+                    .entry(QUARANTINE_TABLE.to_string())
+                    .or_default()
+                    .files
+                    .push(q.clone());
+            }
+            m.loads.push(rec);
+            Ok(())
+        })
+        .await;
+    match committed {
+        Ok(_) => {
+            tracing::info!(source = %source, file = %d.name, rows = summary.accepted, rejects, periods = periods.len(), "loaded");
+            Ok(report(Outcome::Loaded {
+                load_id,
+                rows: summary.accepted,
+                rejects,
+                periods,
+                replaced,
+            }))
+        }
+        Err(tilannekuva_warehouse::Error::Rejected(_)) => {
+            // Another process loaded the same content while we worked.
+            let mut all = written;
+            all.extend(quarantine_file.map(|q| q.path));
+            discard(wh, &all).await;
+            let prev = wh
+                .manifest()
+                .await?
+                .load_by_content(&source, &sha)
+                .map(|l| l.load_id.clone())
+                .unwrap_or_default();
+            Ok(report(Outcome::AlreadyLoaded { load_id: prev }))
+        }
+        Err(e) => {
+            discard(wh, &written).await;
+            Err(e.into())
+        }
+    }
+}
+
+/// Normalises the landed export into per-period Parquet files. On failure, returns the
+/// error together with the files already finished, for the caller to discard.
+async fn write_curated(
+    wh: &Warehouse,
+    plan: &Plan,
+    file: &str,
+    sha: &str,
+    raw_path: &str,
+    load_id: &str,
+    size: u64,
+) -> std::result::Result<(Vec<DataFile>, Summary), (Error, Vec<String>)> {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<(String, RecordBatch)>(4);
+    let progress = progress_bar(&plan.source.name, file, size);
+    let reader_plan = plan.clone();
+    let (file_s, sha_s) = (file.to_string(), sha.to_string());
+    let json_bytes = match &plan.source.format {
+        FormatConfig::JsonArray { .. } => Some(
+            land::read_landed(wh, raw_path)
+                .await
+                .map_err(|e| (e, vec![]))?,
+        ),
+        FormatConfig::Csv { .. } => None,
+    };
+    let input = match json_bytes {
+        None => Some(
+            land::open_landed(wh, raw_path)
+                .await
+                .map_err(|e| (e, vec![]))?,
+        ),
+        Some(_) => None,
+    };
+    let pb = progress.clone();
+    let worker = tokio::task::spawn_blocking(move || -> Result<(Summary, Ranges)> {
+        let emit = |period: &str, batch: RecordBatch, _: &crate::normalise::PeriodBuffer| {
+            tx.blocking_send((period.to_string(), batch))
+                .map_err(|_| Error::Unreadable {
+                    source_name: reader_plan.source.name.clone(),
+                    file: file_s.clone(),
+                    line: None,
+                    message: "the writer stopped".into(),
+                })
+        };
+        match (input, json_bytes) {
+            (Some(input), _) => csv::normalise(
+                &reader_plan,
+                &file_s,
+                &sha_s,
+                Box::new(pb.wrap_read(input)),
+                emit,
+            ),
+            (None, Some(bytes)) => {
+                pb.inc(bytes.len() as u64);
+                json::normalise(&reader_plan, &file_s, &sha_s, &bytes, emit)
+            }
+            (None, None) => unreachable!("one input is set"),
+        }
+    });
+
+    let mut sinks: HashMap<String, ParquetSink> = HashMap::new();
+    let mut write_error = None;
+    while let Some((period, batch)) = rx.recv().await {
+        if write_error.is_some() {
+            continue; // drain so the worker can finish
+        }
+        let sink = match sinks.get_mut(&period) {
+            Some(s) => s,
+            None => {
+                let path = format!(
+                    "curated/{}/period={period}/{load_id}.parquet",
+                    plan.table.name
+                );
+                match ParquetSink::create(wh, &path, plan.schema.clone()) {
+                    Ok(s) => sinks.entry(period.clone()).or_insert(s),
+                    Err(e) => {
+                        write_error = Some(Error::from(e));
+                        continue;
+                    }
+                }
+            }
+        };
+        if let Err(e) = sink.write(&batch).await {
+            write_error = Some(e.into());
+        }
+    }
+    progress.finish_and_clear();
+    let worked = worker.await.unwrap_or_else(|e| {
+        Err(Error::Unreadable {
+            source_name: plan.source.name.clone(),
+            file: file.into(),
+            line: None,
+            message: format!("normaliser panicked: {e}"),
+        })
+    });
+    let failure = match (worked, write_error) {
+        (Err(e), _) | (Ok(_), Some(e)) => Some(e),
+        (Ok(ok), None) => {
+            let (summary, ranges) = ok;
+            let mut files = Vec::new();
+            let mut finished = Vec::new();
+            let mut periods: Vec<String> = sinks.keys().cloned().collect();
+            periods.sort();
+            for period in periods {
+                let sink = sinks.remove(&period).expect("listed period");
+                match sink.finish(wh).await {
+                    Ok((path, rows, bytes)) => {
+                        finished.push(path.clone());
+                        let (min_time, max_time) =
+                            ranges.get(&period).copied().unwrap_or((None, None));
+                        files.push(DataFile {
+                            path,
+                            source: plan.source.name.clone(),
+                            load_id: load_id.to_string(),
+                            period,
+                            rows,
+                            bytes,
+                            min_time,
+                            max_time,
+                        });
+                    }
+                    Err(e) => {
+                        for s in sinks.into_values() {
+                            s.abort().await;
+                        }
+                        return Err((e.into(), finished));
+                    }
+                }
+            }
+            return Ok((files, summary));
+        }
+    };
+    for s in sinks.into_values() {
+        s.abort().await;
+    }
+    Err((failure.expect("set above"), vec![]))
+}
+
+async fn discard(wh: &Warehouse, paths: &[String]) {
+    for p in paths {
+        if let Err(e) = wh.delete(p).await {
+            tracing::warn!(path = %p, error = %e, "could not remove an uncommitted file; `tilannekuva gc` removes it later");
+        }
+    }
+}
+
+fn progress_bar(source: &str, file: &str, size: u64) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let pb = ProgressBar::new(size);
+    pb.set_style(
+        ProgressStyle::with_template("{msg:40!} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}")
+            .expect("static template")
+            .progress_chars("=> "),
+    );
+    pb.set_message(format!("{source}: {file}"));
+    pb
+}
+
+fn quarantine_batch(
+    source: &str,
+    file: &str,
+    sha: &str,
+    load_id: &str,
+    rejects: &[Reject],
+) -> RecordBatch {
+    let n = rejects.len();
+    let mut src = StringBuilder::new();
+    let mut name = StringBuilder::new();
+    let mut hash = StringBuilder::new();
+    let mut line = Int64Builder::with_capacity(n);
+    let mut column = StringBuilder::new();
+    let mut raw = StringBuilder::new();
+    let mut reason = StringBuilder::new();
+    let mut load = StringBuilder::new();
+    let mut at = TimestampMicrosecondBuilder::with_capacity(n).with_timezone("UTC");
+    let now = Utc::now().timestamp_micros();
+    for r in rejects {
+        src.append_value(source);
+        name.append_value(file);
+        hash.append_value(sha);
+        line.append_value(r.line as i64);
+        column.append_option(r.column.as_deref());
+        raw.append_option(r.raw_value.as_deref().map(redact));
+        reason.append_value(&r.reason);
+        load.append_value(load_id);
+        at.append_value(now);
+    }
+    let arrays: Vec<ArrayRef> = vec![
+        Arc::new(src.finish()),
+        Arc::new(name.finish()),
+        Arc::new(hash.finish()),
+        Arc::new(line.finish()),
+        Arc::new(column.finish()),
+        Arc::new(raw.finish()),
+        Arc::new(reason.finish()),
+        Arc::new(load.finish()),
+        Arc::new(at.finish()),
+    ];
+    RecordBatch::try_new(quarantine_schema(), arrays).expect("quarantine schema")
+}
+
+/// Raw values are kept in quarantine so people can fix them, but never a personal identity code.
+fn redact(raw: &str) -> String {
+    let mut out = raw.to_string();
+    while let Some((at, hit)) = tilannekuva_conventions::hetu::find_hetu(&out) {
+        let len = hit.len();
+        out.replace_range(at..at + len, "[henkilötunnus]");
+    }
+    out
+}
+
+/// Sources grouped by the table they fill.
+pub fn sources_by_table(plans: &[Plan]) -> BTreeMap<String, Vec<String>> {
+    let mut m: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for p in plans {
+        m.entry(p.table.name.clone())
+            .or_default()
+            .push(p.source.name.clone());
+    }
+    m
+}

@@ -1,0 +1,513 @@
+//! The command line: one subcommand per thing a data engineer, an analyst or an operator
+//! does.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use chrono::{DateTime, NaiveDate, Utc};
+use clap::{Parser, Subcommand, ValueEnum};
+use tilannekuva_pipelines::{LoadReport, Outcome};
+use tilannekuva_tiles::{Grain, TilesDoc, render};
+
+use crate::project::{DEFAULT_CONFIG, Overrides, Project};
+
+/// Tilannekuva: from source-system exports to the KPI tiles of the leadership desktop.
+///
+/// Exports are landed untouched, normalised into typed Parquet tables, and DataFusion SQL in
+/// `sql/` computes the tiles. Everything lives in the warehouse folder named in the config.
+#[derive(Debug, Parser)]
+#[command(name = "tilannekuva", version, about, long_about)]
+pub struct Cli {
+    /// Main config file.
+    #[arg(long, global = true, default_value = DEFAULT_CONFIG, env = "TILANNEKUVA_CONFIG")]
+    pub config: PathBuf,
+    /// Warehouse folder, instead of the one in the config.
+    #[arg(long, global = true, env = "TILANNEKUVA_WAREHOUSE")]
+    pub warehouse: Option<PathBuf>,
+    /// Inputs (drop folders) root, instead of the one in the config.
+    #[arg(long, global = true, env = "TILANNEKUVA_INPUTS")]
+    pub inputs: Option<PathBuf>,
+    /// More log output (-v info, -vv debug); `RUST_LOG` also works.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// A readable table.
+    Table,
+    /// JSON.
+    Json,
+    /// CSV.
+    Csv,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Generate sample exports, load them, compute the tiles and print them.
+    ///
+    /// Runs the whole journey on the embedded default: no services needed. With `--dir`,
+    /// the sample exports go to DIR/incoming and the warehouse to DIR/warehouse.
+    Demo {
+        /// Folder for the sample exports and the warehouse.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Volume of the sample data (1.0 = one county of 170 000 residents).
+        #[arg(long)]
+        scale: Option<f64>,
+        /// Random seed of the sample data.
+        #[arg(long)]
+        seed: Option<u64>,
+    },
+    /// Fetch and load sources' new exports (all sources, or those named).
+    Load {
+        /// Sources to load; all when none is named.
+        sources: Vec<String>,
+        /// Pick up drop-folder files changed this recently (overrides each source's `settle_seconds`).
+        #[arg(long)]
+        settle_seconds: Option<u64>,
+    },
+    /// Compute every tile from the loaded data and publish a new snapshot.
+    Compute,
+    /// Show the published tiles.
+    Tiles {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+        /// Grain of the figures shown in the table.
+        #[arg(long, default_value = "quarter")]
+        grain: Grain,
+        /// Period to show (`2024-Q4`, `2024-12`, `2024`); the latest when not given.
+        #[arg(long)]
+        period: Option<String>,
+        /// Show the picture as published at this time (RFC 3339 or YYYY-MM-DD).
+        #[arg(long)]
+        as_of: Option<String>,
+        /// Show one tile's breakdown.
+        #[arg(long)]
+        tile: Option<String>,
+    },
+    /// Run SQL over the warehouse tables; without a query, an interactive prompt.
+    Sql {
+        /// The query.
+        query: Option<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+        /// Grain `fi_period()` uses.
+        #[arg(long, default_value = "month")]
+        grain: Grain,
+    },
+    /// Check the config, the tile SQL and metadata without running anything.
+    Check,
+    /// Show quarantined rows: file, line, column, value and reason.
+    Quarantine {
+        /// Only this source.
+        #[arg(long)]
+        source: Option<String>,
+        /// At most this many rows.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Remove files that no committed state refers to (leftovers of interrupted loads).
+    Gc,
+}
+
+/// An error and its causes on one line, leaving out causes whose text the message
+/// before already includes (many libraries repeat their source in their own message).
+pub fn error_chain(e: &anyhow::Error) -> String {
+    let mut out = e.to_string();
+    for cause in e.chain().skip(1) {
+        let text = cause.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+    }
+    out
+}
+
+/// Sets up logging to stderr.
+pub fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Runs a parsed command line.
+pub async fn run(cli: Cli) -> Result<ExitCode> {
+    let overrides = Overrides {
+        warehouse: cli.warehouse.clone(),
+        inputs: cli.inputs.clone(),
+    };
+    match cli.command {
+        Command::Demo { dir, scale, seed } => demo(&cli.config, overrides, dir, scale, seed).await,
+        Command::Load {
+            sources,
+            settle_seconds,
+        } => {
+            let project = Project::load(&cli.config, &overrides)?;
+            load(&project, &sources, settle_seconds).await
+        }
+        Command::Compute => {
+            let project = Project::load(&cli.config, &overrides)?;
+            let doc = project.engine()?.publish().await?;
+            println!(
+                "published snapshot {} ({} tiles, data version {})",
+                doc.snapshot_id,
+                doc.tiles.len(),
+                doc.data_version
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Tiles {
+            format,
+            grain,
+            period,
+            as_of,
+            tile,
+        } => {
+            let project = Project::load(&cli.config, &overrides)?;
+            let as_of = as_of.map(|s| parse_instant(&s)).transpose()?;
+            let doc = tilannekuva_tiles::read_snapshot(&project.warehouse()?, as_of).await?;
+            print_tiles(&doc, format, grain, period.as_deref(), tile.as_deref())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Sql {
+            query,
+            format,
+            grain,
+        } => {
+            let project = Project::load(&cli.config, &overrides)?;
+            sql(&project, query, format, grain).await
+        }
+        Command::Check => {
+            let project = Project::load(&cli.config, &overrides)?;
+            project.pipelines(None)?;
+            let problems = project.engine()?.check().await?;
+            if problems.is_empty() {
+                println!(
+                    "ok: {} tables, {} sources, {} tiles",
+                    project.tables.len(),
+                    project.sources.len(),
+                    project.tiles.len()
+                );
+                Ok(ExitCode::SUCCESS)
+            } else {
+                for p in &problems {
+                    eprintln!("{p}");
+                }
+                Ok(ExitCode::FAILURE)
+            }
+        }
+        Command::Quarantine {
+            source,
+            limit,
+            format,
+        } => {
+            let project = Project::load(&cli.config, &overrides)?;
+            let filter = match &source {
+                Some(s) => format!("WHERE source = '{}'", s.replace('\'', "''")),
+                None => String::new(),
+            };
+            let q = format!(
+                "SELECT source, file_name, line, \"column\", raw_value, reason FROM quarantine {filter} ORDER BY source, file_name, line LIMIT {limit}"
+            );
+            sql(&project, Some(q), format, Grain::Month).await
+        }
+        Command::Gc => {
+            let project = Project::load(&cli.config, &overrides)?;
+            let removed = project.warehouse()?.remove_orphans().await?;
+            println!("removed {} unreferenced files", removed.len());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn parse_instant(s: &str) -> Result<DateTime<Utc>> {
+    if let Ok(t) = s.parse::<DateTime<Utc>>() {
+        return Ok(t);
+    }
+    if let Ok(d) = s.parse::<NaiveDate>() {
+        // A date means "as published by the end of that day".
+        return Ok(d.and_hms_opt(23, 59, 59).expect("valid").and_utc());
+    }
+    bail!(
+        "--as-of: `{s}` is neither an RFC 3339 time (2025-04-01T08:00:00Z) nor a date (2025-04-01)"
+    )
+}
+
+async fn demo(
+    config: &std::path::Path,
+    overrides: Overrides,
+    dir: Option<PathBuf>,
+    scale: Option<f64>,
+    seed: Option<u64>,
+) -> Result<ExitCode> {
+    let overrides = match &dir {
+        Some(d) => Overrides {
+            warehouse: Some(d.join("warehouse")),
+            inputs: Some(d.join("incoming")),
+        },
+        None => overrides,
+    };
+    let project = Project::load(config, &overrides)?;
+    let defaults = project.demo.clone();
+    let mut cfg = tilannekuva_samples::SampleConfig::default();
+    if let Some(d) = defaults {
+        cfg.seed = d.seed;
+        cfg.from = d.from;
+        cfg.to = d.to;
+        cfg.scale = d.scale;
+    }
+    if let Some(s) = scale {
+        cfg.scale = s;
+    }
+    if let Some(s) = seed {
+        cfg.seed = s;
+    }
+    eprintln!(
+        "generating sample exports ({} .. {}, scale {}, seed {}) in {}",
+        cfg.from,
+        cfg.to,
+        cfg.scale,
+        cfg.seed,
+        project.inputs_path.display()
+    );
+    let configured = sample_sources(&project);
+    let inputs = project.inputs_path.clone();
+    let generated = tokio::task::spawn_blocking(move || {
+        tilannekuva_samples::generate_sources(&inputs, &cfg, &configured)
+    })
+    .await
+    .context("sample generator")??;
+    let rows: usize = generated.files.iter().map(|f| f.rows).sum();
+    eprintln!("wrote {} files, {} rows", generated.files.len(), rows);
+    let code = load(&project, &[], Some(0)).await?;
+    let doc = project.engine()?.publish().await?;
+    eprintln!(
+        "published snapshot {} from data version {}",
+        doc.snapshot_id, doc.data_version
+    );
+    println!("{}", render::table(&doc, Grain::Quarter, None));
+    eprintln!("warehouse: {}", project.warehouse_path.display());
+    Ok(code)
+}
+
+/// The sample sources the config has a source for.
+fn sample_sources(project: &Project) -> Vec<&'static str> {
+    tilannekuva_samples::SOURCES
+        .iter()
+        .copied()
+        .filter(|s| project.sources.iter().any(|c| c.name == *s))
+        .collect()
+}
+
+async fn load(project: &Project, only: &[String], settle_seconds: Option<u64>) -> Result<ExitCode> {
+    let pipelines = project.pipelines(settle_seconds)?;
+    let names: Vec<String> = if only.is_empty() {
+        project.sources.iter().map(|s| s.name.clone()).collect()
+    } else {
+        for n in only {
+            pipelines.plan(n)?;
+        }
+        only.to_vec()
+    };
+    let (mut loaded, mut skipped, mut failed, mut rows, mut rejects) = (0, 0, 0, 0u64, 0u64);
+    for name in &names {
+        for result in pipelines.load_source(name).await? {
+            match result {
+                Ok(LoadReport {
+                    outcome:
+                        Outcome::Loaded {
+                            rows: r,
+                            rejects: q,
+                            ..
+                        },
+                    ..
+                }) => {
+                    loaded += 1;
+                    rows += r;
+                    rejects += q;
+                }
+                Ok(LoadReport {
+                    outcome: Outcome::AlreadyLoaded { .. },
+                    ..
+                }) => skipped += 1,
+                Err(e) => {
+                    failed += 1;
+                    eprintln!("error: {e}");
+                }
+            }
+        }
+    }
+    eprintln!(
+        "loaded {loaded} exports ({rows} rows, {rejects} rows quarantined), {skipped} already loaded, {failed} failed"
+    );
+    if rejects > 0 {
+        eprintln!("see the rejected rows with `tilannekuva quarantine`");
+    }
+    Ok(if failed > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn print_tiles(
+    doc: &TilesDoc,
+    format: Format,
+    grain: Grain,
+    period: Option<&str>,
+    tile: Option<&str>,
+) -> Result<()> {
+    let out = std::io::stdout();
+    let mut out = out.lock();
+    match (format, tile) {
+        (Format::Json, None) => serde_json::to_writer_pretty(&mut out, doc)?,
+        (Format::Json, Some(id)) => {
+            let t = doc
+                .tile(id)
+                .with_context(|| format!("no tile `{id}` in snapshot {}", doc.snapshot_id))?;
+            serde_json::to_writer_pretty(&mut out, t)?
+        }
+        (Format::Table, None) => {
+            writeln!(
+                out,
+                "snapshot {} computed {} (data version {})",
+                doc.snapshot_id,
+                doc.computed_at.format("%Y-%m-%d %H:%M UTC"),
+                doc.data_version
+            )?;
+            writeln!(out, "{}", render::table(doc, grain, period))?
+        }
+        (Format::Table, Some(id)) => {
+            let b = render::breakdown(doc, id, grain, period)
+                .with_context(|| format!("no tile `{id}` or no figure for that period"))?;
+            writeln!(out, "{b}")?
+        }
+        (Format::Csv, _) => {
+            let batch = doc.to_batch()?;
+            let mut w = arrow::csv::WriterBuilder::new()
+                .with_header(true)
+                .build(&mut out);
+            w.write(&batch)?;
+        }
+    }
+    writeln!(out)?;
+    Ok(())
+}
+
+async fn sql(
+    project: &Project,
+    query: Option<String>,
+    format: Format,
+    grain: Grain,
+) -> Result<ExitCode> {
+    let engine = project.engine()?;
+    let manifest = engine.warehouse.manifest().await?;
+    let ctx = engine.session(&manifest, grain).await?;
+    let run = |q: String| {
+        let ctx = ctx.clone();
+        async move {
+            let batches = ctx.sql(&q).await?.collect().await?;
+            anyhow::Ok(batches)
+        }
+    };
+    match query {
+        Some(q) => {
+            let batches = run(q).await?;
+            print_batches(&batches, format)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        None => {
+            let interactive = std::io::stdin().is_terminal();
+            if interactive {
+                eprintln!(
+                    "tables: {}; end a statement with `;`, quit with Ctrl-D",
+                    project
+                        .tables
+                        .keys()
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+            }
+            let mut buf = String::new();
+            let stdin = std::io::stdin();
+            let mut lines = stdin.lock().lines();
+            loop {
+                if interactive {
+                    eprint!(
+                        "{}",
+                        if buf.is_empty() {
+                            "tilannekuva> "
+                        } else {
+                            "         ...> "
+                        }
+                    );
+                    std::io::stderr().flush().ok();
+                }
+                let Some(line) = lines.next() else { break };
+                let line = line?;
+                buf.push_str(&line);
+                buf.push('\n');
+                if line.trim_end().ends_with(';') {
+                    let q = std::mem::take(&mut buf);
+                    match run(q).await {
+                        Ok(b) => print_batches(&b, format)?,
+                        Err(e) => eprintln!("error: {}", error_chain(&e)),
+                    }
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn print_batches(batches: &[arrow::array::RecordBatch], format: Format) -> Result<()> {
+    let out = std::io::stdout();
+    let mut out = out.lock();
+    match format {
+        Format::Table => writeln!(
+            out,
+            "{}",
+            arrow::util::pretty::pretty_format_batches(batches)?
+        )?,
+        Format::Csv => {
+            let mut w = arrow::csv::WriterBuilder::new()
+                .with_header(true)
+                .build(&mut out);
+            for b in batches {
+                w.write(b)?;
+            }
+        }
+        Format::Json => {
+            let mut w = arrow::json::ArrayWriter::new(&mut out);
+            for b in batches {
+                w.write(b)?;
+            }
+            w.finish()?;
+            writeln!(out)?;
+        }
+    }
+    Ok(())
+}

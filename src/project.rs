@@ -1,0 +1,230 @@
+//! The main config file and everything it points to, loaded and checked in one place.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use serde::Deserialize;
+use tilannekuva_pipelines::Pipelines;
+use tilannekuva_pipelines::config::{self, Cadence, Lookup, SourceConfig};
+use tilannekuva_pipelines::fetch::FetchContext;
+use tilannekuva_tiles::{Engine, ExpectedSource, Strategy, TileDef};
+use tilannekuva_warehouse::Warehouse;
+use tilannekuva_warehouse::catalog::{TableDef, load_tables};
+
+/// The default main config file.
+pub const DEFAULT_CONFIG: &str = "config/tilannekuva.toml";
+
+/// The pseudonymisation key used only when the config allows the demo key.
+const DEMO_KEY: &[u8] = b"tilannekuva-demo-key-not-secret";
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MainConfig {
+    warehouse: PathSection,
+    inputs: PathSection,
+    definitions: Definitions,
+    pseudonymisation: Pseudonymisation,
+    #[serde(default)]
+    demo: Option<DemoSection>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PathSection {
+    path: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Definitions {
+    tables: PathBuf,
+    sources: PathBuf,
+    lookups: PathBuf,
+    tiles: PathBuf,
+    strategy: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Pseudonymisation {
+    key_env: String,
+    #[serde(default)]
+    allow_demo_key: bool,
+}
+
+/// Settings of the demo's sample exports.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DemoSection {
+    /// Random seed.
+    pub seed: u64,
+    /// First day.
+    pub from: chrono::NaiveDate,
+    /// Last day.
+    pub to: chrono::NaiveDate,
+    /// Volume (1.0 = one county).
+    pub scale: f64,
+}
+
+/// Paths that a command line may override.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// Warehouse folder instead of the config's.
+    pub warehouse: Option<PathBuf>,
+    /// Inputs folder instead of the config's.
+    pub inputs: Option<PathBuf>,
+}
+
+/// A loaded project: config, definitions and the warehouse.
+#[derive(Debug, Clone)]
+pub struct Project {
+    /// The main config file.
+    pub config_path: PathBuf,
+    /// Warehouse folder.
+    pub warehouse_path: PathBuf,
+    /// Inputs folder.
+    pub inputs_path: PathBuf,
+    /// Canonical tables.
+    pub tables: BTreeMap<String, TableDef>,
+    /// Sources.
+    pub sources: Vec<SourceConfig>,
+    /// Lookups.
+    pub lookups: BTreeMap<String, Lookup>,
+    /// Tile definitions.
+    pub tiles: Vec<TileDef>,
+    /// Strategy structure.
+    pub strategy: Strategy,
+    /// Demo settings.
+    pub demo: Option<DemoSection>,
+    key: Option<Vec<u8>>,
+}
+
+fn problems(list: Vec<String>) -> anyhow::Error {
+    anyhow::anyhow!("configuration problems:\n  - {}", list.join("\n  - "))
+}
+
+impl Project {
+    /// Loads the main config and every definition it points to; reports every problem.
+    pub fn load(config_path: &Path, overrides: &Overrides) -> Result<Self> {
+        let text = std::fs::read_to_string(config_path)
+            .with_context(|| format!("reading the main config {}", config_path.display()))?;
+        let main: MainConfig =
+            toml::from_str(&text).with_context(|| format!("{}", config_path.display()))?;
+        let base = config_path.parent().unwrap_or(Path::new("."));
+        let at = |p: &Path| {
+            if p.is_absolute() {
+                p.to_path_buf()
+            } else {
+                base.join(p)
+            }
+        };
+        let mut all = Vec::new();
+        let tables = load_tables(&at(&main.definitions.tables)).unwrap_or_else(|p| {
+            all.extend(p);
+            BTreeMap::new()
+        });
+        let sources = config::load_sources(&at(&main.definitions.sources)).unwrap_or_else(|p| {
+            all.extend(p);
+            Vec::new()
+        });
+        let lookups = config::load_lookups(&at(&main.definitions.lookups)).unwrap_or_else(|p| {
+            all.extend(p);
+            BTreeMap::new()
+        });
+        let tiles =
+            tilannekuva_tiles::load_tiles(&at(&main.definitions.tiles)).unwrap_or_else(|p| {
+                all.extend(p);
+                Vec::new()
+            });
+        let strategy = Strategy::from_file(&at(&main.definitions.strategy));
+        if all.is_empty() {
+            if let Err(p) = config::validate(&sources, &tables, &lookups) {
+                all.extend(p);
+            }
+        }
+        let strategy = match strategy {
+            Ok(s) => {
+                if let Err(p) = s.check_tiles(&tiles) {
+                    all.extend(p);
+                }
+                s
+            }
+            Err(p) => {
+                all.extend(p);
+                bail!(problems(all))
+            }
+        };
+        if !all.is_empty() {
+            return Err(problems(all));
+        }
+        let key = match std::env::var(&main.pseudonymisation.key_env) {
+            Ok(k) if !k.is_empty() => Some(k.into_bytes()),
+            _ if main.pseudonymisation.allow_demo_key => Some(DEMO_KEY.to_vec()),
+            _ => None,
+        };
+        Ok(Self {
+            config_path: config_path.to_path_buf(),
+            warehouse_path: overrides
+                .warehouse
+                .clone()
+                .unwrap_or_else(|| at(&main.warehouse.path)),
+            inputs_path: overrides
+                .inputs
+                .clone()
+                .unwrap_or_else(|| at(&main.inputs.path)),
+            tables,
+            sources,
+            lookups,
+            tiles,
+            strategy,
+            demo: main.demo,
+            key,
+        })
+    }
+
+    /// Opens the warehouse.
+    pub fn warehouse(&self) -> Result<Warehouse> {
+        Ok(Warehouse::open_local(&self.warehouse_path)?)
+    }
+
+    /// The pipelines, compiled.
+    pub fn pipelines(&self, settle_seconds: Option<u64>) -> Result<Pipelines> {
+        Ok(Pipelines::new(
+            self.warehouse()?,
+            self.tables.clone(),
+            &self.sources,
+            &self.lookups,
+            FetchContext {
+                inputs_root: self.inputs_path.clone(),
+                settle_seconds,
+            },
+            self.key.as_deref(),
+        )?)
+    }
+
+    /// The tile engine.
+    pub fn engine(&self) -> Result<Engine> {
+        let mut expected: BTreeMap<String, Vec<ExpectedSource>> = BTreeMap::new();
+        for s in &self.sources {
+            let cadence = match s.load.cadence {
+                Cadence::Month => tilannekuva_tiles::Cadence::Month,
+                Cadence::Year => tilannekuva_tiles::Cadence::Year,
+            };
+            expected
+                .entry(s.table.clone())
+                .or_default()
+                .push(ExpectedSource {
+                    source: s.name.clone(),
+                    cadence,
+                });
+        }
+        Ok(Engine {
+            warehouse: self.warehouse()?,
+            tables: self.tables.clone(),
+            tiles: self.tiles.clone(),
+            strategy: self.strategy.clone(),
+            expected,
+        })
+    }
+}

@@ -1,0 +1,53 @@
+//! Helpers shared by the integration tests.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use chrono::{DateTime, Datelike, Utc};
+use chrono_tz::Europe::Helsinki;
+
+/// The repository's main config.
+pub fn repo_config() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("config/tilannekuva.toml")
+}
+
+/// Runs the binary with the repository config and `args`; panics with its output on failure.
+pub fn run_ok(args: &[&str]) -> Output {
+    let out = run(args);
+    assert!(
+        out.status.success(),
+        "tilannekuva {args:?} failed\nstdout:\n{}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// Runs the binary with the repository config and `args`.
+pub fn run(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tilannekuva"))
+        .arg("--config")
+        .arg(repo_config())
+        .args(args)
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("the binary runs")
+}
+
+/// The Helsinki-local quarter label of an instant.
+pub fn quarter(t: DateTime<Utc>) -> String {
+    let d = t.with_timezone(&Helsinki).date_naive();
+    format!("{}-Q{}", d.year(), (d.month() - 1) / 3 + 1)
+}
+
+/// Seed, period and scale shared by the tests (small: fast in a debug build).
+pub fn sample_config() -> tilannekuva_samples::SampleConfig {
+    tilannekuva_samples::SampleConfig {
+        seed: 7,
+        from: "2024-01-01".parse().unwrap(),
+        to: "2025-12-31".parse().unwrap(),
+        scale: 0.05,
+        // The demo uses the default rate; the broken rows depend on it.
+        bad_row_rate: tilannekuva_samples::SampleConfig::default().bad_row_rate,
+    }
+}

@@ -1,0 +1,137 @@
+//! The walking skeleton, end to end: `demo` generates exports, loads them, computes the
+//! tiles; the tile values must equal what the generator's ground truth says.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use crate::common::{quarter, run_ok, sample_config};
+
+fn demo(dir: &std::path::Path) -> String {
+    let cfg = sample_config();
+    let out = run_ok(&[
+        "demo",
+        "--dir",
+        dir.to_str().unwrap(),
+        "--scale",
+        &cfg.scale.to_string(),
+        "--seed",
+        &cfg.seed.to_string(),
+    ]);
+    String::from_utf8(out.stderr).unwrap()
+}
+
+#[test]
+fn demo_tiles_match_an_independent_computation_and_reruns_load_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = demo(dir.path());
+    assert!(log.contains("0 failed"), "{log}");
+
+    // Ground truth: the same deterministic generator, somewhere else.
+    let truth_dir = tempfile::tempdir().unwrap();
+    let truth = tilannekuva_samples::generate_sources(
+        truth_dir.path(),
+        &sample_config(),
+        &["callbacks_ace"],
+    )
+    .unwrap()
+    .truth;
+    // Callback share per quarter over valid first-line contacts: (callbacks, contacts).
+    let mut expected: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    let mut bad = 0;
+    for c in &truth.contacts {
+        if !c.valid {
+            bad += 1;
+            continue;
+        }
+        if c.first_line {
+            let e = expected.entry(quarter(c.received)).or_default();
+            e.1 += 1;
+            if c.callback_requested.is_some() {
+                e.0 += 1;
+            }
+        }
+    }
+    assert!(bad > 0, "the sample has broken rows to quarantine");
+    assert_eq!(expected.len(), 8, "two years of quarters");
+
+    let warehouse = dir.path().join("warehouse");
+    let out = run_ok(&[
+        "--warehouse",
+        warehouse.to_str().unwrap(),
+        "tiles",
+        "--format",
+        "json",
+    ]);
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let tile = doc["tiles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["id"] == "callback_share")
+        .expect("callback tile");
+    let quarters = tile["series"]["quarter"].as_array().unwrap();
+    assert_eq!(quarters.len(), expected.len());
+    for q in quarters {
+        let period = q["period"].as_str().unwrap();
+        let (callbacks, contacts) = expected[period];
+        assert_eq!(
+            q["n"].as_i64().unwrap() as u64,
+            contacts,
+            "{period}: contacts"
+        );
+        assert_eq!(
+            q["numerator"].as_f64().unwrap() as u64,
+            callbacks,
+            "{period}: callbacks"
+        );
+        let value = q["value"].as_f64().unwrap();
+        let want = 100.0 * callbacks as f64 / contacts as f64;
+        assert!((value - want).abs() < 1e-9, "{period}: {value} vs {want}");
+        assert!(
+            (45.0..75.0).contains(&value),
+            "{period}: plausible callback share, got {value}"
+        );
+    }
+
+    // Every broken row is in quarantine, with its line and reason.
+    let out = run_ok(&[
+        "--warehouse",
+        warehouse.to_str().unwrap(),
+        "quarantine",
+        "--format",
+        "json",
+        "--limit",
+        "100000",
+    ]);
+    let rejects: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rejects.len(), bad, "quarantined rows");
+    assert!(
+        rejects
+            .iter()
+            .all(|r| r["line"].as_i64().unwrap() > 1 && !r["reason"].as_str().unwrap().is_empty())
+    );
+
+    // Running the whole demo again loads nothing new and changes no figure.
+    let log = demo(dir.path());
+    assert!(log.contains("loaded 0 exports"), "{log}");
+    let again = run_ok(&[
+        "--warehouse",
+        warehouse.to_str().unwrap(),
+        "tiles",
+        "--format",
+        "json",
+    ]);
+    let doc2: Value = serde_json::from_slice(&again.stdout).unwrap();
+    let tile2 = doc2["tiles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["id"] == "callback_share")
+        .unwrap();
+    assert_eq!(tile["series"], tile2["series"]);
+    assert_ne!(
+        doc["snapshot_id"], doc2["snapshot_id"],
+        "a new snapshot was published"
+    );
+}

@@ -1,0 +1,7 @@
+//! Integration tests: the `tilannekuva` binary on generated sample exports, compared with
+//! figures computed here, independently, from the generator's ground truth.
+//!
+//! One test binary (modules below) so the workspace links DataFusion once for all of them.
+
+mod common;
+mod demo;

@@ -1,0 +1,607 @@
+//! Computing tiles: run each tile's SQL per grain, then add what makes a number readable and
+//! trustworthy: target and attainment, status, the previous period and the change,
+//! completeness of the period's source data, freshness, and the definition version.
+//!
+//! Attainment (1.0 = target reached):
+//! - higher is better: `value / target`;
+//! - lower is better: `target / value` (1.0 or more once the value is at or under target);
+//! - with a `baseline` (a goal of moving from a starting level to a target), either way:
+//!   `(value − baseline) / (target − baseline)`, the share of the planned change achieved,
+//!   floored at 0.
+//!
+//! Status: green when attainment is over 0.9, yellow over 0.5, red otherwise (the county's
+//! annual-report rule; per tile thresholds may differ). Grey when there is no value, when
+//! the value is suppressed for too small an n, or when the period's source data is
+//! incomplete: an incomplete period is flagged, never coloured red. `none` when the tile has
+//! no target.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::compute::cast;
+use arrow::datatypes::{DataType, Float64Type, Int64Type};
+use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
+use datafusion::prelude::SessionContext;
+use serde::{Deserialize, Serialize};
+use tilannekuva_conventions::datetime::HELSINKI;
+use tilannekuva_warehouse::{LoadStatus, Manifest};
+
+use crate::definition::{Direction, TileDef};
+use crate::udf::Grain;
+use crate::{Error, Result};
+
+/// How often a source is expected to deliver data for a period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Cadence {
+    /// Data for every month.
+    Month,
+    /// Data once a year (Sotkanet's population figures).
+    Year,
+}
+
+/// A source expected to fill a table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExpectedSource {
+    /// Source name.
+    pub source: String,
+    /// Delivery cadence.
+    pub cadence: Cadence,
+}
+
+/// Colour of a tile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Over the green threshold.
+    Green,
+    /// Over the yellow threshold.
+    Yellow,
+    /// Under it.
+    Red,
+    /// No value, suppressed, or incomplete data.
+    Grey,
+    /// No target: followed, not judged.
+    None,
+}
+
+impl Status {
+    /// Lower-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Green => "green",
+            Status::Yellow => "yellow",
+            Status::Red => "red",
+            Status::Grey => "grey",
+            Status::None => "none",
+        }
+    }
+}
+
+/// One breakdown cell.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Cell {
+    /// What the breakdown is by (`service`, `sector`, `channel`, `risk_class`).
+    pub dimension: String,
+    /// The member.
+    pub member: String,
+    /// Value.
+    pub value: Option<f64>,
+    /// Numerator.
+    pub numerator: Option<f64>,
+    /// Denominator.
+    pub denominator: Option<f64>,
+    /// Observations.
+    pub n: i64,
+    /// Status against the same target.
+    pub status: Status,
+}
+
+/// A tile's figure for one period.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PeriodFigure {
+    /// Period label.
+    pub period: String,
+    /// First day.
+    pub start: NaiveDate,
+    /// Last day.
+    pub end: NaiveDate,
+    /// Value; `None` when there is no data or it is suppressed.
+    pub value: Option<f64>,
+    /// Numerator.
+    pub numerator: Option<f64>,
+    /// Denominator.
+    pub denominator: Option<f64>,
+    /// Observations.
+    pub n: i64,
+    /// Target in force.
+    pub target: Option<f64>,
+    /// Attainment of the target (1.0 = reached).
+    pub attainment: Option<f64>,
+    /// Status.
+    pub status: Status,
+    /// Why the status is grey (or other notes), for people.
+    pub status_reason: Option<String>,
+    /// The previous period's value.
+    pub previous_value: Option<f64>,
+    /// value − previous value.
+    pub change: Option<f64>,
+    /// Whether every expected source delivered for the whole period.
+    pub complete: bool,
+    /// What is missing when incomplete: `source month`.
+    pub missing: Vec<String>,
+    /// The input data reaches this far into the period.
+    pub data_through: Option<DateTime<Utc>>,
+    /// Breakdown cells shown (cells under the minimum n are left out).
+    pub breakdown: Vec<Cell>,
+}
+
+/// An export that fed a tile.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SourceFile {
+    /// Source name.
+    pub source: String,
+    /// File name as delivered.
+    pub file: String,
+    /// sha256 of its content.
+    pub sha256: String,
+    /// When it was loaded.
+    pub loaded_at: DateTime<Utc>,
+}
+
+/// A computed tile.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Tile {
+    /// The definition's metadata.
+    #[serde(flatten)]
+    pub meta: crate::definition::TileMeta,
+    /// Definition version: a hash of the SQL and the metadata.
+    pub definition_version: String,
+    /// The SQL, for people who want to check it.
+    pub sql: String,
+    /// The exports the inputs hold.
+    pub sources: Vec<SourceFile>,
+    /// Latest event time across the inputs (the oldest input's).
+    pub data_through: Option<DateTime<Utc>>,
+    /// Figures per grain, oldest period first.
+    pub series: BTreeMap<Grain, Vec<PeriodFigure>>,
+}
+
+impl Tile {
+    /// The newest figure of a grain that has a value or at least data.
+    pub fn latest(&self, grain: Grain) -> Option<&PeriodFigure> {
+        self.series.get(&grain).and_then(|s| s.last())
+    }
+
+    /// The figure of one period.
+    pub fn figure(&self, grain: Grain, period: &str) -> Option<&PeriodFigure> {
+        self.series
+            .get(&grain)
+            .and_then(|s| s.iter().find(|f| f.period == period))
+    }
+}
+
+pub(crate) struct RawRow {
+    period: String,
+    value: Option<f64>,
+    numerator: Option<f64>,
+    denominator: Option<f64>,
+    n: i64,
+    dimension: Option<String>,
+    member: Option<String>,
+}
+
+/// Runs one tile's SQL for one grain in `ctx` (whose `fi_period` must be for that grain).
+pub(crate) async fn run_sql(ctx: &SessionContext, tile: &TileDef) -> Result<Vec<RawRow>> {
+    let df = ctx.sql(&tile.sql).await.map_err(|e| Error::sql(tile, e))?;
+    let batches = df.collect().await.map_err(|e| Error::sql(tile, e))?;
+    let mut out = Vec::new();
+    for b in &batches {
+        out.extend(rows_of(tile, b)?);
+    }
+    Ok(out)
+}
+
+fn column(
+    tile: &TileDef,
+    b: &RecordBatch,
+    name: &str,
+    to: &DataType,
+    required: bool,
+) -> Result<Option<Arc<dyn Array>>> {
+    match b.column_by_name(name) {
+        Some(c) => cast(c, to).map(Some).map_err(|e| Error::Contract {
+            file: tile.sql_path.display().to_string(),
+            message: format!("column `{name}` cannot be read as {to}: {e}"),
+        }),
+        None if required => Err(Error::Contract {
+            file: tile.sql_path.display().to_string(),
+            message: format!(
+                "the query must return a column `{name}` (it returns {})",
+                b.schema()
+                    .fields()
+                    .iter()
+                    .map(|f| f.name().as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        }),
+        None => Ok(None),
+    }
+}
+
+fn rows_of(tile: &TileDef, b: &RecordBatch) -> Result<Vec<RawRow>> {
+    let period = column(tile, b, "period", &DataType::Utf8, true)?.expect("required");
+    let value = column(tile, b, "value", &DataType::Float64, true)?.expect("required");
+    let n = column(tile, b, "n", &DataType::Int64, true)?.expect("required");
+    let num = column(tile, b, "numerator", &DataType::Float64, false)?;
+    let den = column(tile, b, "denominator", &DataType::Float64, false)?;
+    let dim = column(tile, b, "dimension", &DataType::Utf8, false)?;
+    let mem = column(tile, b, "member", &DataType::Utf8, false)?;
+    let period = period.as_string::<i32>();
+    let value = value.as_primitive::<Float64Type>();
+    let n = n.as_primitive::<Int64Type>();
+    let f = |a: &Option<Arc<dyn Array>>, i: usize| {
+        a.as_ref().and_then(|a| {
+            let a = a.as_primitive::<Float64Type>();
+            a.is_valid(i).then(|| a.value(i))
+        })
+    };
+    let s = |a: &Option<Arc<dyn Array>>, i: usize| {
+        a.as_ref().and_then(|a| {
+            let a = a.as_string::<i32>();
+            a.is_valid(i).then(|| a.value(i).to_string())
+        })
+    };
+    let mut out = Vec::with_capacity(b.num_rows());
+    for i in 0..b.num_rows() {
+        if !period.is_valid(i) {
+            continue; // rows outside any period (no timestamp) carry no figure
+        }
+        out.push(RawRow {
+            period: period.value(i).to_string(),
+            value: value
+                .is_valid(i)
+                .then(|| value.value(i))
+                .filter(|v| v.is_finite()),
+            numerator: f(&num, i),
+            denominator: f(&den, i),
+            n: if n.is_valid(i) { n.value(i) } else { 0 },
+            dimension: s(&dim, i),
+            member: s(&mem, i),
+        });
+    }
+    Ok(out)
+}
+
+/// Attainment of a target; see the module docs.
+pub fn attainment(
+    direction: Direction,
+    value: f64,
+    target: f64,
+    baseline: Option<f64>,
+) -> Option<f64> {
+    let a = match baseline {
+        Some(b) if (target - b).abs() > f64::EPSILON => (value - b) / (target - b),
+        _ => match direction {
+            Direction::HigherIsBetter if target != 0.0 => value / target,
+            Direction::LowerIsBetter if value > 0.0 => target / value,
+            Direction::LowerIsBetter => 1.0,
+            _ => return None,
+        },
+    };
+    Some(a.max(0.0))
+}
+
+fn colour(tile: &TileDef, a: f64) -> Status {
+    if a > tile.meta.thresholds.green_above {
+        Status::Green
+    } else if a > tile.meta.thresholds.yellow_above {
+        Status::Yellow
+    } else {
+        Status::Red
+    }
+}
+
+fn previous_label(grain: Grain, start: NaiveDate) -> Option<String> {
+    let prev_day = start.pred_opt()?;
+    Some(grain.label(prev_day))
+}
+
+fn month_labels(start: NaiveDate, end: NaiveDate) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut d = start;
+    while d <= end {
+        out.push(format!("{:04}-{:02}", d.year(), d.month()));
+        d = if d.month() == 12 {
+            NaiveDate::from_ymd_opt(d.year() + 1, 1, 1).expect("valid")
+        } else {
+            NaiveDate::from_ymd_opt(d.year(), d.month() + 1, 1).expect("valid")
+        };
+    }
+    out
+}
+
+/// End of a local day as a UTC instant (the next local midnight).
+fn end_of_local_day(d: NaiveDate) -> DateTime<Utc> {
+    let next = d
+        .succ_opt()
+        .unwrap_or(d)
+        .and_hms_opt(0, 0, 0)
+        .expect("midnight");
+    HELSINKI
+        .from_local_datetime(&next)
+        .earliest()
+        .expect("midnight exists")
+        .with_timezone(&Utc)
+}
+
+/// What the manifest says about the inputs of tiles.
+pub(crate) struct Inputs<'a> {
+    pub manifest: &'a Manifest,
+    pub expected: &'a BTreeMap<String, Vec<ExpectedSource>>,
+    delivered: BTreeSet<(String, String)>,
+}
+
+impl<'a> Inputs<'a> {
+    pub fn new(
+        manifest: &'a Manifest,
+        expected: &'a BTreeMap<String, Vec<ExpectedSource>>,
+    ) -> Self {
+        let delivered = manifest
+            .tables
+            .values()
+            .flat_map(|t| t.files.iter().map(|f| (f.source.clone(), f.period.clone())))
+            .collect();
+        Self {
+            manifest,
+            expected,
+            delivered,
+        }
+    }
+
+    fn missing(&self, tables: &[String], start: NaiveDate, end: NaiveDate) -> Vec<String> {
+        let months = month_labels(start, end);
+        let mut missing = Vec::new();
+        for table in tables {
+            for e in self.expected.get(table).into_iter().flatten() {
+                match e.cadence {
+                    Cadence::Month => {
+                        for m in &months {
+                            if !self.delivered.contains(&(e.source.clone(), m.clone())) {
+                                missing.push(format!("{} {m}", e.source));
+                            }
+                        }
+                    }
+                    Cadence::Year => {
+                        for y in start.year()..=end.year() {
+                            let prefix = format!("{y:04}-");
+                            if !self
+                                .delivered
+                                .iter()
+                                .any(|(s, p)| s == &e.source && p.starts_with(&prefix))
+                            {
+                                missing.push(format!("{} {y}", e.source));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        missing
+    }
+
+    fn data_through(&self, tables: &[String]) -> Option<DateTime<Utc>> {
+        tables
+            .iter()
+            .map(|t| {
+                let files = self.manifest.files(t);
+                files.iter().filter_map(|f| f.max_time).max().or_else(|| {
+                    files
+                        .iter()
+                        .filter_map(|f| {
+                            Grain::Month
+                                .bounds(&f.period)
+                                .map(|(_, end)| end_of_local_day(end))
+                        })
+                        .max()
+                })
+            })
+            .try_fold(None::<DateTime<Utc>>, |acc, t| {
+                t.map(|t| Some(acc.map_or(t, |a| a.min(t))))
+            })
+            .flatten()
+    }
+
+    fn sources(&self, tables: &[String]) -> Vec<SourceFile> {
+        let live: BTreeSet<&str> = tables
+            .iter()
+            .flat_map(|t| self.manifest.files(t).iter().map(|f| f.load_id.as_str()))
+            .collect();
+        self.manifest
+            .loads
+            .iter()
+            .filter(|l| l.status == LoadStatus::Loaded && live.contains(l.load_id.as_str()))
+            .map(|l| SourceFile {
+                source: l.source.clone(),
+                file: l.original_name.clone(),
+                sha256: l.sha256.clone(),
+                loaded_at: l.loaded_at,
+            })
+            .collect()
+    }
+}
+
+/// Turns a tile's raw rows for one grain into figures.
+pub(crate) fn figures(
+    tile: &TileDef,
+    grain: Grain,
+    rows: Vec<RawRow>,
+    inputs: &Inputs<'_>,
+) -> Vec<PeriodFigure> {
+    let meta = &tile.meta;
+    let data_through = inputs.data_through(&meta.inputs);
+    let mut totals: BTreeMap<String, RawRow> = BTreeMap::new();
+    let mut cells: BTreeMap<String, Vec<RawRow>> = BTreeMap::new();
+    for r in rows {
+        match (&r.dimension, &r.member) {
+            (Some(_), Some(_)) => cells.entry(r.period.clone()).or_default().push(r),
+            _ => {
+                totals.insert(r.period.clone(), r);
+            }
+        }
+    }
+    let values: BTreeMap<String, Option<f64>> = totals
+        .iter()
+        .map(|(p, r)| (p.clone(), if r.n < meta.min_n { None } else { r.value }))
+        .collect();
+    let mut out = Vec::new();
+    for (period, r) in totals {
+        let Some((start, end)) = grain.bounds(&period) else {
+            tracing::warn!(tile = %meta.id, period = %period, "the query returned a period label that is not a {} label; skipped", grain.as_str());
+            continue;
+        };
+        let target = tile.target_for(start.year());
+        let missing = inputs.missing(&meta.inputs, start, end);
+        let complete = missing.is_empty();
+        let suppressed = r.n < meta.min_n;
+        let value = if suppressed { None } else { r.value };
+        let attainment = match (value, target) {
+            (Some(v), Some(t)) => attainment(meta.direction, v, t, meta.baseline),
+            _ => None,
+        };
+        let (status, reason) = if suppressed {
+            (
+                Status::Grey,
+                Some(format!(
+                    "suppressed: n = {} is below the minimum {}",
+                    r.n, meta.min_n
+                )),
+            )
+        } else if value.is_none() {
+            (Status::Grey, Some("no data for the period".to_string()))
+        } else if !complete {
+            let shown: Vec<&str> = missing.iter().take(4).map(String::as_str).collect();
+            let more = if missing.len() > 4 {
+                format!(" and {} more", missing.len() - 4)
+            } else {
+                String::new()
+            };
+            (
+                Status::Grey,
+                Some(format!(
+                    "incomplete data: missing {}{more}",
+                    shown.join(", ")
+                )),
+            )
+        } else {
+            match attainment {
+                Some(a) => (colour(tile, a), None),
+                None => (Status::None, None),
+            }
+        };
+        let previous_value =
+            previous_label(grain, start).and_then(|p| values.get(&p).copied().flatten());
+        let change = value.zip(previous_value).map(|(v, p)| v - p);
+        let mut period_cells = cells.remove(&period).unwrap_or_default();
+        period_cells.sort_by(|a, b| (&a.dimension, &a.member).cmp(&(&b.dimension, &b.member)));
+        let breakdown = period_cells
+            .into_iter()
+            .filter(|c| c.n >= meta.min_cell_n)
+            .map(|c| {
+                let status = match (c.value, target) {
+                    (Some(v), Some(t)) => attainment_status(tile, v, t),
+                    (None, _) => Status::Grey,
+                    _ => Status::None,
+                };
+                Cell {
+                    dimension: c.dimension.unwrap_or_default(),
+                    member: c.member.unwrap_or_default(),
+                    value: c.value,
+                    numerator: c.numerator,
+                    denominator: c.denominator,
+                    n: c.n,
+                    status,
+                }
+            })
+            .collect();
+        let period_end = end_of_local_day(end);
+        out.push(PeriodFigure {
+            period,
+            start,
+            end,
+            value,
+            numerator: r.numerator,
+            denominator: r.denominator,
+            n: r.n,
+            target,
+            attainment,
+            status,
+            status_reason: reason,
+            previous_value,
+            change,
+            complete,
+            missing,
+            data_through: data_through.map(|t| t.min(period_end)),
+            breakdown,
+        });
+    }
+    out
+}
+
+fn attainment_status(tile: &TileDef, v: f64, t: f64) -> Status {
+    attainment(tile.meta.direction, v, t, tile.meta.baseline)
+        .map_or(Status::None, |a| colour(tile, a))
+}
+
+/// Builds a tile from its figures per grain.
+pub(crate) fn tile(
+    def: &TileDef,
+    series: BTreeMap<Grain, Vec<PeriodFigure>>,
+    inputs: &Inputs<'_>,
+) -> Tile {
+    Tile {
+        meta: def.meta.clone(),
+        definition_version: def.version(),
+        sql: def.sql.clone(),
+        sources: inputs.sources(&def.meta.inputs),
+        data_through: inputs.data_through(&def.meta.inputs),
+        series,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attainment_follows_the_documented_rules() {
+        assert_eq!(
+            attainment(Direction::HigherIsBetter, 45.0, 50.0, None),
+            Some(0.9)
+        );
+        assert_eq!(
+            attainment(Direction::LowerIsBetter, 8.0, 6.0, None),
+            Some(0.75)
+        );
+        assert_eq!(
+            attainment(Direction::LowerIsBetter, 5.0, 6.0, None),
+            Some(1.2)
+        );
+        // Baseline 1.9 → target 1.6, now 1.75: half of the planned change.
+        let a = attainment(Direction::LowerIsBetter, 1.75, 1.6, Some(1.9)).unwrap();
+        assert!((a - 0.5).abs() < 1e-9);
+        // Moving the wrong way is 0, not negative.
+        assert_eq!(
+            attainment(Direction::LowerIsBetter, 2.0, 1.6, Some(1.9)),
+            Some(0.0)
+        );
+    }
+
+    #[test]
+    fn month_labels_cover_a_quarter() {
+        let (s, e) = Grain::Quarter.bounds("2024-Q4").unwrap();
+        assert_eq!(month_labels(s, e), vec!["2024-10", "2024-11", "2024-12"]);
+    }
+}

@@ -1,0 +1,469 @@
+//! KPI tiles: one SQL file plus its metadata each, computed with DataFusion over the
+//! warehouse, published as reproducible snapshots.
+//!
+//! - [`definition`]: the tile files and the contract their SQL fulfils;
+//! - [`udf`]: Finnish reporting functions available in SQL (`fi_period`, `fi_deadline`, ...);
+//! - [`compute`]: from query rows to figures with target, status, trend and completeness;
+//! - [`strategy`]: the strategy structure tiles are placed in;
+//! - [`render`]: tiles as a readable terminal table.
+
+pub mod compute;
+pub mod definition;
+pub mod render;
+pub mod strategy;
+pub mod udf;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use datafusion::datasource::MemTable;
+use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
+use serde::{Deserialize, Serialize};
+use tilannekuva_warehouse::catalog::{TableDef, schemas};
+use tilannekuva_warehouse::{Manifest, SnapshotRecord, Warehouse, write_parquet};
+
+pub use compute::{Cadence, Cell, ExpectedSource, PeriodFigure, SourceFile, Status, Tile};
+pub use definition::{TileDef, TileMeta, load_tiles};
+pub use strategy::Strategy;
+pub use udf::Grain;
+
+/// What can go wrong computing or reading tiles.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A tile's SQL failed to plan or run.
+    #[error("{file}{}: {message}", .line.map(|l| format!(":{l}")).unwrap_or_default())]
+    Sql {
+        /// The SQL file.
+        file: String,
+        /// Line the problem is on, when it can be told.
+        line: Option<usize>,
+        /// DataFusion's message.
+        message: String,
+    },
+    /// A tile's SQL does not return what the contract asks.
+    #[error("{file}: {message}")]
+    Contract {
+        /// The SQL file.
+        file: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// Tile or strategy files are wrong.
+    #[error("configuration problems:\n  - {}", .0.join("\n  - "))]
+    Config(Vec<String>),
+    /// The warehouse failed.
+    #[error(transparent)]
+    Warehouse(#[from] tilannekuva_warehouse::Error),
+    /// DataFusion failed outside a tile's SQL.
+    #[error(transparent)]
+    DataFusion(#[from] datafusion::error::DataFusionError),
+    /// No snapshot matches.
+    #[error("{0}")]
+    NoSnapshot(String),
+    /// A snapshot file is unreadable.
+    #[error("snapshot {path}: {message}")]
+    Snapshot {
+        /// Its path.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+impl Error {
+    fn sql(tile: &TileDef, e: datafusion::error::DataFusionError) -> Self {
+        let message = e.strip_backtrace().to_string();
+        Error::Sql {
+            file: tile.sql_path.display().to_string(),
+            line: locate(&tile.sql, &message),
+            message,
+        }
+    }
+}
+
+/// Finds the line of the SQL a DataFusion message is about: the parser's `Line: N`, or the
+/// first line mentioning the name the planner could not resolve.
+pub fn locate(sql: &str, message: &str) -> Option<usize> {
+    if let Some(i) = message.find("Line: ") {
+        let digits: String = message[i + 6..]
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        if let Ok(n) = digits.parse() {
+            return Some(n);
+        }
+    }
+    let quoted: Vec<&str> = message.split(['\'', '"', '`']).skip(1).step_by(2).collect();
+    for name in quoted {
+        let bare = name.rsplit('.').next().unwrap_or(name);
+        if bare.len() < 2 {
+            continue;
+        }
+        if let Some((i, _)) = sql.lines().enumerate().find(|(_, l)| l.contains(bare)) {
+            return Some(i + 1);
+        }
+    }
+    None
+}
+
+/// Result with the tiles' [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A published set of tiles.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TilesDoc {
+    /// Snapshot id.
+    pub snapshot_id: String,
+    /// When computed.
+    pub computed_at: DateTime<Utc>,
+    /// Manifest version of the data.
+    pub data_version: u64,
+    /// The strategy structure the tiles are placed in.
+    pub strategy: Strategy,
+    /// The tiles.
+    pub tiles: Vec<Tile>,
+}
+
+impl TilesDoc {
+    /// A tile by id.
+    pub fn tile(&self, id: &str) -> Option<&Tile> {
+        self.tiles.iter().find(|t| t.meta.id == id)
+    }
+}
+
+/// Computes tiles over a warehouse.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    /// The warehouse.
+    pub warehouse: Warehouse,
+    /// Canonical tables.
+    pub tables: BTreeMap<String, TableDef>,
+    /// Tile definitions.
+    pub tiles: Vec<TileDef>,
+    /// Strategy structure.
+    pub strategy: Strategy,
+    /// Sources expected to fill each table, for completeness.
+    pub expected: BTreeMap<String, Vec<ExpectedSource>>,
+}
+
+fn calendar_table(from: i32, to: i32) -> Result<MemTable> {
+    use arrow::array::{BooleanArray, Date32Array, StringArray};
+    use tilannekuva_conventions::calendar::{holiday_name, is_working_day};
+    let start = chrono::NaiveDate::from_ymd_opt(from, 1, 1).expect("valid");
+    let end = chrono::NaiveDate::from_ymd_opt(to, 12, 31).expect("valid");
+    let days: Vec<_> = start.iter_days().take_while(|d| *d <= end).collect();
+    let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch");
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("date", DataType::Date32, false),
+        Field::new("is_working_day", DataType::Boolean, false),
+        Field::new("holiday", DataType::Utf8, true),
+    ]));
+    let batch = arrow::array::RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(Date32Array::from_iter_values(
+                days.iter().map(|d| (*d - epoch).num_days() as i32),
+            )),
+            Arc::new(BooleanArray::from_iter(
+                days.iter().map(|d| Some(is_working_day(*d))),
+            )),
+            Arc::new(StringArray::from_iter(
+                days.iter().map(|d| holiday_name(*d)),
+            )),
+        ],
+    )
+    .map_err(|e| Error::DataFusion(e.into()))?;
+    Ok(MemTable::try_new(schema, vec![vec![batch]])?)
+}
+
+/// Schema of the flat tile rows written beside each snapshot's JSON (and queryable as `tiles`).
+pub fn tile_rows_schema() -> SchemaRef {
+    let ts = DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
+    Arc::new(Schema::new(vec![
+        Field::new("snapshot_id", DataType::Utf8, false),
+        Field::new("tile_id", DataType::Utf8, false),
+        Field::new("grain", DataType::Utf8, false),
+        Field::new("period", DataType::Utf8, false),
+        Field::new("period_start", DataType::Date32, false),
+        Field::new("period_end", DataType::Date32, false),
+        Field::new("dimension", DataType::Utf8, true),
+        Field::new("member", DataType::Utf8, true),
+        Field::new("value", DataType::Float64, true),
+        Field::new("numerator", DataType::Float64, true),
+        Field::new("denominator", DataType::Float64, true),
+        Field::new("n", DataType::Int64, false),
+        Field::new("target", DataType::Float64, true),
+        Field::new("attainment", DataType::Float64, true),
+        Field::new("status", DataType::Utf8, false),
+        Field::new("status_reason", DataType::Utf8, true),
+        Field::new("previous_value", DataType::Float64, true),
+        Field::new("change", DataType::Float64, true),
+        Field::new("complete", DataType::Boolean, false),
+        Field::new("data_through", ts, true),
+        Field::new("definition_version", DataType::Utf8, false),
+    ]))
+}
+
+#[derive(Serialize)]
+struct FlatRow<'a> {
+    snapshot_id: &'a str,
+    tile_id: &'a str,
+    grain: &'a str,
+    period: &'a str,
+    period_start: i32,
+    period_end: i32,
+    dimension: Option<&'a str>,
+    member: Option<&'a str>,
+    value: Option<f64>,
+    numerator: Option<f64>,
+    denominator: Option<f64>,
+    n: i64,
+    target: Option<f64>,
+    attainment: Option<f64>,
+    status: &'a str,
+    status_reason: Option<&'a str>,
+    previous_value: Option<f64>,
+    change: Option<f64>,
+    complete: bool,
+    data_through: Option<i64>,
+    definition_version: &'a str,
+}
+
+impl TilesDoc {
+    /// The tiles as flat rows (totals and breakdown cells) for Parquet, CSV and SQL.
+    pub fn to_batch(&self) -> Result<arrow::array::RecordBatch> {
+        let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch");
+        let days = |d: chrono::NaiveDate| (d - epoch).num_days() as i32;
+        let mut rows = Vec::new();
+        for t in &self.tiles {
+            for (grain, figures) in &t.series {
+                for f in figures {
+                    let base = FlatRow {
+                        snapshot_id: &self.snapshot_id,
+                        tile_id: &t.meta.id,
+                        grain: grain.as_str(),
+                        period: &f.period,
+                        period_start: days(f.start),
+                        period_end: days(f.end),
+                        dimension: None,
+                        member: None,
+                        value: f.value,
+                        numerator: f.numerator,
+                        denominator: f.denominator,
+                        n: f.n,
+                        target: f.target,
+                        attainment: f.attainment,
+                        status: f.status.as_str(),
+                        status_reason: f.status_reason.as_deref(),
+                        previous_value: f.previous_value,
+                        change: f.change,
+                        complete: f.complete,
+                        data_through: f.data_through.map(|t| t.timestamp_micros()),
+                        definition_version: &t.definition_version,
+                    };
+                    for c in &f.breakdown {
+                        rows.push(FlatRow {
+                            dimension: Some(&c.dimension),
+                            member: Some(&c.member),
+                            value: c.value,
+                            numerator: c.numerator,
+                            denominator: c.denominator,
+                            n: c.n,
+                            attainment: None,
+                            status: c.status.as_str(),
+                            status_reason: None,
+                            previous_value: None,
+                            change: None,
+                            ..base
+                        });
+                    }
+                    rows.push(base);
+                }
+            }
+        }
+        let mut decoder = arrow::json::ReaderBuilder::new(tile_rows_schema())
+            .with_batch_size(rows.len().max(1))
+            .build_decoder()
+            .map_err(|e| Error::DataFusion(e.into()))?;
+        decoder
+            .serialize(&rows)
+            .map_err(|e| Error::DataFusion(e.into()))?;
+        Ok(decoder
+            .flush()
+            .map_err(|e| Error::DataFusion(e.into()))?
+            .unwrap_or_else(|| arrow::array::RecordBatch::new_empty(tile_rows_schema())))
+    }
+}
+
+impl Engine {
+    /// A SQL session over the warehouse at `manifest`, with the Finnish functions for
+    /// `grain`, a `calendar` table, and the latest published tiles as `tiles`.
+    pub async fn session(&self, manifest: &Manifest, grain: Grain) -> Result<SessionContext> {
+        let config = SessionConfig::new()
+            .with_target_partitions(2)
+            .with_information_schema(true);
+        let ctx = SessionContext::new_with_config(config);
+        self.warehouse
+            .register_tables(&ctx, manifest, &schemas(&self.tables))
+            .await?;
+        udf::register(&ctx, grain);
+        ctx.register_table("calendar", Arc::new(calendar_table(2015, 2035)?))?;
+        if let Some(s) = manifest.latest_snapshot() {
+            let url = self
+                .warehouse
+                .object_url(&format!("{}/tiles.parquet", s.path));
+            let schema = tile_rows_schema();
+            let df = ctx
+                .read_parquet(url, ParquetReadOptions::default().schema(schema.as_ref()))
+                .await?;
+            ctx.register_table("tiles", df.into_view())?;
+        } else {
+            ctx.register_table(
+                "tiles",
+                Arc::new(MemTable::try_new(tile_rows_schema(), vec![vec![]])?),
+            )?;
+        }
+        Ok(ctx)
+    }
+
+    /// Plans every tile's SQL for every grain without running it; returns every problem.
+    pub async fn check(&self) -> Result<Vec<String>> {
+        let manifest = Manifest::default();
+        let mut problems = Vec::new();
+        if let Err(p) = self.strategy.check_tiles(&self.tiles) {
+            problems.extend(p);
+        }
+        let known: Vec<&String> = self.tables.keys().collect();
+        for t in &self.tiles {
+            for input in &t.meta.inputs {
+                if !self.tables.contains_key(input) {
+                    problems.push(format!(
+                        "{}: `inputs`: unknown table `{input}`; tables are {known:?}",
+                        t.meta_path.display()
+                    ));
+                }
+            }
+        }
+        let ctx = self.session(&manifest, Grain::Quarter).await?;
+        for t in &self.tiles {
+            match ctx.sql(&t.sql).await {
+                Err(e) => problems.push(Error::sql(t, e).to_string()),
+                Ok(df) => {
+                    let schema = df.schema();
+                    for required in ["period", "value", "n"] {
+                        if schema.field_with_unqualified_name(required).is_err() {
+                            problems.push(format!(
+                                "{}: the query must return a column `{required}`",
+                                t.sql_path.display()
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        Ok(problems)
+    }
+
+    /// Computes every tile from the committed data, without publishing.
+    pub async fn compute(&self, manifest: &Manifest) -> Result<Vec<Tile>> {
+        let inputs = compute::Inputs::new(manifest, &self.expected);
+        let mut per_tile: Vec<BTreeMap<Grain, Vec<PeriodFigure>>> =
+            vec![BTreeMap::new(); self.tiles.len()];
+        for grain in Grain::ALL {
+            let ctx = self.session(manifest, grain).await?;
+            for (i, t) in self.tiles.iter().enumerate() {
+                if !t.meta.grains.contains(&grain) {
+                    continue;
+                }
+                let rows = compute::run_sql(&ctx, t).await?;
+                per_tile[i].insert(grain, compute::figures(t, grain, rows, &inputs));
+            }
+        }
+        Ok(self
+            .tiles
+            .iter()
+            .zip(per_tile)
+            .map(|(t, s)| compute::tile(t, s, &inputs))
+            .collect())
+    }
+
+    /// Computes every tile and publishes the result as a new snapshot.
+    pub async fn publish(&self) -> Result<TilesDoc> {
+        let manifest = self.warehouse.manifest().await?;
+        let tiles = self.compute(&manifest).await?;
+        let computed_at = Utc::now();
+        let snapshot_id = format!(
+            "{}-{}",
+            computed_at.format("%Y%m%dT%H%M%S%3fZ"),
+            &uuid::Uuid::new_v4().simple().to_string()[..6]
+        );
+        let doc = TilesDoc {
+            snapshot_id: snapshot_id.clone(),
+            computed_at,
+            data_version: manifest.version,
+            strategy: self.strategy.clone(),
+            tiles,
+        };
+        let path = format!("tiles/{snapshot_id}");
+        let batch = doc.to_batch()?;
+        let (rows, _) = write_parquet(
+            &self.warehouse,
+            &format!("{path}/tiles.parquet"),
+            tile_rows_schema(),
+            &[batch],
+        )
+        .await?;
+        let json = serde_json::to_vec(&doc).map_err(|e| Error::Snapshot {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+        self.warehouse
+            .put(&format!("{path}/tiles.json"), Bytes::from(json))
+            .await?;
+        let record = SnapshotRecord {
+            id: snapshot_id,
+            computed_at,
+            data_version: manifest.version,
+            path,
+            rows,
+            definitions: self
+                .tiles
+                .iter()
+                .map(|t| (t.meta.id.clone(), t.version()))
+                .collect(),
+        };
+        self.warehouse
+            .commit(&format!("publish tiles {}", record.id), |m| {
+                m.snapshots.push(record.clone());
+                Ok(())
+            })
+            .await?;
+        Ok(doc)
+    }
+}
+
+/// Reads a published snapshot: the latest, or the one in force at `as_of`.
+pub async fn read_snapshot(wh: &Warehouse, as_of: Option<DateTime<Utc>>) -> Result<TilesDoc> {
+    let manifest = wh.manifest().await?;
+    let record = match as_of {
+        None => manifest.latest_snapshot().ok_or_else(|| {
+            Error::NoSnapshot("no tiles have been computed yet: run `tilannekuva compute` (or `tilannekuva demo`)".into())
+        })?,
+        Some(at) => manifest.snapshot_as_of(at).ok_or_else(|| {
+            let first = manifest.snapshots.iter().map(|s| s.computed_at).min();
+            Error::NoSnapshot(match first {
+                Some(f) => format!("no snapshot was published at or before {at}; the first is from {f}"),
+                None => "no tiles have been computed yet".into(),
+            })
+        })?,
+    };
+    let path = format!("{}/tiles.json", record.path);
+    let bytes = wh.get(&path).await?;
+    serde_json::from_slice(&bytes).map_err(|e| Error::Snapshot {
+        path,
+        message: e.to_string(),
+    })
+}

@@ -1,0 +1,355 @@
+//! SQL functions for Finnish reporting, available in every tile query and in `tilannekuva sql`:
+//!
+//! | function | returns |
+//! |---|---|
+//! | `fi_period(t)` | the reporting period of a timestamp or date in Europe/Helsinki: `2024-03`, `2024-Q1` or `2024`, by the grain being computed |
+//! | `fi_local_date(t)` | the Helsinki calendar date of a timestamp |
+//! | `fi_deadline(t, n)` | the end (next local midnight, as UTC) of the n-th working day after the local date of `t` |
+//! | `fi_working_days(a, b)` | working days after the local date of `a` up to and including that of `b` |
+//!
+//! Working days follow the Finnish calendar (weekends, public holidays and the eves treated
+//! as holidays); the starting day is not counted (Act 150/1930).
+
+use std::sync::Arc;
+
+use arrow::array::{
+    Array, ArrayRef, Date32Array, Int64Array, StringArray, TimestampMicrosecondArray,
+};
+use arrow::datatypes::{DataType, TimeUnit};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc};
+use datafusion::common::{DataFusionError, Result, cast::as_int64_array};
+use datafusion::logical_expr::{
+    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, TypeSignature,
+    Volatility,
+};
+use tilannekuva_conventions::calendar::{add_working_days, working_days_between};
+use tilannekuva_conventions::datetime::HELSINKI;
+
+/// Reporting grain of a tile computation.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Grain {
+    /// Calendar month, `2024-03`.
+    Month,
+    /// Calendar quarter, `2024-Q1`.
+    Quarter,
+    /// Calendar year, `2024`.
+    Year,
+}
+
+impl Grain {
+    /// Every grain, finest first.
+    pub const ALL: [Grain; 3] = [Grain::Month, Grain::Quarter, Grain::Year];
+
+    /// The period label of a date.
+    pub fn label(self, d: NaiveDate) -> String {
+        match self {
+            Grain::Month => format!("{:04}-{:02}", d.year(), d.month()),
+            Grain::Quarter => format!("{:04}-Q{}", d.year(), (d.month() - 1) / 3 + 1),
+            Grain::Year => format!("{:04}", d.year()),
+        }
+    }
+
+    /// First and last day of a period label of this grain.
+    pub fn bounds(self, label: &str) -> Option<(NaiveDate, NaiveDate)> {
+        let year: i32 = label.get(..4)?.parse().ok()?;
+        let (m0, m1) = match self {
+            Grain::Year if label.len() == 4 => (1, 12),
+            Grain::Quarter => {
+                let q: u32 = label.strip_prefix(&format!("{year:04}-Q"))?.parse().ok()?;
+                if !(1..=4).contains(&q) {
+                    return None;
+                }
+                (3 * q - 2, 3 * q)
+            }
+            Grain::Month => {
+                let m: u32 = label.get(5..)?.parse().ok()?;
+                (m, m)
+            }
+            _ => return None,
+        };
+        let start = NaiveDate::from_ymd_opt(year, m0, 1)?;
+        let next = if m1 == 12 {
+            NaiveDate::from_ymd_opt(year + 1, 1, 1)?
+        } else {
+            NaiveDate::from_ymd_opt(year, m1 + 1, 1)?
+        };
+        Some((start, next.pred_opt()?))
+    }
+
+    /// Name as written in config and output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Grain::Month => "month",
+            Grain::Quarter => "quarter",
+            Grain::Year => "year",
+        }
+    }
+}
+
+impl std::str::FromStr for Grain {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "month" => Ok(Grain::Month),
+            "quarter" => Ok(Grain::Quarter),
+            "year" => Ok(Grain::Year),
+            other => Err(format!(
+                "unknown grain `{other}`; use month, quarter or year"
+            )),
+        }
+    }
+}
+
+fn ts_type() -> DataType {
+    DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
+}
+
+fn epoch() -> NaiveDate {
+    NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch")
+}
+
+fn local_date_of_micros(us: i64) -> NaiveDate {
+    DateTime::<Utc>::from_timestamp_micros(us)
+        .unwrap_or_default()
+        .with_timezone(&HELSINKI)
+        .date_naive()
+}
+
+/// Helsinki dates of the first argument, which is a UTC timestamp or a date.
+fn dates(arg: &ArrayRef) -> Result<Vec<Option<NaiveDate>>> {
+    if let Some(ts) = arg.as_any().downcast_ref::<TimestampMicrosecondArray>() {
+        return Ok(ts.iter().map(|v| v.map(local_date_of_micros)).collect());
+    }
+    if let Some(d) = arg.as_any().downcast_ref::<Date32Array>() {
+        return Ok(d
+            .iter()
+            .map(|v| v.map(|days| epoch() + Duration::days(days as i64)))
+            .collect());
+    }
+    Err(DataFusionError::Execution(format!(
+        "expected a timestamp or date, got {}",
+        arg.data_type()
+    )))
+}
+
+fn signature_time(extra: Vec<DataType>) -> Signature {
+    let mut a = vec![ts_type()];
+    a.extend(extra.clone());
+    let mut b = vec![DataType::Date32];
+    b.extend(extra);
+    Signature::one_of(
+        vec![TypeSignature::Exact(a), TypeSignature::Exact(b)],
+        Volatility::Immutable,
+    )
+}
+
+/// `fi_period(t)`.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct Period {
+    grain: Grain,
+    signature: Signature,
+}
+
+impl Period {
+    /// The function for one grain.
+    pub fn udf(grain: Grain) -> ScalarUDF {
+        ScalarUDF::new_from_impl(Self {
+            grain,
+            signature: signature_time(vec![]),
+        })
+    }
+}
+
+impl ScalarUDFImpl for Period {
+    fn name(&self) -> &str {
+        "fi_period"
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn return_type(&self, _: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Utf8)
+    }
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        let out: StringArray = dates(&arrays[0])?
+            .into_iter()
+            .map(|d| d.map(|d| self.grain.label(d)))
+            .collect();
+        Ok(ColumnarValue::Array(Arc::new(out)))
+    }
+}
+
+/// `fi_local_date(t)`.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct LocalDate {
+    signature: Signature,
+}
+
+impl LocalDate {
+    /// The function.
+    pub fn udf() -> ScalarUDF {
+        ScalarUDF::new_from_impl(Self {
+            signature: signature_time(vec![]),
+        })
+    }
+}
+
+impl ScalarUDFImpl for LocalDate {
+    fn name(&self) -> &str {
+        "fi_local_date"
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn return_type(&self, _: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Date32)
+    }
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        let out: Date32Array = dates(&arrays[0])?
+            .into_iter()
+            .map(|d| d.map(|d| (d - epoch()).num_days() as i32))
+            .collect();
+        Ok(ColumnarValue::Array(Arc::new(out)))
+    }
+}
+
+/// `fi_deadline(t, n)`.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct Deadline {
+    signature: Signature,
+}
+
+impl Deadline {
+    /// The function.
+    pub fn udf() -> ScalarUDF {
+        ScalarUDF::new_from_impl(Self {
+            signature: signature_time(vec![DataType::Int64]),
+        })
+    }
+}
+
+/// End of the n-th working day after `d`: the next local midnight, in UTC.
+pub fn deadline(d: NaiveDate, n: u32) -> DateTime<Utc> {
+    let day = add_working_days(d, n).succ_opt().expect("date in range");
+    let midnight = day.and_hms_opt(0, 0, 0).expect("midnight");
+    // Midnight always exists in Helsinki (changes happen at 03:00/04:00).
+    HELSINKI
+        .from_local_datetime(&midnight)
+        .earliest()
+        .expect("midnight exists")
+        .with_timezone(&Utc)
+}
+
+impl ScalarUDFImpl for Deadline {
+    fn name(&self) -> &str {
+        "fi_deadline"
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn return_type(&self, _: &[DataType]) -> Result<DataType> {
+        Ok(ts_type())
+    }
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        let n = as_int64_array(&arrays[1])?;
+        let out: TimestampMicrosecondArray = dates(&arrays[0])?
+            .into_iter()
+            .zip(n.iter())
+            .map(|(d, n)| match (d, n) {
+                (Some(d), Some(n)) if n >= 0 => Some(deadline(d, n as u32).timestamp_micros()),
+                _ => None,
+            })
+            .collect();
+        Ok(ColumnarValue::Array(Arc::new(out.with_timezone("UTC"))))
+    }
+}
+
+/// `fi_working_days(a, b)`.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct WorkingDays {
+    signature: Signature,
+}
+
+impl WorkingDays {
+    /// The function.
+    pub fn udf() -> ScalarUDF {
+        let ts = ts_type();
+        let signature = Signature::one_of(
+            vec![
+                TypeSignature::Exact(vec![ts.clone(), ts]),
+                TypeSignature::Exact(vec![DataType::Date32, DataType::Date32]),
+            ],
+            Volatility::Immutable,
+        );
+        ScalarUDF::new_from_impl(Self { signature })
+    }
+}
+
+impl ScalarUDFImpl for WorkingDays {
+    fn name(&self) -> &str {
+        "fi_working_days"
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn return_type(&self, _: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Int64)
+    }
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        let out: Int64Array = dates(&arrays[0])?
+            .into_iter()
+            .zip(dates(&arrays[1])?)
+            .map(|(a, b)| Some(working_days_between(a?, b?)))
+            .collect();
+        Ok(ColumnarValue::Array(Arc::new(out)))
+    }
+}
+
+/// Registers every function; `fi_period` for `grain`.
+pub fn register(ctx: &datafusion::prelude::SessionContext, grain: Grain) {
+    ctx.register_udf(Period::udf(grain));
+    ctx.register_udf(LocalDate::udf());
+    ctx.register_udf(Deadline::udf());
+    ctx.register_udf(WorkingDays::udf());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn period_labels_and_bounds_agree() {
+        let d = NaiveDate::from_ymd_opt(2024, 5, 17).unwrap();
+        assert_eq!(Grain::Month.label(d), "2024-05");
+        assert_eq!(Grain::Quarter.label(d), "2024-Q2");
+        assert_eq!(Grain::Year.label(d), "2024");
+        let (s, e) = Grain::Quarter.bounds("2024-Q4").unwrap();
+        assert_eq!(
+            (s.to_string(), e.to_string()),
+            ("2024-10-01".into(), "2024-12-31".into())
+        );
+        let (s, e) = Grain::Month.bounds("2024-02").unwrap();
+        assert_eq!(
+            (s.to_string(), e.to_string()),
+            ("2024-02-01".into(), "2024-02-29".into())
+        );
+        assert!(Grain::Quarter.bounds("2024-Q5").is_none());
+    }
+
+    #[test]
+    fn deadline_is_next_local_midnight_after_the_working_day() {
+        // Monday 23.12.2024 + 1 working day = Friday 27.12.2024; ends at 28.12. 00:00 EET = 27.12. 22:00Z.
+        let d = NaiveDate::from_ymd_opt(2024, 12, 23).unwrap();
+        assert_eq!(deadline(d, 1).to_rfc3339(), "2024-12-27T22:00:00+00:00");
+        // In summer time the local midnight is 21:00Z.
+        let d = NaiveDate::from_ymd_opt(2025, 6, 2).unwrap();
+        assert_eq!(deadline(d, 1).to_rfc3339(), "2025-06-03T21:00:00+00:00");
+    }
+}
