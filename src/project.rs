@@ -138,10 +138,10 @@ impl Project {
                 Vec::new()
             });
         let strategy = Strategy::from_file(&at(&main.definitions.strategy));
-        if all.is_empty() {
-            if let Err(p) = config::validate(&sources, &tables, &lookups) {
-                all.extend(p);
-            }
+        if all.is_empty()
+            && let Err(p) = config::validate(&sources, &tables, &lookups)
+        {
+            all.extend(p);
         }
         let strategy = match strategy {
             Ok(s) => {
