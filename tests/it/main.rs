@@ -4,4 +4,5 @@
 //! One test binary (modules below) so the workspace links DataFusion once for all of them.
 
 mod common;
+mod crash;
 mod demo;

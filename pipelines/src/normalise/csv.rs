@@ -40,6 +40,10 @@ pub fn normalise(
         .quote(ascii(*quote, "quote").map_err(|m| unreadable(None, m))?)
         .has_headers(true)
         .flexible(true)
+        // Records end at `\n` so that line numbers are exact for CRLF files too (with the
+        // default terminator a record of a CRLF file is counted from the previous line);
+        // the `\r` left at the end of the last field is stripped below.
+        .terminator(csv::Terminator::Any(b'\n'))
         .from_reader(decoded);
     let header: Vec<String> = reader
         .headers()
@@ -57,7 +61,18 @@ pub fn normalise(
                 if record.len() == 1 && record.get(0).is_some_and(|f| f.trim().is_empty()) {
                     continue; // a blank line, such as a trailing one
                 }
-                normaliser.record(line, record.len(), |i| record.get(i).map(str::to_string))?;
+                let last = record.len().saturating_sub(1);
+                let field = |i: usize| {
+                    record.get(i).map(|f| {
+                        if i == last {
+                            f.strip_suffix('\r').unwrap_or(f)
+                        } else {
+                            f
+                        }
+                        .to_string()
+                    })
+                };
+                normaliser.record(line, record.len(), field)?;
             }
             Err(e) => {
                 let line = e.position().map(|p| p.line());

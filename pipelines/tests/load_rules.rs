@@ -1,0 +1,464 @@
+//! The load rules, each on a real file: quarantine, reject threshold, schema drift,
+//! personal data, encodings, idempotency and corrected redeliveries.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use tilannekuva_pipelines::config::{Lookup, SourceConfig};
+use tilannekuva_pipelines::fetch::FetchContext;
+use tilannekuva_pipelines::{Error, LoadReport, Outcome, Pipelines};
+use tilannekuva_warehouse::Warehouse;
+use tilannekuva_warehouse::catalog::TableDef;
+
+const TABLE: &str = r#"
+name = "visits"
+description = "test table"
+period_column = "at"
+[[columns]]
+name = "id"
+type = "string"
+nullable = false
+description = "id"
+[[columns]]
+name = "at"
+type = "timestamp"
+nullable = false
+description = "when"
+[[columns]]
+name = "minutes"
+type = "float64"
+description = "duration"
+[[columns]]
+name = "ok"
+type = "bool"
+description = "flag"
+[[columns]]
+name = "note"
+type = "string"
+description = "free text"
+[[columns]]
+name = "person"
+type = "string"
+description = "pseudonymised person"
+"#;
+
+fn source(extra: &str) -> String {
+    format!(
+        r#"
+name = "src"
+description = "test source"
+table = "visits"
+drop = ["Puhelin"]
+{extra}
+[fetch]
+kind = "drop_folder"
+path = "in"
+glob = "*.csv"
+settle_seconds = 0
+[format]
+kind = "csv"
+delimiter = ";"
+[time]
+ambiguous = "earlier"
+[load]
+max_reject_share = 0.5
+[columns]
+id = {{ from = "Tunnus" }}
+at = {{ from = "Aika", format = "d.m.yyyy H:mm" }}
+minutes = {{ from = "Kesto", min = 0 }}
+ok = {{ from = "Kunnossa" }}
+note = {{ from = "Huom" }}
+"#
+    )
+}
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    root: std::path::PathBuf,
+    pipelines: Pipelines,
+}
+
+impl Fixture {
+    fn new(source_toml: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().to_path_buf();
+        std::fs::create_dir_all(root.join("in")).unwrap();
+        let table: TableDef = toml::from_str(TABLE).unwrap();
+        let mut src: SourceConfig = toml::from_str(source_toml).unwrap();
+        src.file = root.join("src.toml");
+        let tables = BTreeMap::from([(table.name.clone(), table)]);
+        let lookups: BTreeMap<String, Lookup> = BTreeMap::new();
+        let wh = Warehouse::open_local(root.join("warehouse")).unwrap();
+        let fetch = FetchContext {
+            inputs_root: root.clone(),
+            settle_seconds: None,
+        };
+        let pipelines =
+            Pipelines::new(wh, tables, &[src], &lookups, fetch, Some(b"test-key")).unwrap();
+        Self {
+            _dir: dir,
+            root,
+            pipelines,
+        }
+    }
+
+    fn drop_file(&self, name: &str, bytes: &[u8]) {
+        std::fs::write(self.root.join("in").join(name), bytes).unwrap();
+    }
+
+    fn remove_file(&self, name: &str) {
+        std::fs::remove_file(self.root.join("in").join(name)).unwrap();
+    }
+
+    async fn load(&self) -> Vec<Result<LoadReport, Error>> {
+        self.pipelines.load_source("src").await.unwrap()
+    }
+
+    async fn rows(&self) -> u64 {
+        let m = self.pipelines.warehouse.manifest().await.unwrap();
+        m.files("visits").iter().map(|f| f.rows).sum()
+    }
+
+    async fn quarantine(&self) -> u64 {
+        let m = self.pipelines.warehouse.manifest().await.unwrap();
+        m.files("quarantine").iter().map(|f| f.rows).sum()
+    }
+}
+
+const HEADER: &str = "Tunnus;Aika;Kesto;Kunnossa;Huom;Puhelin\r\n";
+
+fn csv(rows: &[&str]) -> Vec<u8> {
+    let mut s = String::from(HEADER);
+    for r in rows {
+        s.push_str(r);
+        s.push_str("\r\n");
+    }
+    s.into_bytes()
+}
+
+fn loaded(r: &Result<LoadReport, Error>) -> (u64, u64) {
+    match r {
+        Ok(LoadReport {
+            outcome: Outcome::Loaded { rows, rejects, .. },
+            ..
+        }) => (*rows, *rejects),
+        other => panic!("expected a load, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn bad_rows_are_quarantined_with_line_column_value_and_reason() {
+    let f = Fixture::new(&source(""));
+    f.drop_file(
+        "a.csv",
+        &csv(&[
+            "1;5.3.2024 8:07;4,5;kyllä;;040 1234567",
+            "2;31.2.2024 9:00;1,0;ei;;",
+            "3;5.3.2024 9:00;-2,0;ei;;",
+            "4;5.3.2024 9:00;1,0;ehkä;;",
+            "5;5.3.2024 9:00;1 234,5;K;;",
+            "6;5.3.2024 9:00;1;K;;",
+        ]),
+    );
+    let r = f.load().await;
+    assert_eq!(loaded(&r[0]), (3, 3));
+    let ctx = datafusion::prelude::SessionContext::new();
+    let m = f.pipelines.warehouse.manifest().await.unwrap();
+    f.pipelines
+        .warehouse
+        .register_tables(
+            &ctx,
+            &m,
+            &tilannekuva_warehouse::catalog::schemas(&f.pipelines.tables),
+        )
+        .await
+        .unwrap();
+    let batches = ctx
+        .sql("SELECT line, \"column\", raw_value, reason FROM quarantine ORDER BY line")
+        .await
+        .unwrap()
+        .collect()
+        .await
+        .unwrap();
+    let text = arrow::util::pretty::pretty_format_batches(&batches)
+        .unwrap()
+        .to_string();
+    assert!(
+        text.contains("| 3    | Aika     | 31.2.2024 9:00"),
+        "{text}"
+    );
+    assert!(text.contains("| 4    | Kesto    | -2,0"), "{text}");
+    assert!(text.contains("at least 0"), "{text}");
+    assert!(text.contains("| 5    | Kunnossa | ehkä"), "{text}");
+    // The number with a thousands separator was read.
+    let batches = ctx
+        .sql("SELECT minutes FROM visits WHERE id = '5'")
+        .await
+        .unwrap()
+        .collect()
+        .await
+        .unwrap();
+    let text = arrow::util::pretty::pretty_format_batches(&batches)
+        .unwrap()
+        .to_string();
+    assert!(text.contains("1234.5"), "{text}");
+}
+
+#[tokio::test]
+async fn too_many_rejects_commit_nothing() {
+    let f = Fixture::new(&source(""));
+    f.drop_file(
+        "a.csv",
+        &csv(&[
+            "1;5.3.2024 8:07;x;kyllä;;",
+            "2;5.3.2024 8:07;y;kyllä;;",
+            "3;5.3.2024 8:07;1;kyllä;;",
+        ]),
+    );
+    let r = f.load().await;
+    let err = r[0].as_ref().unwrap_err().to_string();
+    assert!(
+        err.contains("2 of 3 rows") && err.contains("nothing was loaded"),
+        "{err}"
+    );
+    assert!(err.contains("line 2"), "names the first bad line: {err}");
+    assert_eq!(
+        f.pipelines.warehouse.manifest().await.unwrap().version,
+        0,
+        "no commit"
+    );
+    assert_eq!(f.rows().await, 0);
+}
+
+#[tokio::test]
+async fn schema_drift_names_the_missing_and_unexpected_columns() {
+    let f = Fixture::new(&source(""));
+    f.drop_file(
+        "a.csv",
+        b"Tunnus;Aikaleima;Kesto;Kunnossa;Huom;Puhelin\r\n1;5.3.2024 8:07;1;K;;\r\n",
+    );
+    let err = f.load().await.remove(0).unwrap_err().to_string();
+    assert!(
+        err.contains("missing [\"Aika\"]") && err.contains("unexpected [\"Aikaleima\"]"),
+        "{err}"
+    );
+    assert_eq!(f.pipelines.warehouse.manifest().await.unwrap().version, 0);
+}
+
+#[tokio::test]
+async fn a_personal_identity_code_never_reaches_a_curated_table() {
+    let f = Fixture::new(&source(""));
+    // 131052-308T has a valid check character.
+    f.drop_file(
+        "a.csv",
+        &csv(&[
+            "1;5.3.2024 8:07;1;K;soita 131052-308T;",
+            "2;5.3.2024 8:07;1;K;;",
+        ]),
+    );
+    let err = f.load().await.remove(0).unwrap_err().to_string();
+    assert!(
+        err.contains("line 2") && err.contains("`note`") && err.contains("henkilötunnus"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("131052-308T"),
+        "the error itself must not repeat the code: {err}"
+    );
+    assert_eq!(f.rows().await, 0);
+    // An invalid check character is not a henkilötunnus.
+    f.remove_file("a.csv");
+    f.drop_file("b.csv", &csv(&["1;5.3.2024 8:07;1;K;viite 131052-308U;"]));
+    assert_eq!(loaded(&f.load().await[0]), (1, 0));
+}
+
+#[tokio::test]
+async fn pseudonymised_columns_store_a_keyed_hash() {
+    let f = Fixture::new(
+        &source("")
+            .replace(
+                "note = { from = \"Huom\" }",
+                "note = { from = \"Huom\" }\nperson = { from = \"Puhelin\", hash = true }",
+            )
+            .replace("drop = [\"Puhelin\"]", ""),
+    );
+    f.drop_file("a.csv", &csv(&["1;5.3.2024 8:07;1;K;;131052-308T"]));
+    assert_eq!(loaded(&f.load().await[0]), (1, 0));
+    let ctx = datafusion::prelude::SessionContext::new();
+    let m = f.pipelines.warehouse.manifest().await.unwrap();
+    f.pipelines
+        .warehouse
+        .register_tables(
+            &ctx,
+            &m,
+            &tilannekuva_warehouse::catalog::schemas(&f.pipelines.tables),
+        )
+        .await
+        .unwrap();
+    let batches = ctx
+        .sql("SELECT person FROM visits")
+        .await
+        .unwrap()
+        .collect()
+        .await
+        .unwrap();
+    let text = arrow::util::pretty::pretty_format_batches(&batches)
+        .unwrap()
+        .to_string();
+    assert!(!text.contains("131052"), "{text}");
+    assert!(
+        text.lines().any(|l| l.trim_matches(['|', ' ']).len() == 64),
+        "a 256-bit hex hash: {text}"
+    );
+}
+
+#[tokio::test]
+async fn windows_1252_and_bom_exports_read_the_same() {
+    let cfg = source("").replace(
+        "delimiter = \";\"",
+        "delimiter = \";\"\nencoding = \"windows-1252\"",
+    );
+    let f = Fixture::new(&cfg);
+    let mut bytes = HEADER.as_bytes().to_vec();
+    bytes.extend_from_slice(b"1;5.3.2024 8:07;1;K;P\xE4ij\xE4t-H\xE4me;\r\n");
+    f.drop_file("a.csv", &bytes);
+    assert_eq!(loaded(&f.load().await[0]), (1, 0));
+
+    let g = Fixture::new(&source(""));
+    let mut bom = b"\xEF\xBB\xBF".to_vec();
+    bom.extend_from_slice(&csv(&["1;5.3.2024 8:07;1;K;Päijät-Häme;"]));
+    g.drop_file("a.csv", &bom);
+    assert_eq!(
+        loaded(&g.load().await[0]),
+        (1, 0),
+        "the BOM does not break the first header name"
+    );
+
+    // UTF-8 bytes read as invalid UTF-8 fail the load with a clear message, not garbage.
+    let h = Fixture::new(&source(""));
+    h.drop_file("a.csv", &bytes);
+    let err = h.load().await.remove(0).unwrap_err().to_string();
+    assert!(err.contains("a.csv"), "{err}");
+    assert_eq!(h.rows().await, 0);
+}
+
+#[tokio::test]
+async fn the_same_content_under_another_name_loads_nothing() {
+    let f = Fixture::new(&source(""));
+    let data = csv(&["1;5.3.2024 8:07;1;K;;", "2;6.3.2024 8:07;1;K;;"]);
+    f.drop_file("a.csv", &data);
+    assert_eq!(loaded(&f.load().await[0]), (2, 0));
+    f.remove_file("a.csv");
+    f.drop_file("a_copy.csv", &data);
+    let again = f.load().await;
+    assert!(
+        matches!(
+            again[0],
+            Ok(LoadReport {
+                outcome: Outcome::AlreadyLoaded { .. },
+                ..
+            })
+        ),
+        "{again:?}"
+    );
+    assert_eq!(f.rows().await, 2);
+}
+
+#[tokio::test]
+async fn a_corrected_redelivery_replaces_the_period_or_appends_by_policy() {
+    for (policy, expected) in [("replace", 3u64), ("append", 5u64)] {
+        let cfg = source("").replace(
+            "max_reject_share = 0.5",
+            &format!("max_reject_share = 0.5\non_redelivery = \"{policy}\""),
+        );
+        let f = Fixture::new(&cfg);
+        f.drop_file(
+            "march.csv",
+            &csv(&[
+                "1;5.3.2024 8:07;1;K;;",
+                "2;6.3.2024 8:07;1;K;;",
+                "9;6.4.2024 8:07;-1;K;;",
+            ]),
+        );
+        assert_eq!(loaded(&f.load().await[0]), (2, 1));
+        f.drop_file(
+            "march.csv",
+            &csv(&[
+                "1;5.3.2024 8:07;1;K;;",
+                "2;6.3.2024 8:07;1;K;;",
+                "3;7.3.2024 8:07;1;K;;",
+            ]),
+        );
+        let r = f.load().await;
+        let (rows, _) = loaded(&r[0]);
+        assert_eq!(rows, 3);
+        assert_eq!(f.rows().await, expected, "{policy}");
+        if policy == "replace" {
+            assert_eq!(
+                f.quarantine().await,
+                0,
+                "the superseded load's rejects went with it"
+            );
+            let m = f.pipelines.warehouse.manifest().await.unwrap();
+            assert_eq!(
+                m.loads
+                    .iter()
+                    .filter(|l| l.status == tilannekuva_warehouse::LoadStatus::Superseded)
+                    .count(),
+                1
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn local_times_follow_the_declared_dst_policy() {
+    let f = Fixture::new(&source(""));
+    // 26.10.2025 03:30 happens twice (earlier = 00:30Z); 30.3.2025 03:30 does not exist.
+    f.drop_file(
+        "a.csv",
+        &csv(&[
+            "1;26.10.2025 3:30;1;K;;",
+            "2;30.3.2025 3:30;1;K;;",
+            "3;30.3.2025 4:30;1;K;;",
+        ]),
+    );
+    assert_eq!(loaded(&f.load().await[0]), (2, 1));
+    let ctx = datafusion::prelude::SessionContext::new();
+    let m = f.pipelines.warehouse.manifest().await.unwrap();
+    f.pipelines
+        .warehouse
+        .register_tables(
+            &ctx,
+            &m,
+            &tilannekuva_warehouse::catalog::schemas(&f.pipelines.tables),
+        )
+        .await
+        .unwrap();
+    let batches = ctx
+        .sql("SELECT id, CAST(at AS VARCHAR) AS at FROM visits ORDER BY id")
+        .await
+        .unwrap()
+        .collect()
+        .await
+        .unwrap();
+    let text = arrow::util::pretty::pretty_format_batches(&batches)
+        .unwrap()
+        .to_string();
+    assert!(text.contains("2025-10-26T00:30:00Z"), "{text}");
+    assert!(text.contains("2025-03-30T01:30:00Z"), "{text}");
+    let q = ctx
+        .sql("SELECT reason FROM quarantine")
+        .await
+        .unwrap()
+        .collect()
+        .await
+        .unwrap();
+    let text = arrow::util::pretty::pretty_format_batches(&q)
+        .unwrap()
+        .to_string();
+    assert!(text.contains("gap"), "{text}");
+}
+
+#[allow(dead_code)]
+fn _path(_: &Path) {}
