@@ -229,7 +229,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
                 None => String::new(),
             };
             let q = format!(
-                "SELECT source, file_name, line, \"column\", raw_value, reason FROM quarantine {filter} ORDER BY source, file_name, line LIMIT {limit}"
+                "SELECT source, file_name, line, column_number, \"column\", raw_value, reason FROM quarantine {filter} ORDER BY source, file_name, line LIMIT {limit}"
             );
             sql(&project, Some(q), format, Grain::Month).await
         }

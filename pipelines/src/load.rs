@@ -394,6 +394,7 @@ fn quarantine_batch(
     let mut hash = StringBuilder::new();
     let mut line = Int64Builder::with_capacity(n);
     let mut column = StringBuilder::new();
+    let mut column_number = Int64Builder::with_capacity(n);
     let mut raw = StringBuilder::new();
     let mut reason = StringBuilder::new();
     let mut load = StringBuilder::new();
@@ -405,6 +406,7 @@ fn quarantine_batch(
         hash.append_value(sha);
         line.append_value(r.line as i64);
         column.append_option(r.column.as_deref());
+        column_number.append_option(r.column_number.map(|c| c as i64));
         raw.append_option(r.raw_value.as_deref().map(redact));
         reason.append_value(&r.reason);
         load.append_value(load_id);
@@ -416,6 +418,7 @@ fn quarantine_batch(
         Arc::new(hash.finish()),
         Arc::new(line.finish()),
         Arc::new(column.finish()),
+        Arc::new(column_number.finish()),
         Arc::new(raw.finish()),
         Arc::new(reason.finish()),
         Arc::new(load.finish()),

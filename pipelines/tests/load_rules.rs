@@ -221,7 +221,10 @@ async fn too_many_rejects_commit_nothing() {
         err.contains("2 of 3 rows") && err.contains("nothing was loaded"),
         "{err}"
     );
-    assert!(err.contains("line 2"), "names the first bad line: {err}");
+    assert!(
+        err.contains("line 2, column 3 `Kesto`, value \"x\""),
+        "names the first bad line, column and value: {err}"
+    );
     assert_eq!(
         f.pipelines.warehouse.manifest().await.unwrap().version,
         0,

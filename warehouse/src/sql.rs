@@ -22,6 +22,7 @@ static QUARANTINE_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
         Field::new("file_sha256", DataType::Utf8, false),
         Field::new("line", DataType::Int64, false),
         Field::new("column", DataType::Utf8, true),
+        Field::new("column_number", DataType::Int64, true),
         Field::new("raw_value", DataType::Utf8, true),
         Field::new("reason", DataType::Utf8, false),
         Field::new("load_id", DataType::Utf8, false),

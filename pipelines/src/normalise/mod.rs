@@ -92,6 +92,8 @@ pub struct Reject {
     pub line: u64,
     /// Source column, or the canonical column for a rule across columns.
     pub column: Option<String>,
+    /// Position of the source column in the export, 1-based.
+    pub column_number: Option<usize>,
     /// The raw value.
     pub raw_value: Option<String>,
     /// What was expected.
@@ -101,8 +103,10 @@ pub struct Reject {
 impl std::fmt::Display for Reject {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "line {}", self.line)?;
-        if let Some(c) = &self.column {
-            write!(f, ", column `{c}`")?;
+        match (&self.column, self.column_number) {
+            (Some(c), Some(n)) => write!(f, ", column {n} `{c}`")?,
+            (Some(c), None) => write!(f, ", column `{c}`")?,
+            _ => {}
         }
         if let Some(v) = &self.raw_value {
             write!(f, ", value {v:?}")?;
@@ -412,6 +416,7 @@ impl Plan {
             return Err(Reject {
                 line,
                 column: None,
+                column_number: None,
                 raw_value: None,
                 reason: format!(
                     "expected {expected_fields} fields, found {fields} (a broken line or an unquoted delimiter)"
@@ -430,6 +435,7 @@ impl Plan {
                         self.read_value(c, &raw).map_err(|reason| Reject {
                             line,
                             column: c.from.clone(),
+                            column_number: Some(i + 1),
                             raw_value: Some(raw.clone()),
                             reason: format!("expected {}", reason.trim_start_matches("expected ")),
                         })?
@@ -441,6 +447,7 @@ impl Plan {
                 return Err(Reject {
                     line,
                     column: c.from.clone(),
+                    column_number: at.map(|i| i + 1),
                     raw_value: at.and_then(&field),
                     reason: format!("expected a value: `{}` is required", c.name),
                 });
@@ -454,6 +461,7 @@ impl Plan {
                 return Err(Reject {
                     line,
                     column: col.from.clone(),
+                    column_number: bound[k.left].map(|i| i + 1),
                     raw_value: at_raw(bound[k.left], &field),
                     reason: format!(
                         "rule `{} {} {}` fails: {} is {}, {} is {}",
