@@ -4,7 +4,7 @@ use clap::Parser;
 
 fn main() -> std::process::ExitCode {
     let cli = tilannekuva::cli::Cli::parse();
-    tilannekuva::cli::init_logging(cli.verbose);
+    tilannekuva::cli::init_logging(cli.verbose, cli.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
