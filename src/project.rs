@@ -112,12 +112,14 @@ impl Project {
         let main: MainConfig =
             toml::from_str(&text).with_context(|| format!("{}", config_path.display()))?;
         let base = config_path.parent().unwrap_or(Path::new("."));
+        // Relative paths start from the config file's folder; `..` is resolved for messages.
         let at = |p: &Path| {
-            if p.is_absolute() {
+            let joined = if p.is_absolute() {
                 p.to_path_buf()
             } else {
                 base.join(p)
-            }
+            };
+            joined.canonicalize().unwrap_or(joined)
         };
         let mut all = Vec::new();
         let tables = load_tables(&at(&main.definitions.tables)).unwrap_or_else(|p| {

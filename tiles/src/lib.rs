@@ -96,8 +96,19 @@ pub fn locate(sql: &str, message: &str) -> Option<usize> {
             return Some(n);
         }
     }
-    let quoted: Vec<&str> = message.split(['\'', '"', '`']).skip(1).step_by(2).collect();
-    for name in quoted {
+    let mut names: Vec<&str> = message.split(['\'', '"', '`']).skip(1).step_by(2).collect();
+    // The planner writes some names bare: "No field named foo." / "field named t.foo".
+    if let Some(i) = message.find("field named ") {
+        let rest = &message[i + 12..];
+        let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+        names.insert(
+            0,
+            rest[..end]
+                .trim_end_matches(['.', ','])
+                .trim_matches(['\'', '"']),
+        );
+    }
+    for name in names {
         let bare = name.rsplit('.').next().unwrap_or(name);
         if bare.len() < 2 {
             continue;
