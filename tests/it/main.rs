@@ -7,3 +7,4 @@ mod check;
 mod common;
 mod crash;
 mod demo;
+mod snapshots;
