@@ -165,7 +165,22 @@ fn phone_at(s: &str) -> Option<usize> {
             _ => break,
         }
     }
-    (digits >= PHONE_MIN_DIGITS && !alnum_after(s, end)).then_some(end)
+    (digits >= PHONE_MIN_DIGITS && !alnum_after(s, end) && !dash_joined_after(s, end))
+        .then_some(end)
+}
+
+/// `-` followed by a letter or digit at `i`: the text goes on as one dashed identifier.
+fn dash_joined_after(text: &str, i: usize) -> bool {
+    text[i..]
+        .strip_prefix('-')
+        .is_some_and(|rest| rest.chars().next().is_some_and(char::is_alphanumeric))
+}
+
+/// A letter or digit then `-` just before `i`: the text is a dashed identifier's part.
+fn dash_joined_before(text: &str, i: usize) -> bool {
+    text[..i]
+        .strip_suffix('-')
+        .is_some_and(|rest| rest.chars().next_back().is_some_and(char::is_alphanumeric))
 }
 
 /// The first Finnish phone number in free text, as its byte offset and the matched text.
@@ -174,12 +189,15 @@ fn phone_at(s: &str) -> Option<usize> {
 /// national `0`, and is followed by 6–11 digits (7–12 digits in national form, counting
 /// the `0`) in groups separated by single spaces, dashes or no-break spaces, for example
 /// `+358 40 123 4567`, `040-1234567`, `0401234567`, `09 123 4567`. The match must stand at
-/// word boundaries, and the digit after the prefix must not be `0`.
+/// word boundaries, and the digit after the prefix must not be `0`. Digits joined by dashes
+/// to other letters or digits on either side (`55b164a3-0115-4847-abac-…`, a UUID; `A-0401234567`,
+/// a case number) are part of an identifier, not a phone number.
 pub fn find_phone(text: &str) -> Option<(usize, &str)> {
     text.char_indices()
         .filter(|&(i, c)| {
             (c == '+' || c == '0')
                 && !alnum_before(text, i)
+                && !dash_joined_before(text, i)
                 && !(c == '0' && text[..i].ends_with('+'))
         })
         .find_map(|(i, _)| phone_at(&text[i..]).map(|len| (i, &text[i..i + len])))
@@ -344,17 +362,20 @@ mod tests {
     fn find_phone_rejects() {
         for text in [
             "",
-            "040 123",          // too short
-            "0401234567890123", // one long run: some other number
-            "x0401234567",      // inside a word
-            "0401234567x",      // inside a word
-            "00401234567",      // 0 after the prefix
-            "+35840",           // too short
-            "4,2 ja 0,5",       // decimals
-            "25.3.2025 14:05",  // a date and time
-            "040--1234567",     // doubled separator leaves 2 digits
-            "+0401234567",      // 0 right after +
-            "123 456 789",      // no prefix
+            "040 123",                              // too short
+            "0401234567890123",                     // one long run: some other number
+            "x0401234567",                          // inside a word
+            "0401234567x",                          // inside a word
+            "00401234567",                          // 0 after the prefix
+            "+35840",                               // too short
+            "4,2 ja 0,5",                           // decimals
+            "25.3.2025 14:05",                      // a date and time
+            "040--1234567",                         // doubled separator leaves 2 digits
+            "+0401234567",                          // 0 right after +
+            "123 456 789",                          // no prefix
+            "55b164a3-0115-4847-abac-fe4b55425e31", // a UUID's groups
+            "A-0401234567",                         // a dashed case number
+            "0401234567-B",                         // a dashed case number
         ] {
             assert_eq!(find_phone(text), None, "{text:?}");
         }
