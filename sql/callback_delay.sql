@@ -1,0 +1,30 @@
+-- Callback delay (Takaisinsoittoviive): median hours from the callback request to the first
+-- call-back attempt that reached the customer, over completed (reached) callbacks.
+-- Totals, then by service and by sector.
+WITH done AS (
+    SELECT
+        fi_period(callback_requested_at) AS period,
+        service,
+        sector,
+        (CAST(callback_reached_at AS BIGINT) - CAST(callback_requested_at AS BIGINT)) / 3600000000.0 AS hours
+    FROM contacts
+    WHERE callback_requested
+      AND callback_requested_at IS NOT NULL
+      AND callback_reached_at IS NOT NULL
+)
+SELECT
+    period,
+    CAST(NULL AS VARCHAR) AS dimension,
+    CAST(NULL AS VARCHAR) AS member,
+    MEDIAN(hours) AS value,
+    COUNT(*) AS n
+FROM done
+GROUP BY period
+UNION ALL
+SELECT period, 'service', service, MEDIAN(hours), COUNT(*)
+FROM done
+GROUP BY period, service
+UNION ALL
+SELECT period, 'sector', sector, MEDIAN(hours), COUNT(*)
+FROM done
+GROUP BY period, sector

@@ -1,0 +1,42 @@
+-- Callbacks within the service promise (Takaisinsoittolupauksen pito): callbacks whose first
+-- call-back attempt reached the customer before the end of the next working day after the
+-- request / all callbacks requested whose deadline has passed by the time the contact data
+-- reaches (max(received_at) over contacts). Open callbacks whose deadline has passed count
+-- as promise broken; those whose deadline is still ahead are not counted yet.
+-- Totals, then by service and by sector.
+WITH through AS (
+    SELECT MAX(received_at) AS data_through FROM contacts
+),
+due AS (
+    SELECT
+        fi_period(callback_requested_at) AS period,
+        service,
+        sector,
+        CASE
+            WHEN callback_reached_at IS NOT NULL
+                 AND callback_reached_at < fi_deadline(callback_requested_at, 1) THEN 1
+            ELSE 0
+        END AS kept
+    FROM contacts CROSS JOIN through
+    WHERE callback_requested
+      AND callback_requested_at IS NOT NULL
+      AND fi_deadline(callback_requested_at, 1) <= through.data_through
+)
+SELECT
+    period,
+    CAST(NULL AS VARCHAR) AS dimension,
+    CAST(NULL AS VARCHAR) AS member,
+    100.0 * SUM(kept) / COUNT(*) AS value,
+    SUM(kept) AS numerator,
+    COUNT(*) AS denominator,
+    COUNT(*) AS n
+FROM due
+GROUP BY period
+UNION ALL
+SELECT period, 'service', service, 100.0 * SUM(kept) / COUNT(*), SUM(kept), COUNT(*) AS denominator, COUNT(*) AS n
+FROM due
+GROUP BY period, service
+UNION ALL
+SELECT period, 'sector', sector, 100.0 * SUM(kept) / COUNT(*), SUM(kept), COUNT(*) AS denominator, COUNT(*) AS n
+FROM due
+GROUP BY period, sector

@@ -1,0 +1,35 @@
+-- Chat abandonment (Keskeytyneet chat-pyynnöt): requests dropped before an agent accepted
+-- them / all chat requests. Ninchat gives only a drop time, so `dropped` is empty for the
+-- sessions it did not drop: a missing flag means "dropped if never accepted".
+-- Totals, then by queue, service and sector.
+WITH requests AS (
+    SELECT
+        fi_period(requested_at) AS period,
+        queue,
+        service,
+        sector,
+        CASE WHEN COALESCE(dropped, accepted_at IS NULL) THEN 1 ELSE 0 END AS dropped
+    FROM chats
+)
+SELECT
+    period,
+    CAST(NULL AS VARCHAR) AS dimension,
+    CAST(NULL AS VARCHAR) AS member,
+    100.0 * SUM(dropped) / COUNT(*) AS value,
+    SUM(dropped) AS numerator,
+    COUNT(*) AS denominator,
+    COUNT(*) AS n
+FROM requests
+GROUP BY period
+UNION ALL
+SELECT period, 'queue', queue, 100.0 * SUM(dropped) / COUNT(*), SUM(dropped), COUNT(*) AS denominator, COUNT(*) AS n
+FROM requests
+GROUP BY period, queue
+UNION ALL
+SELECT period, 'service', service, 100.0 * SUM(dropped) / COUNT(*), SUM(dropped), COUNT(*) AS denominator, COUNT(*) AS n
+FROM requests
+GROUP BY period, service
+UNION ALL
+SELECT period, 'sector', sector, 100.0 * SUM(dropped) / COUNT(*), SUM(dropped), COUNT(*) AS denominator, COUNT(*) AS n
+FROM requests
+GROUP BY period, sector

@@ -1,0 +1,38 @@
+-- Customer NPS (Asiakaskokemus, NPS-suositteluindeksi): 100 × (promoters 9–10 − detractors
+-- 0–6) / responses, rounded to one decimal; n = responses. Periods with fewer than min_n
+-- responses are suppressed and breakdown cells under min_cell_n are never shown (see toml).
+-- Totals, then by unit, service, sector and channel.
+WITH responses AS (
+    SELECT
+        fi_period(answered_at) AS period,
+        unit,
+        service,
+        sector,
+        channel,
+        CASE WHEN score >= 9 THEN 1 WHEN score <= 6 THEN -1 ELSE 0 END AS vote
+    FROM feedback
+)
+SELECT
+    period,
+    CAST(NULL AS VARCHAR) AS dimension,
+    CAST(NULL AS VARCHAR) AS member,
+    ROUND(100.0 * SUM(vote) / COUNT(*), 1) AS value,
+    COUNT(*) AS n
+FROM responses
+GROUP BY period
+UNION ALL
+SELECT period, 'unit', unit, ROUND(100.0 * SUM(vote) / COUNT(*), 1), COUNT(*)
+FROM responses
+GROUP BY period, unit
+UNION ALL
+SELECT period, 'service', service, ROUND(100.0 * SUM(vote) / COUNT(*), 1), COUNT(*)
+FROM responses
+GROUP BY period, service
+UNION ALL
+SELECT period, 'sector', sector, ROUND(100.0 * SUM(vote) / COUNT(*), 1), COUNT(*)
+FROM responses
+GROUP BY period, sector
+UNION ALL
+SELECT period, 'channel', channel, ROUND(100.0 * SUM(vote) / COUNT(*), 1), COUNT(*)
+FROM responses
+GROUP BY period, channel
