@@ -79,12 +79,54 @@ impl Pipelines {
 
     /// Fetches and loads everything a source has delivered. Each delivery is loaded on
     /// its own: one bad file does not stop the others.
+    ///
+    /// Sources with a cursor (`rest_api`) are read page by page: each page is loaded, then
+    /// the cursor it ends with is committed to the manifest, then the next page is asked
+    /// for. A page that fails to load stops the source with the cursor before it, so the
+    /// next run asks for that page again. A fetch failure before anything was delivered is
+    /// the outer error; after that it is the last entry of the list.
     pub async fn load_source(&self, name: &str) -> Result<Vec<Result<LoadReport>>> {
         let plan = self.plan(name)?;
-        let deliveries = fetch::fetch(&plan.source, &self.fetch).await?;
+        let mut cursor = self.warehouse.manifest().await?.cursors.get(name).cloned();
+        let mut run = fetch::start(&plan.source, &self.fetch, cursor.as_ref()).await?;
         let mut out = Vec::new();
-        for d in deliveries {
-            out.push(load::load_delivery(&self.warehouse, plan, d).await);
+        loop {
+            let step = match run.next().await {
+                Ok(Some(step)) => step,
+                Ok(None) => break,
+                Err(e) if out.is_empty() => return Err(e),
+                Err(e) => {
+                    out.push(Err(e));
+                    break;
+                }
+            };
+            let loaded = match step.delivery {
+                Some(d) => {
+                    let report = load::load_delivery(&self.warehouse, plan, d).await;
+                    let ok = report.is_ok();
+                    out.push(report);
+                    ok
+                }
+                None => true,
+            };
+            let Some(next) = step.cursor else { continue };
+            if !loaded {
+                break;
+            }
+            if cursor.as_ref() != Some(&next) {
+                let committed = self
+                    .warehouse
+                    .commit(&format!("cursor {name} {next}"), |m| {
+                        m.cursors.insert(name.to_string(), next.clone());
+                        Ok(())
+                    })
+                    .await;
+                if let Err(e) = committed {
+                    out.push(Err(e.into()));
+                    break;
+                }
+                cursor = Some(next);
+            }
         }
         Ok(out)
     }

@@ -3,9 +3,20 @@
 //!
 //! A fetch produces [`Delivery`]s. It never decides whether a delivery is new: the load
 //! ledger does that from the content's hash, so fetching the same export twice is harmless.
+//!
+//! Kinds: [`drop_folder`] (files a vendor drops), [`sotkanet`] (THL's open statistics API)
+//! and [`rest_api`] (paginated export APIs with an incremental cursor); the API kinds share
+//! [`http`] for timeouts, retries, rate limits and keeping tokens out of messages.
+//!
+//! A fetch runs as a [`FetchRun`] that yields one [`Step`] at a time, so a paginated API is
+//! read page by page, each page loaded (and its cursor kept) before the next is asked for.
 
 pub mod drop_folder;
+pub mod http;
+pub mod rest_api;
+pub mod sotkanet;
 
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
@@ -21,6 +32,10 @@ use crate::config::SourceConfig;
 pub enum FetchConfig {
     /// Files a vendor drops into a folder, picked up by glob.
     DropFolder(drop_folder::DropFolder),
+    /// THL Sotkanet open statistics API.
+    Sotkanet(sotkanet::Sotkanet),
+    /// A paginated export API with bearer-token auth and a `start_time` cursor.
+    RestApi(rest_api::RestApi),
 }
 
 /// One export as fetched, before landing.
@@ -64,9 +79,68 @@ impl FetchContext {
     }
 }
 
-/// Lists what a source has to deliver now.
+/// Lists what a source has to deliver now, starting any cursor from the beginning and
+/// keeping none: for looking, not loading ([`crate::Pipelines::load_source`] keeps cursors).
 pub async fn fetch(source: &SourceConfig, ctx: &FetchContext) -> Result<Vec<Delivery>> {
-    match &source.fetch {
-        FetchConfig::DropFolder(d) => d.scan(source, ctx),
+    let mut run = start(source, ctx, None).await?;
+    let mut out = Vec::new();
+    while let Some(step) = run.next().await? {
+        out.extend(step.delivery);
+    }
+    Ok(out)
+}
+
+/// Starts fetching a source. `cursor` is the source's cursor from the manifest, for the
+/// kinds that keep one.
+pub async fn start(
+    source: &SourceConfig,
+    ctx: &FetchContext,
+    cursor: Option<&serde_json::Value>,
+) -> Result<FetchRun> {
+    let inner = match &source.fetch {
+        FetchConfig::DropFolder(d) => Inner::Ready(d.scan(source, ctx)?.into()),
+        FetchConfig::Sotkanet(s) => Inner::Ready(s.fetch(source).await?.into()),
+        FetchConfig::RestApi(r) => Inner::Pages(Box::new(r.start(source, cursor)?)),
+    };
+    Ok(FetchRun { inner })
+}
+
+/// A fetch in progress.
+#[derive(Debug)]
+pub struct FetchRun {
+    inner: Inner,
+}
+
+#[derive(Debug)]
+enum Inner {
+    /// Everything was fetched up front.
+    Ready(VecDeque<Delivery>),
+    /// One request per step.
+    Pages(Box<rest_api::Pager>),
+}
+
+/// One step of a fetch.
+#[derive(Debug)]
+pub struct Step {
+    /// What to load; none for an empty page.
+    pub delivery: Option<Delivery>,
+    /// The source's cursor once this step's delivery is loaded. A step with a cursor must
+    /// load before the run goes on: the next step continues from it.
+    pub cursor: Option<serde_json::Value>,
+}
+
+impl FetchRun {
+    /// The next step; `None` when the source has nothing more now.
+    pub async fn next(&mut self) -> Result<Option<Step>> {
+        match &mut self.inner {
+            Inner::Ready(queue) => Ok(queue.pop_front().map(|d| Step {
+                delivery: Some(d),
+                cursor: None,
+            })),
+            Inner::Pages(pager) => Ok(pager.next().await?.map(|p| Step {
+                delivery: p.delivery,
+                cursor: Some(p.cursor),
+            })),
+        }
     }
 }
