@@ -1,0 +1,145 @@
+//! Who is asking: a bearer token or a signed session cookie, checked in constant time.
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+use hmac::{Hmac, Mac};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::{ApiError, AppState, TokenConfig};
+
+/// Name of the session cookie.
+pub(crate) const COOKIE: &str = "tk_session";
+
+/// The signed-in user or client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// The token's name.
+    pub name: String,
+    /// Sectors it may see; `None`: every sector.
+    pub sectors: Option<Vec<String>>,
+}
+
+impl Principal {
+    /// Whether tiles of `sector` may be shown.
+    pub fn may_see(&self, sector: &str) -> bool {
+        self.sectors
+            .as_ref()
+            .is_none_or(|s| s.iter().any(|x| x == sector))
+    }
+
+    /// A stable description of the scope, for cache keys.
+    pub(crate) fn scope(&self) -> String {
+        match &self.sectors {
+            None => "*".into(),
+            Some(s) => s.join(","),
+        }
+    }
+
+    fn of(t: &TokenConfig) -> Self {
+        Self {
+            name: t.name.clone(),
+            sectors: (!t.sectors.is_empty()).then(|| t.sectors.clone()),
+        }
+    }
+}
+
+/// The token entry whose hash matches `token`; every entry is compared, in constant time.
+pub(crate) fn check_token<'a>(state: &'a AppState, token: &str) -> Option<&'a TokenConfig> {
+    let presented = Sha256::digest(token.as_bytes());
+    let mut found = None;
+    for t in &state.config().tokens {
+        let Ok(expected) = hex::decode(t.sha256.trim()) else {
+            continue;
+        };
+        if bool::from(expected.as_slice().ct_eq(presented.as_slice())) && found.is_none() {
+            found = Some(t);
+        }
+    }
+    found
+}
+
+fn sign(state: &AppState, payload: &str) -> Hmac<Sha256> {
+    let mut mac = Hmac::<Sha256>::new_from_slice(state.config().session_secret.as_bytes())
+        .expect("HMAC takes any key length");
+    mac.update(payload.as_bytes());
+    mac
+}
+
+/// A session cookie value for a token entry: `v1.<name hex>.<expiry>.<token hash prefix>.<hmac>`.
+pub(crate) fn session_value(state: &AppState, t: &TokenConfig) -> String {
+    let exp = chrono::Utc::now().timestamp() + state.config().session_ttl().as_secs() as i64;
+    let prefix = t.sha256.get(..16).unwrap_or(&t.sha256);
+    let payload = format!("v1.{}.{exp}.{prefix}", hex::encode(t.name.as_bytes()));
+    let sig = hex::encode(sign(state, &payload).finalize().into_bytes());
+    format!("{payload}.{sig}")
+}
+
+fn check_session<'a>(state: &'a AppState, value: &str) -> Option<&'a TokenConfig> {
+    let (payload, sig) = value.rsplit_once('.')?;
+    let sig = hex::decode(sig).ok()?;
+    sign(state, payload).verify_slice(&sig).ok()?;
+    let mut parts = payload.split('.');
+    if parts.next()? != "v1" {
+        return None;
+    }
+    let name = String::from_utf8(hex::decode(parts.next()?).ok()?).ok()?;
+    let exp: i64 = parts.next()?.parse().ok()?;
+    let prefix = parts.next()?;
+    if exp < chrono::Utc::now().timestamp() {
+        return None;
+    }
+    // The token must still be configured, unchanged.
+    state
+        .config()
+        .tokens
+        .iter()
+        .find(|t| t.name == name && t.sha256.starts_with(prefix))
+}
+
+pub(crate) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
+}
+
+/// Who the request is from, if anyone.
+pub(crate) fn authenticate(state: &AppState, headers: &HeaderMap) -> Option<Principal> {
+    if let Some(auth) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
+        let (scheme, token) = auth.trim().split_once(' ')?;
+        if !scheme.eq_ignore_ascii_case("bearer") {
+            return None;
+        }
+        return check_token(state, token.trim()).map(Principal::of);
+    }
+    let value = cookie(headers, COOKIE)?;
+    check_session(state, &value).map(Principal::of)
+}
+
+/// Middleware: lets signed-in requests through with their [`Principal`]; others get 401
+/// (API) or a redirect to the sign-in form (page).
+pub(crate) async fn require_auth(
+    State(state): State<AppState>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    match authenticate(&state, req.headers()) {
+        Some(p) => {
+            tracing::debug!(principal = %p.name, path = %req.uri().path(), "request");
+            req.extensions_mut().insert(p);
+            next.run(req).await
+        }
+        None if req.uri().path().starts_with("/api/") => ApiError::unauthorized().into_response(),
+        None => Redirect::to("/login").into_response(),
+    }
+}

@@ -1,0 +1,312 @@
+//! The leadership desktop (johdon työpöytä): an authenticated HTTP API over the published KPI
+//! tiles and a web page bundled into the binary.
+//!
+//! - [`router`] builds the axum router; [`serve`] runs it on a listener until shutdown;
+//! - [`DesktopConfig`] is what the operator configures: bind address, access tokens (stored
+//!   as sha256 hashes, optionally limited to sectors) and the secret that signs session
+//!   cookies;
+//! - [`AppState`] holds the [`Warehouse`], the configuration and an optional pipeline-status
+//!   hook the scheduler fills.
+//!
+//! Routes (see `openapi.json`, served at `/api/v1/openapi.json`):
+//!
+//! | route | auth | what |
+//! |---|---|---|
+//! | `GET /` | yes (else redirect to `/login`) | the desktop page |
+//! | `GET /login`, `POST /login`, `POST /logout` | no | sign-in form; sets an HMAC-signed session cookie |
+//! | `GET /assets/app.js`, `/assets/app.css` | no | the page's script and style (no data) |
+//! | `GET /api/v1/tiles`, `/tiles/{id}`, `/tiles.csv`, `/tiles.parquet` | yes | tiles of a snapshot |
+//! | `GET /api/v1/status` | yes | source freshness from the load ledger, snapshots, pipeline runs |
+//! | `GET /api/v1/openapi.json` | yes | OpenAPI 3 description |
+//! | `GET /api/v1/healthz`, `/api/v1/readyz` (also `/healthz`, `/readyz`) | no | liveness, readiness |
+
+mod api;
+mod auth;
+mod error;
+mod web;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::{get, post};
+use serde::{Deserialize, Serialize};
+use tilannekuva_tiles::TilesDoc;
+use tilannekuva_warehouse::Warehouse;
+
+pub use auth::Principal;
+pub use error::ApiError;
+
+/// Hook returning the scheduler's run history as JSON, shown under `pipeline` in `/status`.
+pub type PipelineStatusFn = Arc<dyn Fn() -> serde_json::Value + Send + Sync>;
+
+/// An access token configured by the operator. Only the token's sha256 is kept.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenConfig {
+    /// Who or what the token is for; shown in logs (never the token).
+    pub name: String,
+    /// sha256 of the token, lower-case hex (see [`TokenConfig::hash`]).
+    pub sha256: String,
+    /// Sector ids the token may see; empty: every sector.
+    #[serde(default)]
+    pub sectors: Vec<String>,
+}
+
+impl TokenConfig {
+    /// A token entry from the token itself (hashed here; the token is not kept).
+    pub fn from_secret(name: impl Into<String>, token: &str, sectors: Vec<String>) -> Self {
+        Self {
+            name: name.into(),
+            sha256: Self::hash(token),
+            sectors,
+        }
+    }
+
+    /// sha256 of a token, lower-case hex: what goes in the configuration.
+    pub fn hash(token: &str) -> String {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(token.as_bytes()))
+    }
+}
+
+/// Key that signs session cookies (HMAC-SHA256). Its `Debug` never shows the key.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SessionSecret(Vec<u8>);
+
+impl SessionSecret {
+    /// A key from bytes (at least 32 recommended).
+    pub fn from_bytes(bytes: impl Into<Vec<u8>>) -> Self {
+        Self(bytes.into())
+    }
+
+    /// A random 32-byte key: sessions end when the process restarts.
+    pub fn random() -> Self {
+        let mut key = Vec::with_capacity(32);
+        key.extend_from_slice(uuid::Uuid::new_v4().as_bytes());
+        key.extend_from_slice(uuid::Uuid::new_v4().as_bytes());
+        Self(key)
+    }
+
+    /// The key bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for SessionSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SessionSecret(<redacted>)")
+    }
+}
+
+impl Serialize for SessionSecret {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&hex::encode(&self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for SessionSecret {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        let bytes = hex::decode(s.trim())
+            .map_err(|_| serde::de::Error::custom("session_secret must be hex"))?;
+        if bytes.len() < 16 {
+            return Err(serde::de::Error::custom(
+                "session_secret must be at least 16 bytes (32 hex digits)",
+            ));
+        }
+        Ok(Self(bytes))
+    }
+}
+
+fn default_bind() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8080))
+}
+fn default_secret() -> SessionSecret {
+    SessionSecret::random()
+}
+fn default_ttl() -> u64 {
+    12 * 3600
+}
+fn default_stale() -> i64 {
+    45
+}
+
+/// What the operator configures for the desktop.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DesktopConfig {
+    /// Address to listen on (used by [`run`]; [`serve`] takes a bound listener).
+    #[serde(default = "default_bind")]
+    pub bind: SocketAddr,
+    /// Access tokens. With none, nobody can sign in.
+    #[serde(default)]
+    pub tokens: Vec<TokenConfig>,
+    /// Key signing session cookies, hex in files; random when not given.
+    #[serde(default = "default_secret")]
+    pub session_secret: SessionSecret,
+    /// How long a session cookie is valid, in seconds.
+    #[serde(default = "default_ttl")]
+    pub session_ttl_secs: u64,
+    /// Add `Secure` to the session cookie (set when served over HTTPS).
+    #[serde(default)]
+    pub secure_cookie: bool,
+    /// A figure whose data ends more than this many days before the snapshot is flagged stale.
+    #[serde(default = "default_stale")]
+    pub stale_after_days: i64,
+}
+
+impl DesktopConfig {
+    /// A configuration with these tokens, a random session key and the defaults.
+    pub fn new(bind: SocketAddr, tokens: Vec<TokenConfig>) -> Self {
+        Self {
+            bind,
+            tokens,
+            session_secret: SessionSecret::random(),
+            session_ttl_secs: default_ttl(),
+            secure_cookie: false,
+            stale_after_days: default_stale(),
+        }
+    }
+
+    fn session_ttl(&self) -> Duration {
+        Duration::from_secs(self.session_ttl_secs)
+    }
+}
+
+struct Inner {
+    warehouse: Warehouse,
+    config: DesktopConfig,
+    pipeline_status: Option<PipelineStatusFn>,
+    docs: Mutex<HashMap<String, Arc<TilesDoc>>>,
+}
+
+/// Shared state of the desktop's handlers. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("warehouse", &self.inner.warehouse.root())
+            .field("config", &self.inner.config)
+            .field("pipeline_status", &self.inner.pipeline_status.is_some())
+            .finish()
+    }
+}
+
+impl AppState {
+    /// State over a warehouse with a configuration.
+    pub fn new(warehouse: Warehouse, config: DesktopConfig) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                warehouse,
+                config,
+                pipeline_status: None,
+                docs: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    /// The same state with a hook reporting the scheduler's run history.
+    pub fn with_pipeline_status(self, hook: PipelineStatusFn) -> Self {
+        let inner = Arc::try_unwrap(self.inner).unwrap_or_else(|arc| Inner {
+            warehouse: arc.warehouse.clone(),
+            config: arc.config.clone(),
+            pipeline_status: None,
+            docs: Mutex::new(HashMap::new()),
+        });
+        Self {
+            inner: Arc::new(Inner {
+                pipeline_status: Some(hook),
+                ..inner
+            }),
+        }
+    }
+
+    /// The warehouse.
+    pub fn warehouse(&self) -> &Warehouse {
+        &self.inner.warehouse
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &DesktopConfig {
+        &self.inner.config
+    }
+
+    pub(crate) fn pipeline_status(&self) -> Option<serde_json::Value> {
+        self.inner.pipeline_status.as_ref().map(|f| f())
+    }
+
+    pub(crate) fn cached_doc(&self, id: &str) -> Option<Arc<TilesDoc>> {
+        self.inner.docs.lock().ok()?.get(id).cloned()
+    }
+
+    pub(crate) fn cache_doc(&self, doc: Arc<TilesDoc>) {
+        if let Ok(mut docs) = self.inner.docs.lock() {
+            if docs.len() >= 16 {
+                docs.clear();
+            }
+            docs.insert(doc.snapshot_id.clone(), doc);
+        }
+    }
+}
+
+/// The desktop's router: the page, the sign-in form, the API and the security headers.
+pub fn router(state: AppState) -> Router {
+    let protected = Router::new()
+        .route("/", get(web::index))
+        .route("/api/v1/tiles", get(api::tiles))
+        .route("/api/v1/tiles.csv", get(api::tiles_csv))
+        .route("/api/v1/tiles.parquet", get(api::tiles_parquet))
+        .route("/api/v1/tiles/{id}", get(api::tile))
+        .route("/api/v1/status", get(api::status))
+        .route("/api/v1/openapi.json", get(api::openapi))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_auth,
+        ));
+    let public = Router::new()
+        .route("/login", get(web::login_page).post(web::login))
+        .route("/logout", post(web::logout))
+        .route("/assets/app.js", get(web::app_js))
+        .route("/assets/app.css", get(web::app_css))
+        .route("/api/v1/healthz", get(api::healthz))
+        .route("/api/v1/readyz", get(api::readyz))
+        .route("/healthz", get(api::healthz))
+        .route("/readyz", get(api::readyz));
+    protected
+        .merge(public)
+        .fallback(api::not_found)
+        .layer(axum::middleware::from_fn(web::security_headers))
+        .with_state(state)
+}
+
+/// Serves the desktop on `listener` until `shutdown` completes (then finishes open requests).
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    if let Ok(addr) = listener.local_addr() {
+        tracing::info!(%addr, tokens = state.config().tokens.len(), "desktop listening");
+    }
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Binds `config.bind` and serves until `shutdown`.
+pub async fn run(
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::bind(state.config().bind).await?;
+    serve(listener, state, shutdown).await
+}

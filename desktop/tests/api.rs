@@ -1,0 +1,472 @@
+//! Handler tests through `tower::ServiceExt::oneshot`.
+
+mod common;
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use common::{ADMIN, HEALTH};
+use serde_json::Value;
+use tilannekuva_desktop::{AppState, router};
+use tower::ServiceExt;
+
+async fn send(
+    state: &AppState,
+    req: Request<Body>,
+) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+    let r = router(state.clone()).oneshot(req).await.unwrap();
+    let status = r.status();
+    let headers = r.headers().clone();
+    let body = axum::body::to_bytes(r.into_body(), 1 << 24)
+        .await
+        .unwrap()
+        .to_vec();
+    (status, headers, body)
+}
+
+fn get(uri: &str, token: Option<&str>) -> Request<Body> {
+    let mut b = Request::get(uri);
+    if let Some(t) = token {
+        b = b.header(header::AUTHORIZATION, format!("Bearer {t}"));
+    }
+    b.body(Body::empty()).unwrap()
+}
+
+fn json(body: &[u8]) -> Value {
+    serde_json::from_slice(body)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(body)))
+}
+
+fn code(body: &[u8]) -> String {
+    json(body)["error"]["code"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[tokio::test]
+async fn without_a_token_the_api_says_401_and_the_page_redirects_to_sign_in() {
+    let (_dir, state) = common::state().await;
+    for uri in [
+        "/api/v1/tiles",
+        "/api/v1/tiles/nps",
+        "/api/v1/tiles.csv",
+        "/api/v1/tiles.parquet",
+        "/api/v1/status",
+        "/api/v1/openapi.json",
+    ] {
+        let (s, h, b) = send(&state, get(uri, None)).await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED, "{uri}");
+        assert_eq!(code(&b), "unauthorized", "{uri}");
+        assert!(h.contains_key(header::WWW_AUTHENTICATE));
+        let (s, _, b) = send(&state, get(uri, Some("wrong-token"))).await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED, "{uri} with a wrong token");
+        assert_eq!(code(&b), "unauthorized");
+    }
+    let (s, h, _) = send(&state, get("/", None)).await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    assert_eq!(h[header::LOCATION], "/login");
+    let (s, _, b) = send(&state, get("/", Some(ADMIN))).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(String::from_utf8_lossy(&b).contains("<html lang=\"fi\">"));
+}
+
+#[tokio::test]
+async fn health_and_readiness_need_no_token() {
+    let (_dir, state) = common::state().await;
+    for uri in ["/api/v1/healthz", "/healthz", "/api/v1/readyz", "/readyz"] {
+        let (s, _, b) = send(&state, get(uri, None)).await;
+        assert_eq!(s, StatusCode::OK, "{uri}: {}", String::from_utf8_lossy(&b));
+    }
+    let empty = tempfile::tempdir().unwrap();
+    let wh = tilannekuva_warehouse::Warehouse::open_local(empty.path()).unwrap();
+    let state = AppState::new(wh, common::config());
+    let (s, _, b) = send(&state, get("/api/v1/readyz", None)).await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(code(&b), "not_ready");
+    let (s, _, b) = send(&state, get("/api/v1/tiles", Some(ADMIN))).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert_eq!(code(&b), "no_snapshot");
+}
+
+#[tokio::test]
+async fn the_latest_snapshot_lists_every_tile_with_figure_series_and_notices() {
+    let (_dir, state) = common::state().await;
+    let (s, h, b) = send(&state, get("/api/v1/tiles", Some(ADMIN))).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(h[header::CONTENT_TYPE], "application/json");
+    let v = json(&b);
+    assert_eq!(v["snapshot"]["id"], "20260201T080000000Z-new000");
+    assert_eq!(v["grain"], "quarter");
+    let tiles = v["tiles"].as_array().unwrap();
+    assert_eq!(tiles.len(), 5);
+    let nps = tiles.iter().find(|t| t["id"] == "nps").unwrap();
+    assert_eq!(nps["figure"]["period"], "2025-Q4");
+    assert_eq!(nps["figure"]["value"], 47.5);
+    assert_eq!(nps["figure"]["status"], "yellow");
+    assert_eq!(nps["series"].as_array().unwrap().len(), 8);
+    let prom = tiles.iter().find(|t| t["id"] == "prom_groups").unwrap();
+    assert_eq!(prom["notices"][0]["code"], "suppressed");
+    let rt = tiles.iter().find(|t| t["id"] == "response_time").unwrap();
+    assert!(
+        rt["notices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["code"] == "incomplete")
+    );
+
+    // Filters.
+    let (_, _, b) = send(
+        &state,
+        get(
+            "/api/v1/tiles?grain=year&period=2024&priority=asiakkuus",
+            Some(ADMIN),
+        ),
+    )
+    .await;
+    let v = json(&b);
+    let ids: Vec<&str> = v["tiles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["callback_share", "nps"]);
+    assert_eq!(v["tiles"][1]["figure"]["period"], "2024");
+    // A period alone implies its grain.
+    let (s, _, b) = send(
+        &state,
+        get("/api/v1/tiles?period=2025-Q2&sector=terveys", Some(ADMIN)),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let v = json(&b);
+    assert_eq!(v["tiles"].as_array().unwrap().len(), 2);
+    assert_eq!(v["tiles"][0]["figure"]["period"], "2025-Q2");
+}
+
+#[tokio::test]
+async fn one_tile_has_its_breakdown_definition_and_sources() {
+    let (_dir, state) = common::state().await;
+    let (s, _, b) = send(&state, get("/api/v1/tiles/nps?period=2025-Q3", Some(ADMIN))).await;
+    assert_eq!(s, StatusCode::OK);
+    let v = json(&b);
+    assert_eq!(v["figure"]["period"], "2025-Q3");
+    assert_eq!(v["figure"]["breakdown"].as_array().unwrap().len(), 3);
+    assert!(v["tile"]["sql"].as_str().unwrap().contains("SELECT"));
+    assert_eq!(v["tile"]["owner"]["sector"], "terveys");
+    assert_eq!(v["source_status"][0]["source"], "contact_centre");
+    assert_eq!(v["source_status"][0]["rejects"], 3);
+    let (s, _, b) = send(&state, get("/api/v1/tiles/nope", Some(ADMIN))).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert_eq!(code(&b), "unknown_tile");
+}
+
+#[tokio::test]
+async fn a_sector_token_sees_only_its_sector() {
+    let (_dir, state) = common::state().await;
+    let (s, _, b) = send(&state, get("/api/v1/tiles", Some(HEALTH))).await;
+    assert_eq!(s, StatusCode::OK);
+    let v = json(&b);
+    let tiles = v["tiles"].as_array().unwrap();
+    assert_eq!(tiles.len(), 2);
+    assert!(tiles.iter().all(|t| t["owner"]["sector"] == "terveys"));
+    let (s, _, b) = send(&state, get("/api/v1/tiles/nps", Some(HEALTH))).await;
+    assert_eq!(s, StatusCode::OK, "{}", String::from_utf8_lossy(&b));
+    let (s, _, b) = send(&state, get("/api/v1/tiles/response_time", Some(HEALTH))).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    assert_eq!(code(&b), "forbidden_sector");
+    let (s, _, b) = send(&state, get("/api/v1/tiles?sector=pelastus", Some(HEALTH))).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    assert_eq!(code(&b), "forbidden_sector");
+    let (_, _, b) = send(&state, get("/api/v1/tiles.csv", Some(HEALTH))).await;
+    let csv = String::from_utf8(b).unwrap();
+    assert!(csv.contains(",nps,"));
+    assert!(
+        !csv.contains("response_time"),
+        "other sectors' rows leak into the CSV"
+    );
+}
+
+#[tokio::test]
+async fn bad_parameters_are_400_with_a_clear_message() {
+    let (_dir, state) = common::state().await;
+    for (q, expected) in [
+        ("grain=week", "bad_grain"),
+        ("period=2025-Q5", "bad_period"),
+        ("grain=month&period=2025-Q4", "bad_period"),
+        ("period=last", "bad_period"),
+        ("as_of=yesterday", "bad_as_of"),
+        ("as_of=2025-13-01", "bad_as_of"),
+        ("sector=nope", "unknown_sector"),
+        ("priority=nope", "unknown_priority"),
+        ("colour=red", "unknown_parameter"),
+        ("grain=year&grain=month", "bad_query"),
+    ] {
+        for path in [
+            "/api/v1/tiles",
+            "/api/v1/tiles/nps",
+            "/api/v1/tiles.csv",
+            "/api/v1/tiles.parquet",
+        ] {
+            let (s, _, b) = send(&state, get(&format!("{path}?{q}"), Some(ADMIN))).await;
+            assert_eq!(
+                s,
+                StatusCode::BAD_REQUEST,
+                "{path}?{q}: {}",
+                String::from_utf8_lossy(&b)
+            );
+            let v = json(&b);
+            assert_eq!(v["error"]["code"], expected, "{path}?{q}");
+            assert!(v["error"]["message"].as_str().unwrap().len() > 10);
+        }
+    }
+}
+
+#[tokio::test]
+async fn as_of_picks_the_snapshot_in_force_then() {
+    let (_dir, state) = common::state().await;
+    let (s, _, b) = send(&state, get("/api/v1/tiles?as_of=2026-01-20", Some(ADMIN))).await;
+    assert_eq!(s, StatusCode::OK);
+    let v = json(&b);
+    assert_eq!(v["snapshot"]["id"], "20260115T080000000Z-old000");
+    assert_eq!(v["tiles"].as_array().unwrap().len(), 4);
+    let (s, _, b) = send(
+        &state,
+        get(
+            "/api/v1/tiles?as_of=2026-02-01T09:00:00%2B02:00",
+            Some(ADMIN),
+        ),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(json(&b)["snapshot"]["id"], "20260115T080000000Z-old000");
+    let (s, _, b) = send(&state, get("/api/v1/tiles?as_of=2025-01-01", Some(ADMIN))).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert_eq!(code(&b), "no_snapshot");
+}
+
+#[tokio::test]
+async fn etag_and_last_modified_give_304() {
+    let (_dir, state) = common::state().await;
+    let (s, h, _) = send(&state, get("/api/v1/tiles?grain=year", Some(ADMIN))).await;
+    assert_eq!(s, StatusCode::OK);
+    let etag = h[header::ETAG].to_str().unwrap().to_string();
+    assert_eq!(h[header::LAST_MODIFIED], "Sun, 01 Feb 2026 08:00:00 GMT");
+    let req = Request::get("/api/v1/tiles?grain=year")
+        .header(header::AUTHORIZATION, format!("Bearer {ADMIN}"))
+        .header(header::IF_NONE_MATCH, &etag)
+        .body(Body::empty())
+        .unwrap();
+    let (s, h, b) = send(&state, req).await;
+    assert_eq!(s, StatusCode::NOT_MODIFIED);
+    assert_eq!(h[header::ETAG].to_str().unwrap(), etag);
+    assert!(b.is_empty());
+    // Another query, another token scope or another snapshot: another ETag.
+    let (_, h2, _) = send(&state, get("/api/v1/tiles?grain=quarter", Some(ADMIN))).await;
+    assert_ne!(h2[header::ETAG].to_str().unwrap(), etag);
+    let (_, h3, _) = send(&state, get("/api/v1/tiles?grain=year", Some(HEALTH))).await;
+    assert_ne!(h3[header::ETAG].to_str().unwrap(), etag);
+    let (_, h4, _) = send(
+        &state,
+        get("/api/v1/tiles?grain=year&as_of=2026-01-20", Some(ADMIN)),
+    )
+    .await;
+    assert_ne!(h4[header::ETAG].to_str().unwrap(), etag);
+    // If-Modified-Since.
+    let req = Request::get("/api/v1/tiles.csv")
+        .header(header::AUTHORIZATION, format!("Bearer {ADMIN}"))
+        .header(header::IF_MODIFIED_SINCE, "Sun, 01 Feb 2026 08:00:00 GMT")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(send(&state, req).await.0, StatusCode::NOT_MODIFIED);
+}
+
+#[tokio::test]
+async fn csv_and_parquet_have_their_content_types() {
+    let (_dir, state) = common::state().await;
+    let (s, h, b) = send(
+        &state,
+        get(
+            "/api/v1/tiles.csv?grain=quarter&period=2025-Q4",
+            Some(ADMIN),
+        ),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(h[header::CONTENT_TYPE], "text/csv; charset=utf-8");
+    assert!(
+        h[header::CONTENT_DISPOSITION]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment")
+    );
+    let csv = String::from_utf8(b).unwrap();
+    let csv = csv.strip_prefix('\u{feff}').expect("BOM for Excel");
+    let mut lines = csv.lines();
+    assert!(
+        lines
+            .next()
+            .unwrap()
+            .starts_with("snapshot_id,tile_id,grain,period")
+    );
+    let rows: Vec<&str> = lines.collect();
+    assert!(
+        rows.iter().all(|r| r.contains(",quarter,2025-Q4,")),
+        "{rows:?}"
+    );
+    // 5 totals + 3 breakdown cells of each of the two tiles that have them.
+    assert_eq!(rows.len(), 5 + 6);
+
+    let (s, h, b) = send(&state, get("/api/v1/tiles.parquet", Some(ADMIN))).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(h[header::CONTENT_TYPE], "application/vnd.apache.parquet");
+    assert_eq!(&b[..4], b"PAR1");
+    let (_, batches) =
+        tilannekuva_warehouse::read_parquet_bytes("tiles.parquet", bytes::Bytes::from(b)).unwrap();
+    let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+    assert!(rows > 40, "{rows}");
+}
+
+#[tokio::test]
+async fn every_response_has_the_security_headers() {
+    let (_dir, state) = common::state().await;
+    for (uri, token) in [
+        ("/", Some(ADMIN)),
+        ("/login", None),
+        ("/assets/app.js", None),
+        ("/api/v1/tiles", Some(ADMIN)),
+        ("/api/v1/tiles", None),
+        ("/api/v1/tiles?grain=week", Some(ADMIN)),
+        ("/api/v1/healthz", None),
+        ("/no/such/route", None),
+    ] {
+        let (_, h, _) = send(&state, get(uri, token)).await;
+        let csp = h[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+        assert!(
+            csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
+            "{uri}: {csp}"
+        );
+        assert!(csp.contains("frame-ancestors 'none'"));
+        assert_eq!(h[header::X_CONTENT_TYPE_OPTIONS], "nosniff", "{uri}");
+        assert_eq!(h[header::X_FRAME_OPTIONS], "DENY", "{uri}");
+        assert_eq!(h[header::REFERRER_POLICY], "no-referrer", "{uri}");
+    }
+    // No inline script in the page: the script is a separate file.
+    let (_, _, b) = send(&state, get("/", Some(ADMIN))).await;
+    let html = String::from_utf8(b).unwrap();
+    assert!(html.contains("<script src=\"/assets/app.js\" defer></script>"));
+    assert_eq!(html.matches("<script").count(), 1);
+    assert!(!html.contains(" style="));
+}
+
+#[tokio::test]
+async fn openapi_parses_as_json_and_names_the_endpoints() {
+    let (_dir, state) = common::state().await;
+    let (s, h, b) = send(&state, get("/api/v1/openapi.json", Some(ADMIN))).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(h[header::CONTENT_TYPE], "application/json");
+    let v = json(&b);
+    assert!(v["openapi"].as_str().unwrap().starts_with("3."));
+    for p in [
+        "/tiles",
+        "/tiles/{id}",
+        "/tiles.csv",
+        "/tiles.parquet",
+        "/status",
+        "/healthz",
+        "/readyz",
+        "/openapi.json",
+    ] {
+        assert!(v["paths"][p].is_object(), "{p} missing");
+    }
+}
+
+#[tokio::test]
+async fn signing_in_sets_a_signed_http_only_strict_cookie() {
+    let (_dir, state) = common::state().await;
+    let form = |token: &str| {
+        Request::post("/login")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(format!("token={token}")))
+            .unwrap()
+    };
+    let (s, _, b) = send(&state, form("not-a-token")).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    assert!(String::from_utf8_lossy(&b).contains("Tunnus ei kelpaa"));
+    let (s, h, _) = send(&state, form(HEALTH)).await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let cookie = h[header::SET_COOKIE].to_str().unwrap().to_string();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    assert!(
+        !cookie.contains(HEALTH),
+        "the token itself is not in the cookie"
+    );
+    let pair = cookie.split(';').next().unwrap().to_string();
+    let with_cookie = |uri: &str, c: &str| {
+        Request::get(uri)
+            .header(header::COOKIE, c)
+            .body(Body::empty())
+            .unwrap()
+    };
+    let (s, _, b) = send(&state, with_cookie("/api/v1/tiles", &pair)).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(
+        json(&b)["tiles"].as_array().unwrap().len(),
+        2,
+        "the cookie keeps the sector limit"
+    );
+    let (s, _, _) = send(&state, with_cookie("/", &pair)).await;
+    assert_eq!(s, StatusCode::OK);
+    // A tampered cookie is refused.
+    let mut tampered = pair.clone();
+    tampered.replace_range(14..16, "ff");
+    let (s, _, _) = send(&state, with_cookie("/api/v1/tiles", &tampered)).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    // A cookie signed with another key is refused.
+    let other = AppState::new(state.warehouse().clone(), common::config());
+    let (s, _, _) = send(&other, with_cookie("/api/v1/tiles", &pair)).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn status_shows_source_freshness_snapshots_and_the_pipeline_hook() {
+    let (_dir, state) = common::state().await;
+    let state = state.with_pipeline_status(Arc::new(
+        || serde_json::json!({ "runs": [{ "job": "load", "ok": true }] }),
+    ));
+    let (s, _, b) = send(&state, get("/api/v1/status", Some(ADMIN))).await;
+    assert_eq!(s, StatusCode::OK);
+    let v = json(&b);
+    let src = &v["sources"][0];
+    assert_eq!(src["source"], "contact_centre");
+    assert_eq!(src["last_loaded_at"], "2026-01-10T06:00:00Z");
+    assert_eq!(src["file"], "soitot_2025-12.csv");
+    assert_eq!(src["rows"], 4269);
+    assert_eq!(src["rejects"], 3);
+    assert_eq!(v["snapshots"].as_array().unwrap().len(), 2);
+    assert_eq!(v["snapshots"][0]["id"], "20260201T080000000Z-new000");
+    assert_eq!(v["pipeline"]["runs"][0]["job"], "load");
+}
+
+#[tokio::test]
+async fn internal_errors_say_nothing_of_the_internals() {
+    let (dir, state) = common::state().await;
+    let path = dir
+        .path()
+        .join("warehouse/tiles/20260201T080000000Z-new000/tiles.json");
+    std::fs::write(&path, b"{ not json").unwrap();
+    let (s, _, b) = send(&state, get("/api/v1/tiles", Some(ADMIN))).await;
+    assert_eq!(s, StatusCode::INTERNAL_SERVER_ERROR);
+    let text = String::from_utf8(b.clone()).unwrap();
+    assert_eq!(code(&b), "internal");
+    assert!(
+        !text.contains("tiles.json") && !text.contains("warehouse"),
+        "{text}"
+    );
+}

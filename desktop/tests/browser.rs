@@ -1,0 +1,261 @@
+//! The desktop in Debian's Chromium, headless: sign in, compare the tiles with the API,
+//! move with the keyboard, open a drill-down, and save screenshots.
+//!
+//! Chromium is taken from `TILANNEKUVA_CHROMIUM` or `/usr/bin/chromium`; when it is missing
+//! the test fails, unless `TILANNEKUVA_SKIP_BROWSER=1`.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::ffi::OsStr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use common::ADMIN;
+use headless_chrome::protocol::cdp::Page::CaptureScreenshotFormatOption;
+use headless_chrome::{Browser, LaunchOptions, Tab};
+
+fn eval_string(tab: &Tab, js: &str) -> String {
+    let v = tab
+        .evaluate(js, false)
+        .unwrap_or_else(|e| panic!("evaluating {js}: {e}"));
+    match v.value {
+        Some(serde_json::Value::String(s)) => s,
+        other => panic!("{js} gave {other:?}"),
+    }
+}
+
+fn wait_for(tab: &Tab, js: &str, what: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Ok(v) = tab.evaluate(js, false)
+            && v.value == Some(serde_json::Value::Bool(true))
+        {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn screenshot(tab: &Tab, dir: &std::path::Path, name: &str) -> PathBuf {
+    let png = tab
+        .capture_screenshot(CaptureScreenshotFormatOption::Png, None, None, true)
+        .unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, png).unwrap();
+    println!("screenshot: {}", path.display());
+    path
+}
+
+#[test]
+fn the_desktop_in_chromium_shows_the_api_values_and_works_with_the_keyboard() {
+    if std::env::var("TILANNEKUVA_SKIP_BROWSER").as_deref() == Ok("1") {
+        eprintln!("TILANNEKUVA_SKIP_BROWSER=1: browser test skipped");
+        return;
+    }
+    let chromium = PathBuf::from(
+        std::env::var("TILANNEKUVA_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()),
+    );
+    assert!(
+        chromium.exists(),
+        "Chromium not found at {}: install it (`apt-get install -y chromium`), point \
+         TILANNEKUVA_CHROMIUM at it, or set TILANNEKUVA_SKIP_BROWSER=1 to skip this test",
+        chromium.display()
+    );
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (_dir, state) = rt.block_on(common::state());
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = rt.spawn(tilannekuva_desktop::serve(listener, state, async move {
+        let _ = stopped.await;
+    }));
+    let base = format!("http://{addr}");
+
+    // What the API says, formatted as the page formats it.
+    let api: serde_json::Value = rt.block_on(async {
+        let r = common::client_builder()
+            .build()
+            .unwrap()
+            .get(format!("{base}/api/v1/tiles?grain=quarter"))
+            .bearer_auth(ADMIN)
+            .send()
+            .await
+            .unwrap();
+        serde_json::from_str(&r.text().await.unwrap()).unwrap()
+    });
+    let expected: BTreeMap<String, String> = api["tiles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            let value = t["figure"]["value"].as_f64();
+            let decimals = t["decimals"].as_u64().unwrap() as u32;
+            (
+                t["id"].as_str().unwrap().to_string(),
+                common::fi_value(value, decimals, t["unit"].as_str().unwrap()),
+            )
+        })
+        .collect();
+    assert_eq!(expected.len(), 5);
+
+    let profile = tempfile::tempdir().unwrap();
+    let args: Vec<&OsStr> = [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--lang=fi-FI",
+    ]
+    .iter()
+    .map(OsStr::new)
+    .collect();
+    let options = LaunchOptions::default_builder()
+        .path(Some(chromium))
+        .headless(true)
+        .sandbox(false)
+        .enable_gpu(false)
+        .user_data_dir(Some(profile.path().to_path_buf()))
+        .window_size(Some((1440, 1100)))
+        .idle_browser_timeout(Duration::from_secs(120))
+        .args(args)
+        .build()
+        .unwrap();
+    let browser = Browser::new(options).expect("Chromium starts");
+    let tab = browser.new_tab().unwrap();
+    tab.set_default_timeout(Duration::from_secs(20));
+
+    // Unsigned: the page sends us to the sign-in form.
+    tab.navigate_to(&format!("{base}/"))
+        .unwrap()
+        .wait_until_navigated()
+        .unwrap();
+    assert!(tab.get_url().ends_with("/login"), "{}", tab.get_url());
+    tab.wait_for_element("#token").unwrap().click().unwrap();
+    tab.type_str(ADMIN).unwrap();
+    tab.wait_for_element("#login-submit")
+        .unwrap()
+        .click()
+        .unwrap();
+    wait_for(
+        &tab,
+        "document.body.dataset.ready === 'true'",
+        "the desktop to load",
+    );
+    assert_eq!(eval_string(&tab, "document.documentElement.lang"), "fi");
+
+    // The values shown are the API's.
+    let shown: BTreeMap<String, String> = serde_json::from_str(&eval_string(
+        &tab,
+        "JSON.stringify(Object.fromEntries([...document.querySelectorAll('#grid .tile')]\
+         .map(b => [b.dataset.id, b.querySelector('.tile-value').textContent])))",
+    ))
+    .unwrap();
+    assert_eq!(shown, expected);
+    // Status is told in text too, not by colour alone.
+    let badge = eval_string(
+        &tab,
+        "document.querySelector('.tile[data-id=nps] .badge').textContent",
+    );
+    assert!(badge.contains("Osittain tavoitteessa"), "{badge}");
+
+    let shots = std::env::temp_dir().join("tilannekuva-desktop-screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    screenshot(&tab, &shots, "desktop.png");
+
+    // Keyboard: Tab and the arrow keys move between tiles.
+    let order: Vec<String> = serde_json::from_str(&eval_string(
+        &tab,
+        "JSON.stringify([...document.querySelectorAll('#grid .tile')].map(b => b.dataset.id))",
+    ))
+    .unwrap();
+    let active = "document.activeElement && document.activeElement.dataset.id || ''";
+    tab.evaluate("document.querySelector('#grid .tile').focus()", false)
+        .unwrap();
+    assert_eq!(eval_string(&tab, active), order[0]);
+    tab.press_key("ArrowRight").unwrap();
+    assert_eq!(eval_string(&tab, active), order[1]);
+    tab.press_key("ArrowLeft").unwrap();
+    assert_eq!(eval_string(&tab, active), order[0]);
+    tab.press_key("Tab").unwrap();
+    assert_eq!(eval_string(&tab, active), order[1]);
+    tab.press_key("ArrowDown").unwrap();
+    let below = eval_string(&tab, active);
+    assert_ne!(below, order[1], "ArrowDown moves to the next priority row");
+    tab.press_key("ArrowUp").unwrap();
+    tab.press_key("Home").unwrap();
+    assert_eq!(eval_string(&tab, active), order[0]);
+    // nps is the second tile of the first row.
+    tab.press_key("ArrowRight").unwrap();
+    assert_eq!(eval_string(&tab, active), "nps");
+
+    // Enter opens the drill-down with the breakdown and the definition.
+    tab.press_key("Enter").unwrap();
+    wait_for(
+        &tab,
+        "document.querySelector('#detail').open && !!document.querySelector('#detail-body table')",
+        "the drill-down",
+    );
+    assert_eq!(
+        eval_string(&tab, "document.querySelector('#detail-title').textContent"),
+        "Asiakaskokemus (NPS)"
+    );
+    let body = eval_string(&tab, "document.querySelector('#detail-body').innerText");
+    for needle in [
+        "Erittely",
+        "Chat",
+        "Määritelmä",
+        "Palvelujohtaja",
+        "contact_centre",
+        "soitot_2025-12.csv",
+    ] {
+        assert!(
+            body.contains(needle),
+            "the drill-down lacks {needle}: {body}"
+        );
+    }
+    screenshot(&tab, &shots, "drilldown.png");
+    tab.press_key("Escape").unwrap();
+    wait_for(
+        &tab,
+        "!document.querySelector('#detail').open",
+        "the dialog to close",
+    );
+    assert_eq!(
+        eval_string(&tab, active),
+        "nps",
+        "focus returns to the tile"
+    );
+
+    // English.
+    tab.evaluate(
+        "document.querySelector('.lang button[data-lang=en]').click()",
+        false,
+    )
+    .unwrap();
+    assert_eq!(eval_string(&tab, "document.documentElement.lang"), "en");
+    let badge = eval_string(
+        &tab,
+        "document.querySelector('.tile[data-id=nps] .badge').textContent",
+    );
+    assert!(badge.contains("Partly on target"), "{badge}");
+    screenshot(&tab, &shots, "desktop-en.png");
+
+    drop(tab);
+    drop(browser);
+    stop.send(()).unwrap();
+    rt.block_on(server).unwrap().unwrap();
+}

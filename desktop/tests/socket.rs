@@ -1,0 +1,80 @@
+//! The desktop on a real socket (port 0) with an HTTP client, and graceful shutdown.
+
+mod common;
+
+use common::{ADMIN, HEALTH};
+
+#[tokio::test]
+async fn serves_on_a_real_socket_and_shuts_down() {
+    let (_dir, state) = common::state().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(tilannekuva_desktop::serve(listener, state, async move {
+        let _ = stopped.await;
+    }));
+    let base = format!("http://{addr}");
+    let client = common::client_builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+
+    let r = client.get(format!("{base}/healthz")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let r = client
+        .get(format!("{base}/api/v1/tiles"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let r = client
+        .get(format!("{base}/api/v1/tiles?grain=year"))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let etag = r.headers()["etag"].to_str().unwrap().to_string();
+    assert!(r.headers().contains_key("content-security-policy"));
+    let v: serde_json::Value = serde_json::from_str(&r.text().await.unwrap()).unwrap();
+    assert_eq!(v["tiles"].as_array().unwrap().len(), 5);
+    let r = client
+        .get(format!("{base}/api/v1/tiles?grain=year"))
+        .bearer_auth(ADMIN)
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 304);
+    // Sign in through the form; the cookie then opens the page.
+    let r = client
+        .post(format!("{base}/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("token={HEALTH}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let cookie = r.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let r = client
+        .get(format!("{base}/"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("/assets/app.js"));
+
+    stop.send(()).unwrap();
+    tokio::time::timeout(std::time::Duration::from_secs(10), server)
+        .await
+        .expect("the server stops after the shutdown signal")
+        .unwrap()
+        .unwrap();
+}
