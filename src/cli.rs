@@ -77,6 +77,12 @@ pub enum Command {
         /// Random seed of the sample data.
         #[arg(long)]
         seed: Option<u64>,
+        /// First day of the sample data (YYYY-MM-DD).
+        #[arg(long)]
+        from: Option<NaiveDate>,
+        /// Last day of the sample data (YYYY-MM-DD).
+        #[arg(long)]
+        to: Option<NaiveDate>,
     },
     /// Fetch and load sources' new exports (all sources, or those named).
     Load {
@@ -133,6 +139,57 @@ pub enum Command {
     },
     /// Remove files that no committed state refers to (leftovers of interrupted loads).
     Gc,
+    /// Run the scheduler and the desktop web server until SIGTERM or Ctrl-C.
+    ///
+    /// Jobs run on their schedules from the jobs file (`[definitions] jobs`); missed times
+    /// after downtime are handled by each job's `catch_up`. On SIGTERM/Ctrl-C nothing new
+    /// starts, running jobs get the grace period to finish, and the process exits 0.
+    Serve {
+        /// Address of the desktop web server.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        bind: std::net::SocketAddr,
+        /// Jobs file, instead of the one in the config.
+        #[arg(long, env = "TILANNEKUVA_JOBS")]
+        jobs: Option<PathBuf>,
+    },
+    /// Show the scheduler's run history (newest first) and the sources that are late.
+    Runs {
+        /// Only this job.
+        #[arg(long)]
+        job: Option<String>,
+        /// At most this many runs.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Run a job now, whatever its schedule (a compute runs even when its inputs did not change).
+    Run {
+        /// The job's name in the jobs file.
+        job: String,
+        /// Jobs file, instead of the one in the config.
+        #[arg(long, env = "TILANNEKUVA_JOBS")]
+        jobs: Option<PathBuf>,
+    },
+    /// Backfill a job over a range of reporting days.
+    ///
+    /// A load job loads every delivered export not yet loaded (content already loaded loads
+    /// zero rows) and reports how many loaded exports cover the range; a compute job
+    /// recomputes every tile and publishes a new snapshot.
+    Backfill {
+        /// The job's name in the jobs file.
+        job: String,
+        /// First day (YYYY-MM-DD).
+        #[arg(long)]
+        from: NaiveDate,
+        /// Last day (YYYY-MM-DD).
+        #[arg(long)]
+        to: NaiveDate,
+        /// Jobs file, instead of the one in the config.
+        #[arg(long, env = "TILANNEKUVA_JOBS")]
+        jobs: Option<PathBuf>,
+    },
 }
 
 /// An error and its causes on one line, leaving out causes whose text the message
@@ -174,7 +231,26 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         inputs: cli.inputs.clone(),
     };
     match cli.command {
-        Command::Demo { dir, scale, seed } => demo(&cli.config, overrides, dir, scale, seed).await,
+        Command::Demo {
+            dir,
+            scale,
+            seed,
+            from,
+            to,
+        } => {
+            demo(
+                &cli.config,
+                overrides,
+                dir,
+                DemoData {
+                    scale,
+                    seed,
+                    from,
+                    to,
+                },
+            )
+            .await
+        }
         Command::Load {
             sources,
             settle_seconds,
@@ -254,6 +330,27 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             println!("removed {} unreferenced files", removed.len());
             Ok(ExitCode::SUCCESS)
         }
+        Command::Serve { bind, jobs } => {
+            let project = Project::load(&cli.config, &overrides)?;
+            crate::scheduling::serve(&project, jobs.as_deref(), bind).await
+        }
+        Command::Runs { job, limit, format } => {
+            let project = Project::load(&cli.config, &overrides)?;
+            crate::scheduling::runs(&project, job.as_deref(), limit, format).await
+        }
+        Command::Run { job, jobs } => {
+            let project = Project::load(&cli.config, &overrides)?;
+            crate::scheduling::run_job(&project, jobs.as_deref(), &job).await
+        }
+        Command::Backfill {
+            job,
+            from,
+            to,
+            jobs,
+        } => {
+            let project = Project::load(&cli.config, &overrides)?;
+            crate::scheduling::backfill(&project, jobs.as_deref(), &job, from, to).await
+        }
     }
 }
 
@@ -270,12 +367,19 @@ fn parse_instant(s: &str) -> Result<DateTime<Utc>> {
     )
 }
 
+/// What the command line says about the demo's sample data.
+struct DemoData {
+    scale: Option<f64>,
+    seed: Option<u64>,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+}
+
 async fn demo(
     config: &std::path::Path,
     overrides: Overrides,
     dir: Option<PathBuf>,
-    scale: Option<f64>,
-    seed: Option<u64>,
+    data: DemoData,
 ) -> Result<ExitCode> {
     let overrides = match &dir {
         Some(d) => Overrides {
@@ -293,12 +397,10 @@ async fn demo(
         cfg.to = d.to;
         cfg.scale = d.scale;
     }
-    if let Some(s) = scale {
-        cfg.scale = s;
-    }
-    if let Some(s) = seed {
-        cfg.seed = s;
-    }
+    cfg.scale = data.scale.unwrap_or(cfg.scale);
+    cfg.seed = data.seed.unwrap_or(cfg.seed);
+    cfg.from = data.from.unwrap_or(cfg.from);
+    cfg.to = data.to.unwrap_or(cfg.to);
     eprintln!(
         "generating sample exports ({} .. {}, scale {}, seed {}) in {}",
         cfg.from,

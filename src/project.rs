@@ -43,6 +43,9 @@ struct Definitions {
     lookups: PathBuf,
     tiles: PathBuf,
     strategy: PathBuf,
+    /// The scheduler's jobs file; optional so that configs without a scheduler still load.
+    #[serde(default)]
+    jobs: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -97,6 +100,8 @@ pub struct Project {
     pub strategy: Strategy,
     /// Demo settings.
     pub demo: Option<DemoSection>,
+    /// The scheduler's jobs file (`[definitions] jobs`), when configured.
+    pub jobs_path: Option<PathBuf>,
     key: Option<Vec<u8>>,
 }
 
@@ -181,6 +186,7 @@ impl Project {
             tiles,
             strategy,
             demo: main.demo,
+            jobs_path: main.definitions.jobs.as_deref().map(at),
             key,
         })
     }
@@ -228,5 +234,30 @@ impl Project {
             strategy: self.strategy.clone(),
             expected,
         })
+    }
+}
+
+impl Project {
+    /// The scheduler's jobs: from `path` when given (`--jobs`), else from the config's
+    /// `[definitions] jobs`; checked against the configured sources.
+    pub fn jobs(&self, path: Option<&Path>) -> Result<tilannekuva_scheduler::Jobs> {
+        let path = match (path, &self.jobs_path) {
+            (Some(p), _) => p.to_path_buf(),
+            (None, Some(p)) => p.clone(),
+            (None, None) => bail!(
+                "{} has no `jobs` under [definitions] and no --jobs was given",
+                self.config_path.display()
+            ),
+        };
+        let sources: Vec<String> = self.sources.iter().map(|s| s.name.clone()).collect();
+        Ok(tilannekuva_scheduler::Jobs::load(&path, &sources)?)
+    }
+
+    /// Each source's `[load] expected_every_hours`, for the late-source report.
+    pub fn expected_every_hours(&self) -> BTreeMap<String, f64> {
+        self.sources
+            .iter()
+            .filter_map(|s| Some((s.name.clone(), s.load.expected_every_hours?)))
+            .collect()
     }
 }

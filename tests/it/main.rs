@@ -7,4 +7,6 @@ mod check;
 mod common;
 mod crash;
 mod demo;
+mod scheduler;
 mod snapshots;
+mod tiles;

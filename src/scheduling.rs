@@ -1,0 +1,329 @@
+//! The scheduler commands: `serve`, `runs`, `run JOB`, `backfill JOB`.
+//!
+//! The scheduler itself is the `tilannekuva-scheduler` crate; this module gives it the
+//! project's pipelines and tile engine to run ([`ProjectRunner`]) and wires `serve`: the
+//! scheduler loop and the desktop web server in one process, stopped together by SIGTERM
+//! or Ctrl-C.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+
+use anyhow::{Context, Result};
+use async_trait::async_trait;
+use chrono::{NaiveDate, Utc};
+use tilannekuva_pipelines::{Outcome, Pipelines};
+use tilannekuva_scheduler::{
+    History, RunRecord, RunResult, Runner, Scheduler, SystemClock, Work, late_sources,
+};
+use tilannekuva_tiles::Engine;
+use tokio_util::sync::CancellationToken;
+
+use crate::project::Project;
+
+/// Loads with the project's pipelines and computes with its tile engine.
+#[derive(Debug, Clone)]
+pub struct ProjectRunner {
+    pipelines: Pipelines,
+    engine: Engine,
+}
+
+impl ProjectRunner {
+    /// The runner of a project.
+    pub fn new(project: &Project) -> Result<Self> {
+        Ok(Self {
+            pipelines: project.pipelines(None)?,
+            engine: project.engine()?,
+        })
+    }
+}
+
+#[async_trait]
+impl Runner for ProjectRunner {
+    async fn load(&self, source: &str) -> anyhow::Result<Work> {
+        let mut work = Work::default();
+        for result in self.pipelines.load_source(source).await? {
+            match result {
+                Ok(report) => match report.outcome {
+                    Outcome::Loaded { rows, rejects, .. } => {
+                        work.exports_loaded += 1;
+                        work.rows_loaded += rows;
+                        work.rows_rejected += rejects;
+                    }
+                    Outcome::AlreadyLoaded { .. } => work.exports_already_loaded += 1,
+                },
+                Err(e) => work.failures.push(e.to_string()),
+            }
+        }
+        Ok(work)
+    }
+
+    async fn compute(&self) -> anyhow::Result<Work> {
+        let doc = self.engine.publish().await?;
+        Ok(Work {
+            snapshot_id: Some(doc.snapshot_id),
+            ..Work::default()
+        })
+    }
+}
+
+/// A scheduler over the project with the system clock; `holder` names this process.
+pub fn scheduler(project: &Project, jobs: Option<&Path>) -> Result<Scheduler> {
+    let holder = format!(
+        "pid{}-{}",
+        std::process::id(),
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    );
+    Ok(Scheduler::new(
+        project.jobs(jobs)?,
+        Arc::new(ProjectRunner::new(project)?),
+        project.warehouse()?,
+        Arc::new(SystemClock),
+        holder,
+    ))
+}
+
+/// `tilannekuva run JOB`.
+pub async fn run_job(project: &Project, jobs: Option<&Path>, job: &str) -> Result<ExitCode> {
+    let s = scheduler(project, jobs)?;
+    report(s.run_now(job).await?, job)
+}
+
+/// `tilannekuva backfill JOB --from --to`.
+pub async fn backfill(
+    project: &Project,
+    jobs: Option<&Path>,
+    job: &str,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<ExitCode> {
+    anyhow::ensure!(from <= to, "--from {from} is after --to {to}");
+    let s = scheduler(project, jobs)?;
+    report(s.backfill(job, from, to).await?, job)
+}
+
+fn report(result: RunResult, job: &str) -> Result<ExitCode> {
+    match result {
+        RunResult::Recorded(r) => {
+            print_runs(std::slice::from_ref(&r), crate::cli::Format::Table)?;
+            Ok(
+                if r.outcome == tilannekuva_scheduler::RunOutcome::Succeeded {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::FAILURE
+                },
+            )
+        }
+        RunResult::Busy => {
+            eprintln!("job `{job}` is running in another process (its lease is held); not started");
+            Ok(ExitCode::FAILURE)
+        }
+        RunResult::AlreadyRecorded | RunResult::Stopped => {
+            eprintln!("job `{job}` was not run");
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+/// `tilannekuva runs`: the history, newest first, and the late sources.
+pub async fn runs(
+    project: &Project,
+    job: Option<&str>,
+    limit: usize,
+    format: crate::cli::Format,
+) -> Result<ExitCode> {
+    let wh = project.warehouse()?;
+    let mut runs = History::new(wh.clone()).list(job).await?;
+    runs.reverse();
+    runs.truncate(limit);
+    let late = late_sources(&wh, &project.expected_every_hours(), Utc::now()).await?;
+    match format {
+        crate::cli::Format::Json => {
+            let out = serde_json::json!({ "runs": runs, "late_sources": late });
+            println!("{}", serde_json::to_string_pretty(&out)?);
+        }
+        f => {
+            print_runs(&runs, f)?;
+            for l in &late {
+                match l.last_loaded_at {
+                    Some(t) => eprintln!(
+                        "late: {} last loaded {} (expected every {} h)",
+                        l.source,
+                        t.format("%Y-%m-%d %H:%M UTC"),
+                        l.expected_every_hours
+                    ),
+                    None => eprintln!(
+                        "late: {} never loaded (expected every {} h)",
+                        l.source, l.expected_every_hours
+                    ),
+                }
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_runs(runs: &[RunRecord], format: crate::cli::Format) -> Result<()> {
+    let out = std::io::stdout();
+    let mut out = out.lock();
+    if format == crate::cli::Format::Json {
+        serde_json::to_writer_pretty(&mut out, runs)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    let sep = if format == crate::cli::Format::Csv {
+        ","
+    } else {
+        "  "
+    };
+    let header = [
+        "job",
+        "scheduled_for",
+        "trigger",
+        "outcome",
+        "tries",
+        "started",
+        "took_s",
+        "rows",
+        "rejected",
+        "error/note",
+    ];
+    writeln!(out, "{}", header.join(sep))?;
+    for r in runs {
+        let took = r
+            .started_at
+            .map(|s| {
+                format!(
+                    "{:.1}",
+                    (r.finished_at - s).num_milliseconds() as f64 / 1000.0
+                )
+            })
+            .unwrap_or_default();
+        let text = r.error.clone().or(r.note.clone()).unwrap_or_default();
+        writeln!(
+            out,
+            "{}",
+            [
+                r.job.clone(),
+                r.scheduled_for.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+                format!("{:?}", r.trigger).to_lowercase(),
+                r.outcome.as_str().to_string(),
+                r.attempts.to_string(),
+                r.started_at
+                    .map(|s| s.format("%H:%M:%S").to_string())
+                    .unwrap_or_default(),
+                took,
+                r.rows_loaded.to_string(),
+                r.rows_rejected.to_string(),
+                text.replace('\n', " "),
+            ]
+            .join(sep)
+        )?;
+    }
+    Ok(())
+}
+
+/// Resolves when SIGTERM or Ctrl-C arrives.
+async fn termination() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM; Ctrl-C only");
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// `tilannekuva serve`: the scheduler loop and the desktop in one process.
+///
+/// SIGTERM or Ctrl-C stops both: the desktop finishes open requests, the scheduler starts
+/// nothing new and gives running jobs `shutdown_grace_seconds` to finish (a load abandoned
+/// after that commits nothing); then the process exits 0. The desktop's access token comes
+/// from `TILANNEKUVA_DESKTOP_TOKEN` (without it, nobody can sign in).
+pub async fn serve(project: &Project, jobs: Option<&Path>, bind: SocketAddr) -> Result<ExitCode> {
+    let scheduler = Arc::new(scheduler(project, jobs)?);
+    let wh = project.warehouse()?;
+    let shutdown = CancellationToken::new();
+    {
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            termination().await;
+            tracing::info!("stop requested");
+            eprintln!("stopping: no new runs; waiting for running jobs");
+            shutdown.cancel();
+        });
+    }
+
+    // The desktop's pipeline status: refreshed after each scheduler wake-up, read by the
+    // desktop's synchronous hook.
+    let status = Arc::new(Mutex::new(serde_json::json!({})));
+    let refresh = {
+        let (status, wh, expected) = (status.clone(), wh.clone(), project.expected_every_hours());
+        let shutdown = shutdown.clone();
+        async move {
+            loop {
+                let runs = History::new(wh.clone())
+                    .list(None)
+                    .await
+                    .unwrap_or_default();
+                let recent: Vec<_> = runs.iter().rev().take(50).collect();
+                let late = late_sources(&wh, &expected, Utc::now())
+                    .await
+                    .unwrap_or_default();
+                if let Ok(mut s) = status.lock() {
+                    *s = serde_json::json!({ "runs": recent, "late_sources": late });
+                }
+                tokio::select! {
+                    () = tokio::time::sleep(std::time::Duration::from_secs(15)) => {}
+                    () = shutdown.cancelled() => break,
+                }
+            }
+        }
+    };
+
+    let listener = tokio::net::TcpListener::bind(bind)
+        .await
+        .with_context(|| format!("binding the desktop to {bind}"))?;
+    let tokens = match std::env::var("TILANNEKUVA_DESKTOP_TOKEN") {
+        Ok(t) if !t.is_empty() => vec![tilannekuva_desktop::TokenConfig::from_secret(
+            "operator",
+            &t,
+            Vec::new(),
+        )],
+        _ => Vec::new(),
+    };
+    let hook_status = status.clone();
+    let state = tilannekuva_desktop::AppState::new(
+        wh.clone(),
+        tilannekuva_desktop::DesktopConfig::new(bind, tokens),
+    )
+    .with_pipeline_status(Arc::new(move || {
+        hook_status.lock().map(|s| s.clone()).unwrap_or_default()
+    }));
+    eprintln!(
+        "serving: desktop on http://{}, {} scheduled jobs",
+        listener.local_addr().unwrap_or(bind),
+        scheduler.jobs().jobs.len()
+    );
+    let desktop = tilannekuva_desktop::serve(listener, state, shutdown.clone().cancelled_owned());
+    let (sched, desk, ()) = tokio::join!(scheduler.serve(shutdown.clone()), desktop, refresh);
+    sched?;
+    desk.context("desktop server")?;
+    eprintln!("stopped");
+    Ok(ExitCode::SUCCESS)
+}
