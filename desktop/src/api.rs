@@ -236,8 +236,29 @@ fn notices(state: &AppState, doc: &TilesDoc, t: &Tile, f: Option<&PeriodFigure>)
     } else if f.value.is_none() {
         out.push(json!({ "code": "no_data" }));
     }
-    if !f.complete {
+    if f.in_progress {
+        out.push(json!({ "code": "in_progress", "data_through": f.data_through }));
+    }
+    if !f.missing.is_empty() || (!f.complete && !f.in_progress) {
         out.push(json!({ "code": "incomplete", "missing": f.missing }));
+    }
+    // Sources of this tile the scheduler reports late (not delivered within their
+    // expected interval), as the scheduler reports them now.
+    if let Some(status) = state.pipeline_status() {
+        let fed_by: std::collections::BTreeSet<&str> =
+            t.sources.iter().map(|s| s.source.as_str()).collect();
+        for late in status["late_sources"].as_array().into_iter().flatten() {
+            if let Some(source) = late["source"].as_str()
+                && fed_by.contains(source)
+            {
+                out.push(json!({
+                    "code": "late",
+                    "source": source,
+                    "last_loaded_at": late["last_loaded_at"],
+                    "expected_every_hours": late["expected_every_hours"],
+                }));
+            }
+        }
     }
     let through = f.data_through.or(t.data_through);
     let is_latest = t

@@ -470,3 +470,56 @@ async fn internal_errors_say_nothing_of_the_internals() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn a_tile_fed_by_a_late_source_says_so() {
+    let (_dir, state) = common::state().await;
+    let state = state.with_pipeline_status(Arc::new(|| {
+        serde_json::json!({
+            "runs": [],
+            "late_sources": [
+                { "source": "contact_centre", "last_loaded_at": "2026-01-10T06:00:00Z",
+                  "expected_every_hours": 24.0, "overdue_hours": 500.0 },
+                { "source": "somewhere_else", "last_loaded_at": null,
+                  "expected_every_hours": 24.0, "overdue_hours": null }
+            ]
+        })
+    }));
+    let (s, _, b) = send(&state, get("/api/v1/tiles", Some(ADMIN))).await;
+    assert_eq!(s, StatusCode::OK);
+    let v = json(&b);
+    let mut fed = 0;
+    for tile in v["tiles"].as_array().unwrap() {
+        let late: Vec<&Value> = tile["notices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|n| n["code"] == "late")
+            .collect();
+        let sources = {
+            let (_, _, one) = send(
+                &state,
+                get(
+                    &format!("/api/v1/tiles/{}", tile["id"].as_str().unwrap()),
+                    Some(ADMIN),
+                ),
+            )
+            .await;
+            json(&one)["tile"]["sources"].clone()
+        };
+        let from_contact_centre = sources
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["source"] == "contact_centre");
+        if from_contact_centre {
+            fed += 1;
+            assert_eq!(late.len(), 1, "{}", tile["id"]);
+            assert_eq!(late[0]["source"], "contact_centre");
+            assert_eq!(late[0]["expected_every_hours"], 24.0);
+        } else {
+            assert!(late.is_empty(), "{}", tile["id"]);
+        }
+    }
+    assert!(fed > 0, "some tile is fed by the late source");
+}

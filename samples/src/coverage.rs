@@ -143,7 +143,9 @@ pub(crate) fn generate_sotkanet(
                     } else {
                         normal(&mut rng) * 40.0
                     };
-                    let persons = (trend + noise).round();
+                    // The register scales with `scale`, so the population does too:
+                    // coverage stays plausible at any volume.
+                    let persons = ((trend + noise) * ctx.cfg.scale).round();
                     (persons, Some(persons as u64))
                 } else {
                     let share = region.share_75_2024 + 0.3 * since + 0.03 * normal(&mut rng);

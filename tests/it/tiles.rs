@@ -34,6 +34,7 @@ fn fixture() -> &'static Fixture {
         let dir = tempfile::tempdir().unwrap();
         let out = run_ok(&[
             "demo",
+            "--no-serve",
             "--dir",
             dir.path().to_str().unwrap(),
             "--scale",
@@ -347,13 +348,10 @@ fn coverage_matches_the_truth() {
         })
         .collect();
     let q = assert_quarters("coverage_75", &expected, 1e-9);
-    // The register is scaled with the sample, the Sotkanet population is not: at full scale
-    // the end of 2024 is ≈ 7.14 %.
-    let full = value_of(&q, "2024-Q4") / sample_config().scale;
-    assert!(
-        (6.5..7.8).contains(&full),
-        "coverage Dec 2024 at scale 1: {full}"
-    );
+    // The register and the Sotkanet population both scale with the sample, so the share is
+    // that of the full county: ≈ 7.14 % at the end of 2024 (small samples are noisier).
+    let share = value_of(&q, "2024-Q4");
+    assert!((5.5..8.8).contains(&share), "coverage Dec 2024: {share}");
     assert_eq!(tile("coverage_75")["point_in_time"], true);
 }
 

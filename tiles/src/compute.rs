@@ -127,8 +127,12 @@ pub struct PeriodFigure {
     pub previous_value: Option<f64>,
     /// value − previous value.
     pub change: Option<f64>,
-    /// Whether every expected source delivered for the whole period.
+    /// Whether every expected source delivered for the whole period (false while the
+    /// period is in progress).
     pub complete: bool,
+    /// The period had not ended when the figure was computed: a figure to date.
+    #[serde(default)]
+    pub in_progress: bool,
     /// What is missing when incomplete: `source month`.
     pub missing: Vec<String>,
     /// The input data reaches this far into the period.
@@ -169,8 +173,19 @@ pub struct Tile {
 }
 
 impl Tile {
-    /// The newest figure of a grain that has a value or at least data.
+    /// The figure to show by default: the newest of a grain whose period has ended, or
+    /// the newest in progress when no period has ended yet.
     pub fn latest(&self, grain: Grain) -> Option<&PeriodFigure> {
+        let series = self.series.get(&grain)?;
+        series
+            .iter()
+            .rev()
+            .find(|f| !f.in_progress)
+            .or_else(|| series.last())
+    }
+
+    /// The newest figure of a grain, also when its period is still in progress.
+    pub fn current(&self, grain: Grain) -> Option<&PeriodFigure> {
         self.series.get(&grain).and_then(|s| s.last())
     }
 
@@ -337,10 +352,18 @@ fn end_of_local_day(d: NaiveDate) -> DateTime<Utc> {
         .with_timezone(&Utc)
 }
 
+/// The last second of a local day, in UTC: what "data through" that day means.
+fn last_second_of(d: NaiveDate) -> DateTime<Utc> {
+    end_of_local_day(d) - chrono::Duration::seconds(1)
+}
+
 /// What the manifest says about the inputs of tiles.
 pub(crate) struct Inputs<'a> {
     pub manifest: &'a Manifest,
     pub expected: &'a BTreeMap<String, Vec<ExpectedSource>>,
+    /// When the figures are computed: periods and months not ended by then are in progress,
+    /// not missing.
+    pub now: DateTime<Utc>,
     delivered: BTreeSet<(String, String)>,
 }
 
@@ -348,6 +371,7 @@ impl<'a> Inputs<'a> {
     pub fn new(
         manifest: &'a Manifest,
         expected: &'a BTreeMap<String, Vec<ExpectedSource>>,
+        now: DateTime<Utc>,
     ) -> Self {
         let delivered = manifest
             .tables
@@ -357,12 +381,22 @@ impl<'a> Inputs<'a> {
         Self {
             manifest,
             expected,
+            now,
             delivered,
         }
     }
 
+    /// The expected deliveries for the period that are not there. Only months (and years)
+    /// that have ended by `now` are expected: the rest of a period in progress is not due.
     fn missing(&self, tables: &[String], start: NaiveDate, end: NaiveDate) -> Vec<String> {
-        let months = month_labels(start, end);
+        let months: Vec<String> = month_labels(start, end)
+            .into_iter()
+            .filter(|m| {
+                Grain::Month
+                    .bounds(m)
+                    .is_some_and(|(_, last)| end_of_local_day(last) <= self.now)
+            })
+            .collect();
         let mut missing = Vec::new();
         for table in tables {
             for e in self.expected.get(table).into_iter().flatten() {
@@ -375,7 +409,11 @@ impl<'a> Inputs<'a> {
                         }
                     }
                     Cadence::Year => {
-                        for y in start.year()..=end.year() {
+                        let ended = |y: i32| {
+                            NaiveDate::from_ymd_opt(y, 12, 31)
+                                .is_some_and(|last| end_of_local_day(last) <= self.now)
+                        };
+                        for y in (start.year()..=end.year()).filter(|&y| ended(y)) {
                             let prefix = format!("{y:04}-");
                             if !self
                                 .delivered
@@ -403,7 +441,7 @@ impl<'a> Inputs<'a> {
                         .filter_map(|f| {
                             Grain::Month
                                 .bounds(&f.period)
-                                .map(|(_, end)| end_of_local_day(end))
+                                .map(|(_, end)| last_second_of(end))
                         })
                         .max()
                 })
@@ -464,7 +502,8 @@ pub(crate) fn figures(
         };
         let target = tile.target_for(start.year());
         let missing = inputs.missing(&meta.inputs, start, end);
-        let complete = missing.is_empty();
+        let in_progress = end_of_local_day(end) > inputs.now;
+        let complete = missing.is_empty() && !in_progress;
         let suppressed = r.n < meta.min_n;
         let value = if suppressed { None } else { r.value };
         let attainment = match (value, target) {
@@ -481,7 +520,7 @@ pub(crate) fn figures(
             )
         } else if value.is_none() {
             (Status::Grey, Some("no data for the period".to_string()))
-        } else if !complete {
+        } else if !missing.is_empty() {
             let shown: Vec<&str> = missing.iter().take(4).map(String::as_str).collect();
             let more = if missing.len() > 4 {
                 format!(" and {} more", missing.len() - 4)
@@ -495,6 +534,16 @@ pub(crate) fn figures(
                     shown.join(", ")
                 )),
             )
+        } else if in_progress {
+            let through = data_through
+                .map(|t| {
+                    format!(
+                        ": data through {}",
+                        t.with_timezone(&HELSINKI).format("%-d.%-m.%Y")
+                    )
+                })
+                .unwrap_or_default();
+            (Status::Grey, Some(format!("period in progress{through}")))
         } else {
             match attainment {
                 Some(a) => (colour(tile, a), None),
@@ -526,7 +575,7 @@ pub(crate) fn figures(
                 }
             })
             .collect();
-        let period_end = end_of_local_day(end);
+        let period_end = last_second_of(end);
         out.push(PeriodFigure {
             period,
             start,
@@ -542,6 +591,7 @@ pub(crate) fn figures(
             previous_value,
             change,
             complete,
+            in_progress,
             missing,
             data_through: data_through.map(|t| t.min(period_end)),
             breakdown,

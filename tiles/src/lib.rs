@@ -213,6 +213,7 @@ pub fn tile_rows_schema() -> SchemaRef {
         Field::new("previous_value", DataType::Float64, true),
         Field::new("change", DataType::Float64, true),
         Field::new("complete", DataType::Boolean, false),
+        Field::new("in_progress", DataType::Boolean, false),
         Field::new("data_through", ts, true),
         Field::new("definition_version", DataType::Utf8, false),
     ]))
@@ -239,6 +240,7 @@ struct FlatRow<'a> {
     previous_value: Option<f64>,
     change: Option<f64>,
     complete: bool,
+    in_progress: bool,
     data_through: Option<i64>,
     definition_version: &'a str,
 }
@@ -272,6 +274,7 @@ impl TilesDoc {
                         previous_value: f.previous_value,
                         change: f.change,
                         complete: f.complete,
+                        in_progress: f.in_progress,
                         data_through: f.data_through.map(|t| t.timestamp_micros()),
                         definition_version: &t.definition_version,
                     };
@@ -378,9 +381,15 @@ impl Engine {
         Ok(problems)
     }
 
-    /// Computes every tile from the committed data, without publishing.
+    /// Computes every tile from the committed data, without publishing, as of now.
     pub async fn compute(&self, manifest: &Manifest) -> Result<Vec<Tile>> {
-        let inputs = compute::Inputs::new(manifest, &self.expected);
+        self.compute_at(manifest, Utc::now()).await
+    }
+
+    /// Computes every tile as at `now`: periods not ended by then are in progress, and
+    /// only deliveries for months ended by then are expected.
+    pub async fn compute_at(&self, manifest: &Manifest, now: DateTime<Utc>) -> Result<Vec<Tile>> {
+        let inputs = compute::Inputs::new(manifest, &self.expected, now);
         let mut per_tile: Vec<BTreeMap<Grain, Vec<PeriodFigure>>> =
             vec![BTreeMap::new(); self.tiles.len()];
         for grain in Grain::ALL {
@@ -404,8 +413,8 @@ impl Engine {
     /// Computes every tile and publishes the result as a new snapshot.
     pub async fn publish(&self) -> Result<TilesDoc> {
         let manifest = self.warehouse.manifest().await?;
-        let tiles = self.compute(&manifest).await?;
         let computed_at = Utc::now();
+        let tiles = self.compute_at(&manifest, computed_at).await?;
         let snapshot_id = format!(
             "{}-{}",
             computed_at.format("%Y%m%dT%H%M%S%3fZ"),

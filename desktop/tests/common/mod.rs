@@ -156,6 +156,7 @@ fn build_tile(spec: Spec, loaded_at: DateTime<Utc>) -> Tile {
             previous_value: prev,
             change: shown.zip(prev).map(|(v, p)| v - p),
             complete,
+            in_progress: false,
             missing: if complete {
                 vec![]
             } else {
@@ -189,6 +190,7 @@ fn build_tile(spec: Spec, loaded_at: DateTime<Utc>) -> Tile {
             previous_value: None,
             change: None,
             complete: true,
+            in_progress: false,
             missing: vec![],
             data_through: Some(end_of(end)),
             breakdown: vec![],
