@@ -54,6 +54,7 @@ pub mod feedback;
 mod personal;
 mod random;
 pub mod rescue;
+pub mod scale;
 pub mod visits;
 mod write;
 
@@ -67,6 +68,7 @@ pub use coverage::{CareClientTruth, SotkanetTruth};
 pub use ems::EmsTruth;
 pub use feedback::FeedbackTruth;
 pub use rescue::RescueTruth;
+pub use scale::{BENCH_SOURCES, BenchSize};
 pub use visits::VisitTruth;
 
 /// Every source the generator knows, in generation order. Each is also the name of the
