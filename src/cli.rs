@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use clap::{Parser, Subcommand, ValueEnum};
 use tilannekuva_pipelines::{LoadReport, Outcome};
 use tilannekuva_tiles::{Grain, TilesDoc, render};
@@ -63,11 +63,19 @@ pub enum Format {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Generate sample exports, load them, compute the tiles and print them.
+    /// Generate sample exports, load them, compute the tiles, print them and open the desktop.
     ///
     /// Runs the whole journey on the embedded default: no services needed. With `--dir`,
-    /// the sample exports go to DIR/incoming and the warehouse to DIR/warehouse.
+    /// the sample exports go to DIR/incoming and the warehouse to DIR/warehouse. Then it
+    /// serves the desktop and the scheduler like `serve` (until Ctrl-C), printing the
+    /// address and a sign-in token; `--no-serve` stops after printing the tiles.
     Demo {
+        /// Stop after printing the tiles instead of serving the desktop.
+        #[arg(long)]
+        no_serve: bool,
+        /// Address of the desktop (default: `[desktop] bind`, else 127.0.0.1:8080).
+        #[arg(long)]
+        bind: Option<std::net::SocketAddr>,
         /// Folder for the sample exports and the warehouse.
         #[arg(long)]
         dir: Option<PathBuf>,
@@ -80,7 +88,7 @@ pub enum Command {
         /// First day of the sample data (YYYY-MM-DD).
         #[arg(long)]
         from: Option<NaiveDate>,
-        /// Last day of the sample data (YYYY-MM-DD).
+        /// Last day of the sample data (YYYY-MM-DD; default: the end of last month).
         #[arg(long)]
         to: Option<NaiveDate>,
     },
@@ -145,9 +153,9 @@ pub enum Command {
     /// after downtime are handled by each job's `catch_up`. On SIGTERM/Ctrl-C nothing new
     /// starts, running jobs get the grace period to finish, and the process exits 0.
     Serve {
-        /// Address of the desktop web server.
-        #[arg(long, default_value = "127.0.0.1:8080")]
-        bind: std::net::SocketAddr,
+        /// Address of the desktop web server (default: `[desktop] bind`, else 127.0.0.1:8080).
+        #[arg(long)]
+        bind: Option<std::net::SocketAddr>,
         /// Jobs file, instead of the one in the config.
         #[arg(long, env = "TILANNEKUVA_JOBS")]
         jobs: Option<PathBuf>,
@@ -232,13 +240,15 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
     };
     match cli.command {
         Command::Demo {
+            no_serve,
+            bind,
             dir,
             scale,
             seed,
             from,
             to,
         } => {
-            demo(
+            let (project, code) = demo(
                 &cli.config,
                 overrides,
                 dir,
@@ -249,7 +259,11 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
                     to,
                 },
             )
-            .await
+            .await?;
+            if no_serve {
+                return Ok(code);
+            }
+            crate::scheduling::serve(&project, None, bind, true).await
         }
         Command::Load {
             sources,
@@ -332,7 +346,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Serve { bind, jobs } => {
             let project = Project::load(&cli.config, &overrides)?;
-            crate::scheduling::serve(&project, jobs.as_deref(), bind).await
+            crate::scheduling::serve(&project, jobs.as_deref(), bind, false).await
         }
         Command::Runs { job, limit, format } => {
             let project = Project::load(&cli.config, &overrides)?;
@@ -380,7 +394,7 @@ async fn demo(
     overrides: Overrides,
     dir: Option<PathBuf>,
     data: DemoData,
-) -> Result<ExitCode> {
+) -> Result<(Project, ExitCode)> {
     let overrides = match &dir {
         Some(d) => Overrides {
             warehouse: Some(d.join("warehouse")),
@@ -394,7 +408,7 @@ async fn demo(
     if let Some(d) = defaults {
         cfg.seed = d.seed;
         cfg.from = d.from;
-        cfg.to = d.to;
+        cfg.to = d.to.unwrap_or_else(end_of_last_month);
         cfg.scale = d.scale;
     }
     cfg.scale = data.scale.unwrap_or(cfg.scale);
@@ -426,7 +440,18 @@ async fn demo(
     );
     println!("{}", render::table(&doc, Grain::Quarter, None));
     eprintln!("warehouse: {}", project.warehouse_path.display());
-    Ok(code)
+    Ok((project, code))
+}
+
+/// The last day of the previous month, in Helsinki.
+fn end_of_last_month() -> NaiveDate {
+    let today = Utc::now()
+        .with_timezone(&tilannekuva_conventions::datetime::HELSINKI)
+        .date_naive();
+    today
+        .with_day(1)
+        .and_then(|d| d.pred_opt())
+        .unwrap_or(today)
 }
 
 /// The sample sources the config has a source for.

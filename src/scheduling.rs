@@ -253,9 +253,41 @@ async fn termination() {
 ///
 /// SIGTERM or Ctrl-C stops both: the desktop finishes open requests, the scheduler starts
 /// nothing new and gives running jobs `shutdown_grace_seconds` to finish (a load abandoned
-/// after that commits nothing); then the process exits 0. The desktop's access token comes
-/// from `TILANNEKUVA_DESKTOP_TOKEN` (without it, nobody can sign in).
-pub async fn serve(project: &Project, jobs: Option<&Path>, bind: SocketAddr) -> Result<ExitCode> {
+/// after that commits nothing); then the process exits 0.
+///
+/// Who may sign in comes from `[desktop]` in the config (token hashes) and the token in
+/// its `token_env` (default `TILANNEKUVA_DESKTOP_TOKEN`). With `demo`, when neither gives a
+/// token, a one-off token is made and printed, and a taken port falls back to a free one.
+pub async fn serve(
+    project: &Project,
+    jobs: Option<&Path>,
+    bind: Option<SocketAddr>,
+    demo: bool,
+) -> Result<ExitCode> {
+    let bind = bind
+        .or(project.desktop.bind)
+        .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
+    let mut desktop_config = project.desktop.config(bind)?;
+    let mut demo_token = None;
+    if demo && desktop_config.tokens.is_empty() {
+        let token = uuid::Uuid::new_v4().simple().to_string();
+        desktop_config
+            .tokens
+            .push(tilannekuva_desktop::TokenConfig::from_secret(
+                "demo",
+                &token,
+                Vec::new(),
+            ));
+        demo_token = Some(token);
+    }
+    if desktop_config.tokens.is_empty() {
+        eprintln!(
+            "warning: no desktop tokens configured: nobody can sign in. Set {} or add \
+             [[desktop.tokens]] to {}",
+            project.desktop.token_env,
+            project.config_path.display()
+        );
+    }
     let scheduler = Arc::new(scheduler(project, jobs)?);
     let wh = project.warehouse()?;
     let shutdown = CancellationToken::new();
@@ -296,30 +328,36 @@ pub async fn serve(project: &Project, jobs: Option<&Path>, bind: SocketAddr) -> 
         }
     };
 
-    let listener = tokio::net::TcpListener::bind(bind)
-        .await
-        .with_context(|| format!("binding the desktop to {bind}"))?;
-    let tokens = match std::env::var("TILANNEKUVA_DESKTOP_TOKEN") {
-        Ok(t) if !t.is_empty() => vec![tilannekuva_desktop::TokenConfig::from_secret(
-            "operator",
-            &t,
-            Vec::new(),
-        )],
-        _ => Vec::new(),
+    let listener = match tokio::net::TcpListener::bind(bind).await {
+        Ok(l) => l,
+        Err(e) if demo && e.kind() == std::io::ErrorKind::AddrInUse => {
+            eprintln!("{bind} is in use; serving the desktop on a free port instead");
+            tokio::net::TcpListener::bind(SocketAddr::new(bind.ip(), 0))
+                .await
+                .with_context(|| format!("binding the desktop to {}", bind.ip()))?
+        }
+        Err(e) => {
+            return Err(e).with_context(|| {
+                format!("binding the desktop to {bind} (choose another address with --bind)")
+            });
+        }
     };
     let hook_status = status.clone();
-    let state = tilannekuva_desktop::AppState::new(
-        wh.clone(),
-        tilannekuva_desktop::DesktopConfig::new(bind, tokens),
-    )
-    .with_pipeline_status(Arc::new(move || {
-        hook_status.lock().map(|s| s.clone()).unwrap_or_default()
-    }));
+    let state = tilannekuva_desktop::AppState::new(wh.clone(), desktop_config)
+        .with_pipeline_status(Arc::new(move || {
+            hook_status.lock().map(|s| s.clone()).unwrap_or_default()
+        }));
+    let address = listener.local_addr().unwrap_or(bind);
     eprintln!(
-        "serving: desktop on http://{}, {} scheduled jobs",
-        listener.local_addr().unwrap_or(bind),
+        "serving: desktop on http://{address}/, {} scheduled jobs; Ctrl-C stops",
         scheduler.jobs().jobs.len()
     );
+    if let Some(token) = &demo_token {
+        println!();
+        println!("The desktop is open at http://{address}/");
+        println!("Sign in with the token {token}");
+        println!("(a one-off demo token; configure real ones under [desktop] in the config)");
+    }
     let desktop = tilannekuva_desktop::serve(listener, state, shutdown.clone().cancelled_owned());
     let (sched, desk, ()) = tokio::join!(scheduler.serve(shutdown.clone()), desktop, refresh);
     sched?;

@@ -11,6 +11,7 @@ fn demo(dir: &std::path::Path) -> String {
     let cfg = sample_config();
     let out = run_ok(&[
         "demo",
+        "--no-serve",
         "--dir",
         dir.to_str().unwrap(),
         "--scale",
@@ -142,4 +143,98 @@ fn demo_tiles_match_an_independent_computation_and_reruns_load_nothing() {
         doc["snapshot_id"], doc2["snapshot_id"],
         "a new snapshot was published"
     );
+}
+
+/// The README's main command ends with the desktop open: `demo` prints the address and a
+/// sign-in token, the API behind it serves the tiles just published, and SIGTERM ends it.
+#[test]
+fn the_demo_ends_with_the_desktop_serving_its_tiles() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tilannekuva"))
+        .arg("--config")
+        .arg(crate::common::repo_config())
+        .args(["demo", "--dir", dir.path().to_str().unwrap()])
+        .args([
+            "--scale",
+            "0.02",
+            "--from",
+            "2025-01-01",
+            "--to",
+            "2025-06-30",
+        ])
+        .args(["--bind", "127.0.0.1:0"])
+        .env_remove("RUST_LOG")
+        .env_remove("TILANNEKUVA_DESKTOP_TOKEN")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = BufReader::new(child.stdout.take().unwrap());
+    let (mut url, mut token) = (None, None);
+    for line in stdout.lines() {
+        let line = line.unwrap();
+        if let Some(u) = line.strip_prefix("The desktop is open at ") {
+            url = Some(u.trim().to_string());
+        }
+        if let Some(t) = line.strip_prefix("Sign in with the token ") {
+            token = Some(t.trim().to_string());
+            break;
+        }
+    }
+    let (url, token) = (url.expect("address printed"), token.expect("token printed"));
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let client = reqwest::Client::new();
+    let (unauthorised, tiles) = rt.block_on(async {
+        let api = format!("{url}api/v1/tiles");
+        let denied = client.get(&api).send().await.unwrap().status();
+        let tiles: Value = client
+            .get(&api)
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .error_for_status()
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        (denied, tiles)
+    });
+    assert_eq!(unauthorised.as_u16(), 401);
+    let ids: Vec<&str> = tiles["tiles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_str().unwrap())
+        .collect();
+    assert!(
+        ids.contains(&"callback_share") && ids.len() >= 10,
+        "{ids:?}"
+    );
+
+    let stopped = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(stopped.success());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "demo did not stop on SIGTERM"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert!(status.success(), "{status:?}");
 }

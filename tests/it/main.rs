@@ -7,6 +7,7 @@ mod check;
 mod common;
 mod crash;
 mod demo;
+mod docs;
 mod scheduler;
 mod snapshots;
 mod tiles;
