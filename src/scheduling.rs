@@ -353,10 +353,14 @@ pub async fn serve(
         scheduler.jobs().jobs.len()
     );
     if let Some(token) = &demo_token {
-        println!();
-        println!("The desktop is open at http://{address}/");
-        println!("Sign in with the token {token}");
-        println!("(a one-off demo token; configure real ones under [desktop] in the config)");
+        // Written, not printed: a reader that went away must not stop the server.
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(
+            out,
+            "\nThe desktop is open at http://{address}/\nSign in with the token {token}\n\
+             (a one-off demo token; configure real ones under [desktop] in the config)"
+        );
+        let _ = out.flush();
     }
     let desktop = tilannekuva_desktop::serve(listener, state, shutdown.clone().cancelled_owned());
     let (sched, desk, ()) = tokio::join!(scheduler.serve(shutdown.clone()), desktop, refresh);

@@ -172,16 +172,29 @@ fn the_demo_ends_with_the_desktop_serving_its_tiles() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
+    // Read the address and token, and keep draining stdout: a closed pipe would make the
+    // demo's later prints fail.
     let stdout = BufReader::new(child.stdout.take().unwrap());
-    let (mut url, mut token) = (None, None);
-    for line in stdout.lines() {
-        let line = line.unwrap();
-        if let Some(u) = line.strip_prefix("The desktop is open at ") {
-            url = Some(u.trim().to_string());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in stdout.lines() {
+            let Ok(line) = line else { break };
+            if let Some(u) = line.strip_prefix("The desktop is open at ") {
+                tx.send(("url", u.trim().to_string())).ok();
+            }
+            if let Some(t) = line.strip_prefix("Sign in with the token ") {
+                tx.send(("token", t.trim().to_string())).ok();
+            }
         }
-        if let Some(t) = line.strip_prefix("Sign in with the token ") {
-            token = Some(t.trim().to_string());
-            break;
+    });
+    let (mut url, mut token) = (None, None);
+    while url.is_none() || token.is_none() {
+        let (what, value) = rx
+            .recv_timeout(std::time::Duration::from_secs(300))
+            .expect("the demo prints its address and token");
+        match what {
+            "url" => url = Some(value),
+            _ => token = Some(value),
         }
     }
     let (url, token) = (url.expect("address printed"), token.expect("token printed"));
