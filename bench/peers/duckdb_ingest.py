@@ -25,7 +25,7 @@ def main():
     con.execute("CREATE TABLE queues (queue VARCHAR, service VARCHAR, sector VARCHAR, first_line BOOLEAN)")
     con.executemany("INSERT INTO queues VALUES (?, ?, ?, ?)", rows)
     name = os.path.basename(csv)
-    local = "try_strptime({}, '%d.%m.%Y %H:%M')"
+    local = "try_strptime({}, ['%d.%m.%Y %H:%M:%S', '%d.%m.%Y %H:%M'])"
     utc = "timezone('Europe/Helsinki', " + local + ")"
     sql = f"""
     COPY (

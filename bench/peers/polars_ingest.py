@@ -22,7 +22,11 @@ def main():
     lookup = pl.LazyFrame(queues(queues_toml)).select("queue", "service", "sector", "first_line")
 
     def local(col):
-        return pl.col(col).str.strptime(pl.Datetime("us"), "%d.%m.%Y %H:%M", strict=False)
+        # `d.m.yyyy H:mm`, seconds optional, as the pipeline's reader takes it.
+        return pl.coalesce(
+            pl.col(col).str.strptime(pl.Datetime("us"), "%d.%m.%Y %H:%M:%S", strict=False),
+            pl.col(col).str.strptime(pl.Datetime("us"), "%d.%m.%Y %H:%M", strict=False),
+        )
 
     def utc(col):
         return (local(col).dt.replace_time_zone("Europe/Helsinki", ambiguous="earliest",
