@@ -34,6 +34,18 @@ pub fn run(args: &[&str]) -> Output {
         .expect("the binary runs")
 }
 
+/// The latest published tiles of a warehouse, as `tiles --format json` prints them.
+pub fn tiles_json(warehouse: &Path) -> serde_json::Value {
+    let out = run_ok(&[
+        "--warehouse",
+        warehouse.to_str().unwrap(),
+        "tiles",
+        "--format",
+        "json",
+    ]);
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 /// The Helsinki-local quarter label of an instant.
 pub fn quarter(t: DateTime<Utc>) -> String {
     let d = t.with_timezone(&Helsinki).date_naive();

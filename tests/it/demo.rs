@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use crate::common::{quarter, run_ok, sample_config};
+use crate::common::{quarter, run_ok, sample_config, tiles_json};
 
 fn demo(dir: &std::path::Path) -> String {
     let cfg = sample_config();
@@ -61,14 +61,7 @@ fn demo_tiles_match_an_independent_computation_and_reruns_load_nothing() {
     assert_eq!(expected.len(), 8, "two years of quarters");
 
     let warehouse = dir.path().join("warehouse");
-    let out = run_ok(&[
-        "--warehouse",
-        warehouse.to_str().unwrap(),
-        "tiles",
-        "--format",
-        "json",
-    ]);
-    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let doc = tiles_json(&warehouse);
     let tile = doc["tiles"]
         .as_array()
         .unwrap()
@@ -124,14 +117,7 @@ fn demo_tiles_match_an_independent_computation_and_reruns_load_nothing() {
     // Running the whole demo again loads nothing new and changes no figure.
     let log = demo(dir.path());
     assert!(log.contains("loaded 0 exports"), "{log}");
-    let again = run_ok(&[
-        "--warehouse",
-        warehouse.to_str().unwrap(),
-        "tiles",
-        "--format",
-        "json",
-    ]);
-    let doc2: Value = serde_json::from_slice(&again.stdout).unwrap();
+    let doc2 = tiles_json(&warehouse);
     let tile2 = doc2["tiles"]
         .as_array()
         .unwrap()

@@ -17,7 +17,7 @@ use tilannekuva_conventions::calendar::add_working_days;
 use tilannekuva_conventions::hetu::{find_hetu, find_phone};
 use tilannekuva_samples::{Truth, generate};
 
-use crate::common::{quarter, run_ok, sample_config};
+use crate::common::{quarter, run_ok, sample_config, tiles_json};
 
 /// The demo's warehouse, the published tiles and the ground truth, made once.
 struct Fixture {
@@ -49,14 +49,7 @@ fn fixture() -> &'static Fixture {
         let log = String::from_utf8(out.stderr).unwrap();
         assert!(log.contains(" 0 failed"), "{log}");
         let warehouse = dir.path().join("warehouse");
-        let out = run_ok(&[
-            "--warehouse",
-            warehouse.to_str().unwrap(),
-            "tiles",
-            "--format",
-            "json",
-        ]);
-        let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let doc = tiles_json(&warehouse);
         let tiles = doc["tiles"].as_array().unwrap().clone();
         let truth_dir = tempfile::tempdir().unwrap();
         let truth = generate(truth_dir.path(), &cfg).unwrap().truth;
