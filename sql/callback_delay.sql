@@ -1,9 +1,10 @@
 -- Callback delay (Takaisinsoittoviive): median hours from the callback request to the first
 -- call-back attempt that reached the customer, over completed (reached) callbacks.
--- Totals, then by service and by sector.
+-- Periods by the contact's arrival (received_at), like the other contact-centre tiles, so the
+-- callback figures of a period describe the same contacts. Totals, then by service and by sector.
 WITH done AS (
     SELECT
-        fi_period(callback_requested_at) AS period,
+        fi_period(received_at) AS period,
         service,
         sector,
         (CAST(callback_reached_at AS BIGINT) - CAST(callback_requested_at AS BIGINT)) / 3600000000.0 AS hours

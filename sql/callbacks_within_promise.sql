@@ -3,13 +3,14 @@
 -- request / all callbacks requested whose deadline has passed by the time the contact data
 -- reaches (max(received_at) over contacts). Open callbacks whose deadline has passed count
 -- as promise broken; those whose deadline is still ahead are not counted yet.
+-- Periods by the contact's arrival (received_at), like the other contact-centre tiles.
 -- Totals, then by service and by sector.
 WITH through AS (
     SELECT MAX(received_at) AS data_through FROM contacts
 ),
 due AS (
     SELECT
-        fi_period(callback_requested_at) AS period,
+        fi_period(received_at) AS period,
         service,
         sector,
         CASE

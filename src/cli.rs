@@ -100,8 +100,13 @@ pub enum Command {
         #[arg(long)]
         settle_seconds: Option<u64>,
     },
-    /// Compute every tile from the loaded data and publish a new snapshot.
-    Compute,
+    /// Compute the tiles from the loaded data and publish a new snapshot. Only the periods
+    /// whose input files changed since the latest snapshot are recomputed.
+    Compute {
+        /// Recompute every tile over all of its data.
+        #[arg(long)]
+        full: bool,
+    },
     /// Show the published tiles.
     Tiles {
         /// Output format.
@@ -272,11 +277,11 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             let project = Project::load(&cli.config, &overrides)?;
             load(&project, &sources, settle_seconds).await
         }
-        Command::Compute => {
+        Command::Compute { full } => {
             let project = Project::load(&cli.config, &overrides)?;
-            let doc = project.engine()?.publish().await?;
+            let (doc, recomputed) = project.engine()?.publish_with(full).await?;
             println!(
-                "published snapshot {} ({} tiles, data version {})",
+                "published snapshot {} ({} tiles, data version {}); {recomputed}",
                 doc.snapshot_id,
                 doc.tiles.len(),
                 doc.data_version

@@ -43,7 +43,7 @@ FROM first_line GROUP BY period, sector
 """,
     "callback_delay": """
 WITH done AS (
-    SELECT fi_period(callback_requested_at) AS period, service, sector,
+    SELECT fi_period(received_at) AS period, service, sector,
            (epoch_us(callback_reached_at) - epoch_us(callback_requested_at)) / 3600000000.0 AS hours
     FROM contacts
     WHERE callback_requested AND callback_requested_at IS NOT NULL
@@ -60,7 +60,7 @@ SELECT period, 'sector', sector, MEDIAN(hours), COUNT(*) FROM done GROUP BY peri
     "callbacks_within_promise": """
 WITH through AS (SELECT MAX(received_at) AS data_through FROM contacts),
 due AS (
-    SELECT fi_period(c.callback_requested_at) AS period, c.service, c.sector,
+    SELECT fi_period(c.received_at) AS period, c.service, c.sector,
            CASE WHEN c.callback_reached_at IS NOT NULL AND c.callback_reached_at < d.deadline
                 THEN 1 ELSE 0 END AS kept
     FROM contacts c

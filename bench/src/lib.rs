@@ -315,7 +315,7 @@ pub async fn ingest_ours(config: &Path, ds_inputs: &Path, warehouse: &Path) -> R
 }
 
 /// Times of one full rebuild or incremental run.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunTimes {
     /// Loading the exports.
     pub load: f64,
@@ -323,6 +323,9 @@ pub struct RunTimes {
     pub publish: f64,
     /// Rows loaded.
     pub rows: u64,
+    /// What the publish recomputed.
+    #[serde(default)]
+    pub recomputed: String,
 }
 
 impl RunTimes {
@@ -340,11 +343,12 @@ pub async fn load_and_publish(config: &Path, warehouse: &Path, inputs: &Path) ->
     let (rows, _) = load_sources(&project, BENCH_SOURCES).await?;
     let load = t.elapsed().as_secs_f64();
     let t = Instant::now();
-    project.engine()?.publish().await?;
+    let (_, recomputed) = project.engine()?.publish_with(false).await?;
     Ok(RunTimes {
         load,
         publish: t.elapsed().as_secs_f64(),
         rows,
+        recomputed: recomputed.to_string(),
     })
 }
 
@@ -387,8 +391,20 @@ pub async fn compute_tiles(
         tiles = engine.compute(&manifest).await?;
         seconds.push(t.elapsed().as_secs_f64());
     }
+    Ok((seconds, values_of(&tiles)))
+}
+
+/// The values of the latest published snapshot of a warehouse.
+pub async fn published_values(config: &Path, warehouse: &Path) -> Result<TileValues> {
+    let project = project(config, warehouse, warehouse)?;
+    let doc = tilannekuva_tiles::read_snapshot(&project.warehouse()?, None).await?;
+    Ok(values_of(&doc.tiles))
+}
+
+/// (value, n) of the totals of every tile, grain and period.
+pub fn values_of(tiles: &[Tile]) -> TileValues {
     let mut values = TileValues::new();
-    for t in &tiles {
+    for t in tiles {
         for (grain, figures) in &t.series {
             let g = values
                 .entry(t.meta.id.clone())
@@ -400,7 +416,7 @@ pub async fn compute_tiles(
             }
         }
     }
-    Ok((seconds, values))
+    values
 }
 
 /// The live Parquet files of the benchmark tables, as absolute paths.

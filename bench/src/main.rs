@@ -330,7 +330,11 @@ fn real_main(args: Args) -> Result<ExitCode> {
                 &wh,
                 &ds.new_day,
             ))?;
-            eprintln!("  run {run}: incremental {:.3} s", t.total());
+            eprintln!(
+                "  run {run}: incremental {:.3} s ({})",
+                t.total(),
+                t.recomputed
+            );
             inc.incremental.push(t);
             let wh = dir.join("wh-full");
             let _ = std::fs::remove_dir_all(&wh);
@@ -338,6 +342,16 @@ fn real_main(args: Args) -> Result<ExitCode> {
             eprintln!("  run {run}: full rebuild {:.3} s", t.total());
             inc.full.push(t);
         }
+        let incremental = rt.block_on(tilannekuva_bench::published_values(
+            &config,
+            &dir.join("wh-incremental"),
+        ))?;
+        let full = rt.block_on(tilannekuva_bench::published_values(
+            &config,
+            &dir.join("wh-full"),
+        ))?;
+        let ids: Vec<&str> = full.keys().map(String::as_str).collect();
+        inc.equal_to_full = Some(tilannekuva_bench::cross_check(&incremental, &full, &ids));
         report.incremental = Some(inc);
     }
 

@@ -127,6 +127,8 @@ pub struct IncrementalReport {
     pub full: Vec<RunTimes>,
     /// Incremental runs: the new day on top of the loaded history, then publish.
     pub incremental: Vec<RunTimes>,
+    /// The incremental run's published figures against the full rebuild's.
+    pub equal_to_full: Option<CrossCheck>,
 }
 
 /// Everything one run measured.
@@ -372,6 +374,22 @@ impl Report {
                 "\nIncremental / full: **{:.1} %**.\n",
                 100.0 * median(&inc) / median(&full)
             );
+            if let Some(r) = i.incremental.first() {
+                let _ = writeln!(s, "The incremental publish: {}.", r.recomputed);
+            }
+            if let Some(c) = &i.equal_to_full {
+                let _ = writeln!(
+                    s,
+                    "Its figures against the full rebuild's: {} compared, {} differ, {} on one side only.",
+                    c.compared,
+                    c.mismatches.len(),
+                    c.missing.len()
+                );
+                for m in c.mismatches.iter().chain(&c.missing).take(10) {
+                    let _ = writeln!(s, "- {m}");
+                }
+            }
+            let _ = writeln!(s);
         }
 
         if !self.serve.is_empty() {

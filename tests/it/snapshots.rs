@@ -91,3 +91,140 @@ fn an_earlier_picture_is_reproduced_exactly_with_as_of() {
         String::from_utf8_lossy(&out.stderr).contains("no snapshot was published at or before")
     );
 }
+
+/// Publishing again reuses the rows of the periods whose files did not change, and the
+/// result is exactly what a full computation gives: after new months, after a corrected
+/// redelivery of an old month, and for the callback promise, whose December figure changes
+/// when January's contacts arrive although no December file changed.
+#[test]
+fn publishing_again_recomputes_only_what_changed_and_equals_a_full_computation() {
+    let dir = tempfile::tempdir().unwrap();
+    let inputs = dir.path().join("incoming");
+    let parked = dir.path().join("parked");
+    let wh = dir.path().join("warehouse");
+    let (whs, inp) = (wh.to_str().unwrap(), inputs.to_str().unwrap());
+    let sources = ["callbacks_ace", "nps_roidu"];
+    tilannekuva_samples::generate_sources(&inputs, &sample_config(), &sources).unwrap();
+    std::fs::create_dir_all(&parked).unwrap();
+    for source in sources {
+        for e in std::fs::read_dir(inputs.join(source)).unwrap() {
+            let e = e.unwrap();
+            if e.file_name().to_string_lossy().contains("2025") {
+                let to = parked.join(source);
+                std::fs::create_dir_all(&to).unwrap();
+                std::fs::rename(e.path(), to.join(e.file_name())).unwrap();
+            }
+        }
+    }
+    let base = ["--warehouse", whs, "--inputs", inp];
+    let compute = |extra: &[&str]| {
+        let out = run_ok(&[&base[..], &["compute"], extra].concat());
+        String::from_utf8(out.stdout).unwrap()
+    };
+    run_ok(&[&base[..], &["load", "--settle-seconds", "0"]].concat());
+    let first = compute(&[]);
+    assert!(first.contains("11 in full"), "{first}");
+    let before = crate::common::tiles_json(&wh);
+
+    // Nothing changed: every incremental tile is reused.
+    let again = compute(&[]);
+    assert!(again.contains("10 unchanged"), "{again}");
+    assert!(!again.contains("for the periods"), "{again}");
+
+    // 2025 arrives: only its periods are recomputed, plus the promise's lookback into
+    // December 2024.
+    for source in sources {
+        for e in std::fs::read_dir(parked.join(source)).unwrap() {
+            let e = e.unwrap();
+            std::fs::rename(e.path(), inputs.join(source).join(e.file_name())).unwrap();
+        }
+    }
+    run_ok(&[&base[..], &["load", "--settle-seconds", "0"]].concat());
+    let grown = compute(&[]);
+    assert!(
+        grown.contains("for the periods of 2024-12, 2025-01"),
+        "{grown}"
+    );
+    let after_2025 = crate::common::tiles_json(&wh);
+    let december = |doc: &serde_json::Value| {
+        let t = doc["tiles"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["id"] == "callbacks_within_promise")
+            .unwrap();
+        let m = t["series"]["month"].as_array().unwrap();
+        m.iter().find(|f| f["period"] == "2024-12").unwrap()["n"].clone()
+    };
+    assert_ne!(
+        december(&before),
+        december(&after_2025),
+        "December callbacks due in January are counted once January's data is in"
+    );
+
+    // A corrected June 2024 export (its last row withdrawn) replaces June only.
+    let june = std::fs::read_dir(inputs.join("callbacks_ace"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().contains("2024-06"))
+        .expect("a June 2024 export");
+    let text = std::fs::read_to_string(&june).unwrap();
+    let mut lines: Vec<&str> = text.split_inclusive('\n').collect();
+    lines.pop();
+    let corrected = june.with_file_name(
+        june.file_name()
+            .unwrap()
+            .to_string_lossy()
+            .replace(".csv", "_korjattu.csv"),
+    );
+    std::fs::write(&corrected, lines.concat()).unwrap();
+    run_ok(&[&base[..], &["load", "--settle-seconds", "0"]].concat());
+    let corrected_run = compute(&[]);
+    assert!(
+        corrected_run.contains("for the periods of 2024-06"),
+        "{corrected_run}"
+    );
+    let incremental = crate::common::tiles_json(&wh);
+
+    let full = compute(&["--full"]);
+    assert!(full.contains("11 in full"), "{full}");
+    let full = crate::common::tiles_json(&wh);
+    if let Some(d) = first_difference(&incremental["tiles"], &full["tiles"], "tiles") {
+        panic!("an incremental publish differs from a full one at {d}");
+    }
+}
+
+/// Where two JSON values first differ, as a path with both values.
+fn first_difference(a: &Value, b: &Value, at: &str) -> Option<String> {
+    match (a, b) {
+        (Value::Array(x), Value::Array(y)) => {
+            if x.len() != y.len() {
+                return Some(format!("{at}: {} items vs {}", x.len(), y.len()));
+            }
+            x.iter()
+                .zip(y)
+                .enumerate()
+                .find_map(|(i, (x, y))| first_difference(x, y, &format!("{at}[{i}]")))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            let keys: std::collections::BTreeSet<&String> = x.keys().chain(y.keys()).collect();
+            let found: Vec<String> = keys
+                .into_iter()
+                .filter_map(|k| {
+                    let here = match (x.get("id").or(x.get("period")), k.as_str()) {
+                        (Some(id), _) => format!("{at}({id}).{k}"),
+                        (None, _) => format!("{at}.{k}"),
+                    };
+                    first_difference(
+                        x.get(k).unwrap_or(&Value::Null),
+                        y.get(k).unwrap_or(&Value::Null),
+                        &here,
+                    )
+                })
+                .collect();
+            (!found.is_empty()).then(|| found.join("\n"))
+        }
+        _ if a == b => None,
+        _ => Some(format!("{at}: {a} vs {b}")),
+    }
+}

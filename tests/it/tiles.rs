@@ -166,7 +166,8 @@ fn callback_tiles_match_the_truth() {
     }
 
     // Within the promise: reached before the end of the next working day, over requests
-    // whose deadline has passed by the time the data reaches.
+    // whose deadline has passed by the time the data reaches. Periods by the contact's
+    // arrival.
     let through = contacts.iter().map(|c| c.received).max().unwrap();
     let mut promise: BTreeMap<String, (u64, u64)> = BTreeMap::new();
     let mut delays: BTreeMap<String, Vec<f64>> = BTreeMap::new();
@@ -176,13 +177,13 @@ fn callback_tiles_match_the_truth() {
         };
         let due = deadline(requested, 1);
         if due <= through {
-            let e = promise.entry(quarter(requested)).or_default();
+            let e = promise.entry(quarter(c.received)).or_default();
             e.1 += 1;
             e.0 += u64::from(c.callback_reached.is_some_and(|r| r < due));
         }
         if let Some(reached) = c.callback_reached {
             delays
-                .entry(quarter(requested))
+                .entry(quarter(c.received))
                 .or_default()
                 .push(ms(requested, reached) / 3.6e9);
         }

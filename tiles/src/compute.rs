@@ -197,14 +197,48 @@ impl Tile {
     }
 }
 
-pub(crate) struct RawRow {
-    period: String,
-    value: Option<f64>,
-    numerator: Option<f64>,
-    denominator: Option<f64>,
-    n: i64,
-    dimension: Option<String>,
-    member: Option<String>,
+/// One row a tile's SQL returned, as read from the query. Numbers are kept as exact decimal
+/// text when serialised, so rows read back are bit for bit the rows computed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RawRow {
+    /// Period label.
+    pub period: String,
+    /// Value (non-finite values are read as none).
+    #[serde(default, with = "exact")]
+    pub value: Option<f64>,
+    /// Numerator.
+    #[serde(default, with = "exact", skip_serializing_if = "Option::is_none")]
+    pub numerator: Option<f64>,
+    /// Denominator.
+    #[serde(default, with = "exact", skip_serializing_if = "Option::is_none")]
+    pub denominator: Option<f64>,
+    /// Observations.
+    pub n: i64,
+    /// Breakdown dimension; none for the total row.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dimension: Option<String>,
+    /// Breakdown member.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member: Option<String>,
+}
+
+/// `Option<f64>` as the shortest decimal text that reads back to the same bits (a JSON
+/// number would be parsed back to within one unit in the last place, not exactly).
+mod exact {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(v) => s.serialize_str(&v.to_string()),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+        Option::<String>::deserialize(d)?
+            .map(|t| t.parse().map_err(serde::de::Error::custom))
+            .transpose()
+    }
 }
 
 /// Runs one tile's SQL for one grain in `ctx` (whose `fi_period` must be for that grain).

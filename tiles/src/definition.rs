@@ -144,6 +144,17 @@ pub struct TileMeta {
     /// Whether the value is a point-in-time figure (coverage at period end), for people.
     #[serde(default)]
     pub point_in_time: bool,
+    /// Whether a publish may recompute only the periods whose input files changed. Set it
+    /// when every row's period is the period of its table's `period_column`, so the rows of
+    /// a period all lie in the files filed under its months (see the `incremental` module).
+    #[serde(default)]
+    pub incremental: bool,
+    /// For an incremental tile whose figures also depend on how far the data reaches (a
+    /// callback is due only once its deadline is inside the data): the periods holding the
+    /// last this many days before the earlier data end, up to the new end, are recomputed
+    /// on every publish.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lookback_days: Option<u32>,
 }
 
 fn default_decimals() -> u32 {

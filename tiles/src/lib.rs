@@ -4,16 +4,18 @@
 //! - [`definition`]: the tile files and the contract their SQL fulfils;
 //! - [`udf`]: Finnish reporting functions available in SQL (`fi_period`, `fi_deadline`, ...);
 //! - [`compute`]: from query rows to figures with target, status, trend and completeness;
+//! - [`incremental`]: publishing again recomputes only the periods whose files changed;
 //! - [`strategy`]: the strategy structure tiles are placed in;
 //! - [`render`]: tiles as a readable terminal table.
 
 pub mod compute;
 pub mod definition;
+pub mod incremental;
 pub mod render;
 pub mod strategy;
 pub mod udf;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
@@ -25,8 +27,9 @@ use serde::{Deserialize, Serialize};
 use tilannekuva_warehouse::catalog::{TableDef, schemas};
 use tilannekuva_warehouse::{Manifest, SnapshotRecord, Warehouse, write_parquet};
 
-pub use compute::{Cadence, Cell, ExpectedSource, PeriodFigure, SourceFile, Status, Tile};
+pub use compute::{Cadence, Cell, ExpectedSource, PeriodFigure, RawRow, SourceFile, Status, Tile};
 pub use definition::{TileDef, TileMeta, load_tiles};
+pub use incremental::{CachedTile, RawCache, Recomputed};
 pub use strategy::Strategy;
 pub use udf::Grain;
 
@@ -389,32 +392,196 @@ impl Engine {
     /// Computes every tile as at `now`: periods not ended by then are in progress, and
     /// only deliveries for months ended by then are expected.
     pub async fn compute_at(&self, manifest: &Manifest, now: DateTime<Utc>) -> Result<Vec<Tile>> {
-        let inputs = compute::Inputs::new(manifest, &self.expected, now);
-        let mut per_tile: Vec<BTreeMap<Grain, Vec<PeriodFigure>>> =
-            vec![BTreeMap::new(); self.tiles.len()];
-        for grain in Grain::ALL {
-            let ctx = self.session(manifest, grain).await?;
-            for (i, t) in self.tiles.iter().enumerate() {
-                if !t.meta.grains.contains(&grain) {
-                    continue;
-                }
-                let rows = compute::run_sql(&ctx, t).await?;
-                per_tile[i].insert(grain, compute::figures(t, grain, rows, &inputs));
-            }
-        }
-        Ok(self
-            .tiles
-            .iter()
-            .zip(per_tile)
-            .map(|(t, s)| compute::tile(t, s, &inputs))
-            .collect())
+        Ok(self.compute_from(manifest, now, None).await?.tiles)
     }
 
-    /// Computes every tile and publishes the result as a new snapshot.
+    /// Computes every tile as at `now`, reusing the rows of `previous` for the periods
+    /// whose input files have not changed since (see [`incremental`]).
+    pub async fn compute_from(
+        &self,
+        manifest: &Manifest,
+        now: DateTime<Utc>,
+        previous: Option<&RawCache>,
+    ) -> Result<Computation> {
+        let inputs = compute::Inputs::new(manifest, &self.expected, now);
+        let fingerprints = incremental::fingerprints(manifest);
+        let ends = incremental::ends(manifest);
+        let previous = previous.filter(|p| p.usable());
+        // What each tile reads, from its query plan.
+        let planning = self.session(&Manifest::default(), Grain::Month).await?;
+        let mut plans = Vec::with_capacity(self.tiles.len());
+        for t in &self.tiles {
+            let df = planning.sql(&t.sql).await.map_err(|e| Error::sql(t, e))?;
+            plans.push(incremental::tables_read(df.logical_plan()));
+        }
+        drop(planning);
+
+        enum Plan {
+            Full(String),
+            Partial(BTreeSet<String>),
+            Reuse,
+        }
+        let mut decisions = Vec::with_capacity(self.tiles.len());
+        for (t, reads) in self.tiles.iter().zip(&plans) {
+            let cached = previous.and_then(|p| p.tiles.get(&t.meta.id));
+            decisions.push(match (previous, cached) {
+                _ if !t.meta.incremental => Plan::Full("not incremental".into()),
+                (None, _) => Plan::Full("no earlier rows to reuse".into()),
+                (Some(_), None) => Plan::Full("new tile".into()),
+                (Some(_), Some(c)) if c.version != t.version() => {
+                    Plan::Full("definition changed".into())
+                }
+                (Some(_), Some(c)) if &c.reads != reads => Plan::Full("reads other tables".into()),
+                (Some(p), Some(_)) => {
+                    let mut changed = incremental::changed_months(&p.inputs, &fingerprints, reads);
+                    let moved = reads.iter().any(|t| p.ends.get(t) != ends.get(t));
+                    if let Some(days) = t.meta.lookback_days
+                        && (moved || !changed.is_empty())
+                    {
+                        changed.extend(incremental::lookback_months(&p.ends, &ends, reads, days));
+                    }
+                    if changed.is_empty() {
+                        Plan::Reuse
+                    } else {
+                        Plan::Partial(changed)
+                    }
+                }
+            });
+        }
+
+        let mut rows: Vec<BTreeMap<Grain, Vec<RawRow>>> = vec![BTreeMap::new(); self.tiles.len()];
+        let mut report = Recomputed::default();
+        for grain in Grain::ALL {
+            let wanted = |i: usize| self.tiles[i].meta.grains.contains(&grain);
+            // Periods to recompute for the tiles computed in part, over only their files.
+            let changed: BTreeSet<String> = decisions
+                .iter()
+                .filter_map(|d| match d {
+                    Plan::Partial(m) => Some(m.iter().cloned()),
+                    _ => None,
+                })
+                .flatten()
+                .collect();
+            let mut broken = BTreeSet::new();
+            if !changed.is_empty() {
+                let periods = incremental::periods_of(grain, &changed);
+                let restricted = incremental::restrict(manifest, grain, &periods);
+                let ctx = self.session(&restricted, grain).await?;
+                for (i, t) in self.tiles.iter().enumerate() {
+                    if !wanted(i) || !matches!(decisions[i], Plan::Partial(_)) {
+                        continue;
+                    }
+                    let fresh = compute::run_sql(&ctx, t).await?;
+                    if let Some(stray) = fresh.iter().find(|r| !periods.contains(&r.period)) {
+                        tracing::warn!(
+                            tile = %t.meta.id,
+                            period = %stray.period,
+                            "the tile is marked incremental but rows filed under other months \
+                             fall in this period; computing it in full"
+                        );
+                        broken.insert(i);
+                        continue;
+                    }
+                    let cached = previous
+                        .and_then(|p| p.tiles.get(&t.meta.id))
+                        .and_then(|c| c.rows.get(&grain))
+                        .map(Vec::as_slice)
+                        .unwrap_or_default();
+                    let mut merged: Vec<RawRow> = cached
+                        .iter()
+                        .filter(|r| !periods.contains(&r.period))
+                        .cloned()
+                        .collect();
+                    merged.extend(fresh);
+                    rows[i].insert(grain, merged);
+                }
+            }
+            for i in &broken {
+                decisions[*i] = Plan::Full("rows outside the periods recomputed".into());
+            }
+            let full: Vec<usize> = (0..self.tiles.len())
+                .filter(|&i| wanted(i) && matches!(decisions[i], Plan::Full(_)))
+                .collect();
+            if !full.is_empty() {
+                let ctx = self.session(manifest, grain).await?;
+                for i in full {
+                    rows[i].insert(grain, compute::run_sql(&ctx, &self.tiles[i]).await?);
+                }
+            }
+            for (i, t) in self.tiles.iter().enumerate() {
+                if wanted(i) && matches!(decisions[i], Plan::Reuse) {
+                    let cached = previous
+                        .and_then(|p| p.tiles.get(&t.meta.id))
+                        .and_then(|c| c.rows.get(&grain))
+                        .cloned()
+                        .unwrap_or_default();
+                    rows[i].insert(grain, cached);
+                }
+            }
+        }
+        for (t, d) in self.tiles.iter().zip(&decisions) {
+            let id = t.meta.id.clone();
+            match d {
+                Plan::Full(why) => report.full.push((id, why.clone())),
+                Plan::Partial(m) => report.partial.push((id, m.iter().cloned().collect())),
+                Plan::Reuse => report.reused.push(id),
+            }
+        }
+
+        let mut cache = RawCache {
+            format: incremental::FORMAT,
+            engine: incremental::engine_version(),
+            inputs: fingerprints,
+            ends,
+            tiles: BTreeMap::new(),
+        };
+        let mut tiles = Vec::with_capacity(self.tiles.len());
+        for ((t, reads), per_grain) in self.tiles.iter().zip(plans).zip(rows) {
+            let series = per_grain
+                .iter()
+                .map(|(grain, rows)| (*grain, compute::figures(t, *grain, rows.clone(), &inputs)))
+                .collect();
+            tiles.push(compute::tile(t, series, &inputs));
+            cache.tiles.insert(
+                t.meta.id.clone(),
+                CachedTile {
+                    version: t.version(),
+                    reads,
+                    rows: per_grain,
+                },
+            );
+        }
+        Ok(Computation {
+            tiles,
+            cache,
+            recomputed: report,
+        })
+    }
+
+    /// Computes every tile and publishes the result as a new snapshot, recomputing only
+    /// the periods whose input files changed since the latest snapshot.
     pub async fn publish(&self) -> Result<TilesDoc> {
+        Ok(self.publish_with(false).await?.0)
+    }
+
+    /// Publishes a new snapshot; `full` recomputes every tile over all of its data. Also
+    /// tells what was recomputed.
+    pub async fn publish_with(&self, full: bool) -> Result<(TilesDoc, Recomputed)> {
         let manifest = self.warehouse.manifest().await?;
+        let previous = if full {
+            None
+        } else {
+            self.previous_rows(&manifest).await
+        };
         let computed_at = Utc::now();
-        let tiles = self.compute_at(&manifest, computed_at).await?;
+        let Computation {
+            tiles,
+            cache,
+            recomputed,
+        } = self
+            .compute_from(&manifest, computed_at, previous.as_ref())
+            .await?;
+        tracing::info!("{recomputed}");
         let snapshot_id = format!(
             "{}-{}",
             computed_at.format("%Y%m%dT%H%M%S%3fZ"),
@@ -443,6 +610,13 @@ impl Engine {
         self.warehouse
             .put(&format!("{path}/tiles.json"), Bytes::from(json))
             .await?;
+        let raw = serde_json::to_vec(&cache).map_err(|e| Error::Snapshot {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+        self.warehouse
+            .put(&format!("{path}/{RAW_FILE}"), Bytes::from(raw))
+            .await?;
         let record = SnapshotRecord {
             id: snapshot_id,
             computed_at,
@@ -461,8 +635,40 @@ impl Engine {
                 Ok(())
             })
             .await?;
-        Ok(doc)
+        Ok((doc, recomputed))
     }
+
+    /// The rows the latest snapshot kept for reuse; none when there is no snapshot or its
+    /// rows cannot be read (the publish is then a full one, and says why in the log).
+    async fn previous_rows(&self, manifest: &Manifest) -> Option<RawCache> {
+        let latest = manifest.latest_snapshot()?;
+        let path = format!("{}/{RAW_FILE}", latest.path);
+        let read = async {
+            let bytes = self.warehouse.get(&path).await.map_err(|e| e.to_string())?;
+            serde_json::from_slice::<RawCache>(&bytes).map_err(|e| e.to_string())
+        };
+        match read.await {
+            Ok(c) => Some(c),
+            Err(e) => {
+                tracing::info!(path = %path, "earlier tile rows not reused: {e}");
+                None
+            }
+        }
+    }
+}
+
+/// File beside each snapshot's `tiles.json` with the rows the next publish may reuse.
+pub const RAW_FILE: &str = "raw.json";
+
+/// The result of computing tiles.
+#[derive(Debug, Clone)]
+pub struct Computation {
+    /// The tiles.
+    pub tiles: Vec<Tile>,
+    /// The rows behind them, for the next incremental publish.
+    pub cache: RawCache,
+    /// What was recomputed.
+    pub recomputed: Recomputed,
 }
 
 /// Reads a published snapshot: the latest, or the one in force at `as_of`.

@@ -235,6 +235,8 @@ fn build_tile(spec: Spec, loaded_at: DateTime<Utc>) -> Tile {
             inputs: vec!["contacts".into()],
             grains: vec![Grain::Quarter, Grain::Year],
             point_in_time: false,
+            incremental: false,
+            lookback_days: None,
         },
         definition_version: "0123456789abcdef".into(),
         sql: format!(

@@ -1,0 +1,300 @@
+//! Incremental publishing: recompute only the periods whose input files changed.
+//!
+//! Every snapshot keeps, beside its `tiles.json`, the rows each tile's SQL returned per grain
+//! and period (`raw.json`) and a fingerprint of the live files of every table per month. The
+//! next publish compares fingerprints: for a tile marked `incremental = true` whose definition
+//! is unchanged, only the periods (of each grain) that contain a changed month are recomputed,
+//! over just the files of those periods; the rows of every other period are taken from the
+//! previous snapshot. Everything derived from the rows — status, targets, previous period,
+//! completeness, in progress, freshness — is derived again for every period, so a figure
+//! published incrementally is the figure a full computation gives.
+//!
+//! The contract an incremental tile keeps: each row's period is the period of the table's
+//! `period_column` (the month a row is filed under), and every table it reads is one whose
+//! changes can be seen (the engine finds the tables from the query plan, not from `inputs`).
+//! When a recomputation returns a period outside the ones recomputed, the contract is broken
+//! for that data: the engine says so and computes the tile in full.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
+use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::logical_expr::LogicalPlan;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use tilannekuva_warehouse::Manifest;
+
+use crate::compute::RawRow;
+use crate::udf::Grain;
+
+/// Version of the `raw.json` layout and of how rows are computed; a different one is not
+/// reused.
+pub const FORMAT: u32 = 1;
+
+/// What a snapshot remembers for the next incremental publish.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RawCache {
+    /// [`FORMAT`] when written.
+    pub format: u32,
+    /// Version of the engine that computed the rows (the Finnish functions live in code).
+    pub engine: String,
+    /// Fingerprint of the live files per table and month.
+    pub inputs: BTreeMap<String, BTreeMap<String, String>>,
+    /// Latest event time per table.
+    #[serde(default)]
+    pub ends: BTreeMap<String, DateTime<Utc>>,
+    /// Rows per tile.
+    pub tiles: BTreeMap<String, CachedTile>,
+}
+
+/// A tile's rows as its SQL returned them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CachedTile {
+    /// Definition version the rows were computed with.
+    pub version: String,
+    /// Tables the query reads.
+    pub reads: Vec<String>,
+    /// Rows per grain.
+    pub rows: BTreeMap<Grain, Vec<RawRow>>,
+}
+
+impl RawCache {
+    /// Whether rows in this cache may be reused by this engine.
+    pub fn usable(&self) -> bool {
+        self.format == FORMAT && self.engine == engine_version()
+    }
+}
+
+/// The engine version rows are tagged with.
+pub fn engine_version() -> String {
+    env!("CARGO_PKG_VERSION").to_string()
+}
+
+/// Fingerprint of the live files of every table per month.
+pub fn fingerprints(manifest: &Manifest) -> BTreeMap<String, BTreeMap<String, String>> {
+    let mut out: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    for (table, state) in &manifest.tables {
+        let mut by_month: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for f in &state.files {
+            by_month.entry(&f.period).or_default().push(&f.path);
+        }
+        let months = out.entry(table.clone()).or_default();
+        for (month, mut paths) in by_month {
+            paths.sort_unstable();
+            let mut h = Sha256::new();
+            for p in paths {
+                h.update(p.as_bytes());
+                h.update([0]);
+            }
+            months.insert(month.to_string(), hex::encode(&h.finalize()[..12]));
+        }
+    }
+    out
+}
+
+/// Latest event time per table.
+pub fn ends(manifest: &Manifest) -> BTreeMap<String, DateTime<Utc>> {
+    manifest
+        .tables
+        .iter()
+        .filter_map(|(t, s)| Some((t.clone(), s.files.iter().filter_map(|f| f.max_time).max()?)))
+        .collect()
+}
+
+/// The months (`YYYY-MM`, Helsinki) from `lookback_days` before the earlier data end of
+/// `tables` through their new end: the ones a tile depending on the data end recomputes.
+pub fn lookback_months(
+    before: &BTreeMap<String, DateTime<Utc>>,
+    now: &BTreeMap<String, DateTime<Utc>>,
+    tables: &[String],
+    lookback_days: u32,
+) -> BTreeSet<String> {
+    let end_of =
+        |m: &BTreeMap<String, DateTime<Utc>>| tables.iter().filter_map(|t| m.get(t)).max().copied();
+    let (Some(new_end), old_end) = (end_of(now), end_of(before)) else {
+        return BTreeSet::new();
+    };
+    let old_end = old_end.unwrap_or(new_end).min(new_end);
+    let local = |t: DateTime<Utc>| {
+        t.with_timezone(&tilannekuva_conventions::datetime::HELSINKI)
+            .date_naive()
+    };
+    let first = local(old_end - Duration::days(i64::from(lookback_days)));
+    let last = local(new_end);
+    let mut out = BTreeSet::new();
+    let mut d = NaiveDate::from_ymd_opt(first.year(), first.month(), 1).expect("first of month");
+    while d <= last {
+        out.insert(Grain::Month.label(d));
+        d = d
+            .checked_add_months(chrono::Months::new(1))
+            .expect("in range");
+    }
+    out
+}
+
+/// Months whose files differ between two fingerprint sets, for the given tables.
+pub fn changed_months(
+    before: &BTreeMap<String, BTreeMap<String, String>>,
+    now: &BTreeMap<String, BTreeMap<String, String>>,
+    tables: &[String],
+) -> BTreeSet<String> {
+    let empty = BTreeMap::new();
+    let mut out = BTreeSet::new();
+    for t in tables {
+        let a = before.get(t).unwrap_or(&empty);
+        let b = now.get(t).unwrap_or(&empty);
+        for (m, fp) in a {
+            if b.get(m) != Some(fp) {
+                out.insert(m.clone());
+            }
+        }
+        for m in b.keys() {
+            if !a.contains_key(m) {
+                out.insert(m.clone());
+            }
+        }
+    }
+    out
+}
+
+/// The periods of `grain` that contain any of `months` (`YYYY-MM` labels).
+pub fn periods_of(grain: Grain, months: &BTreeSet<String>) -> BTreeSet<String> {
+    months
+        .iter()
+        .filter_map(|m| Grain::Month.bounds(m).map(|(start, _)| grain.label(start)))
+        .collect()
+}
+
+/// The manifest restricted to the files of months lying in `periods` of `grain`.
+pub fn restrict(manifest: &Manifest, grain: Grain, periods: &BTreeSet<String>) -> Manifest {
+    let mut m = manifest.clone();
+    for state in m.tables.values_mut() {
+        state.files.retain(|f| {
+            Grain::Month
+                .bounds(&f.period)
+                .is_some_and(|(start, _)| periods.contains(&grain.label(start)))
+        });
+    }
+    m
+}
+
+/// The warehouse tables a query plan scans (views are not looked into).
+pub fn tables_read(plan: &LogicalPlan) -> Vec<String> {
+    let mut out = BTreeSet::new();
+    let _ = plan.apply_with_subqueries(|node| {
+        if let LogicalPlan::TableScan(scan) = node {
+            out.insert(scan.table_name.table().to_string());
+        }
+        Ok(TreeNodeRecursion::Continue)
+    });
+    out.into_iter().collect()
+}
+
+/// What a publish recomputed, for logs and the command line.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Recomputed {
+    /// Tiles computed over all their data, with the reason.
+    pub full: Vec<(String, String)>,
+    /// Tiles of which only some periods were recomputed: the changed months.
+    pub partial: Vec<(String, Vec<String>)>,
+    /// Tiles whose rows were all reused.
+    pub reused: Vec<String>,
+}
+
+impl std::fmt::Display for Recomputed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut parts = Vec::new();
+        if !self.full.is_empty() {
+            parts.push(format!("{} in full", self.full.len()));
+        }
+        if !self.partial.is_empty() {
+            let months: BTreeSet<&String> =
+                self.partial.iter().flat_map(|(_, m)| m.iter()).collect();
+            let shown: Vec<&str> = months.iter().take(6).map(|s| s.as_str()).collect();
+            let more = if months.len() > 6 {
+                format!(" and {} more", months.len() - 6)
+            } else {
+                String::new()
+            };
+            parts.push(format!(
+                "{} for the periods of {}{more}",
+                self.partial.len(),
+                shown.join(", ")
+            ));
+        }
+        if !self.reused.is_empty() {
+            parts.push(format!("{} unchanged", self.reused.len()));
+        }
+        write!(f, "tiles recomputed: {}", parts.join("; "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tilannekuva_warehouse::manifest::{DataFile, TableState};
+
+    fn file(path: &str, period: &str) -> DataFile {
+        DataFile {
+            path: path.into(),
+            source: "s".into(),
+            load_id: "l".into(),
+            period: period.into(),
+            rows: 1,
+            bytes: 1,
+            min_time: None,
+            max_time: None,
+        }
+    }
+
+    fn manifest(files: Vec<DataFile>) -> Manifest {
+        let mut m = Manifest::default();
+        m.tables.insert("t".into(), TableState { files });
+        m
+    }
+
+    #[test]
+    fn a_new_file_changes_only_its_month() {
+        let a = manifest(vec![file("a", "2024-12"), file("b", "2024-11")]);
+        let b = manifest(vec![
+            file("a", "2024-12"),
+            file("b", "2024-11"),
+            file("c", "2025-01"),
+        ]);
+        let t = vec!["t".to_string()];
+        let changed = changed_months(&fingerprints(&a), &fingerprints(&b), &t);
+        assert_eq!(changed, BTreeSet::from(["2025-01".to_string()]));
+        // A replaced file changes its month; a removed month is changed too.
+        let c = manifest(vec![file("a2", "2024-12")]);
+        let changed = changed_months(&fingerprints(&a), &fingerprints(&c), &t);
+        assert_eq!(
+            changed,
+            BTreeSet::from(["2024-11".to_string(), "2024-12".to_string()])
+        );
+        // Other tables do not count.
+        assert!(changed_months(&fingerprints(&a), &fingerprints(&b), &["u".into()]).is_empty());
+    }
+
+    #[test]
+    fn periods_and_restriction_follow_the_grain() {
+        let months = BTreeSet::from(["2024-11".to_string(), "2025-01".to_string()]);
+        assert_eq!(
+            periods_of(Grain::Quarter, &months),
+            BTreeSet::from(["2024-Q4".to_string(), "2025-Q1".to_string()])
+        );
+        let m = manifest(vec![
+            file("a", "2024-10"),
+            file("b", "2024-07"),
+            file("c", "2025-02"),
+        ]);
+        let r = restrict(&m, Grain::Quarter, &periods_of(Grain::Quarter, &months));
+        let kept: Vec<&str> = r.tables["t"]
+            .files
+            .iter()
+            .map(|f| f.path.as_str())
+            .collect();
+        assert_eq!(kept, vec!["a", "c"]);
+        let r = restrict(&m, Grain::Year, &periods_of(Grain::Year, &months));
+        assert_eq!(r.tables["t"].files.len(), 3);
+    }
+}
