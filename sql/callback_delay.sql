@@ -15,17 +15,15 @@ WITH done AS (
 )
 SELECT
     period,
-    CAST(NULL AS VARCHAR) AS dimension,
-    CAST(NULL AS VARCHAR) AS member,
+    CASE
+        WHEN GROUPING(service) = 0 THEN 'service'
+        WHEN GROUPING(sector) = 0 THEN 'sector'
+    END AS dimension,
+    CASE
+        WHEN GROUPING(service) = 0 THEN service
+        WHEN GROUPING(sector) = 0 THEN sector
+    END AS member,
     MEDIAN(hours) AS value,
     COUNT(*) AS n
 FROM done
-GROUP BY period
-UNION ALL
-SELECT period, 'service', service, MEDIAN(hours), COUNT(*)
-FROM done
-GROUP BY period, service
-UNION ALL
-SELECT period, 'sector', sector, MEDIAN(hours), COUNT(*)
-FROM done
-GROUP BY period, sector
+GROUP BY GROUPING SETS ((period), (period, service), (period, sector))

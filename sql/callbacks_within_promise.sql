@@ -25,19 +25,17 @@ due AS (
 )
 SELECT
     period,
-    CAST(NULL AS VARCHAR) AS dimension,
-    CAST(NULL AS VARCHAR) AS member,
+    CASE
+        WHEN GROUPING(service) = 0 THEN 'service'
+        WHEN GROUPING(sector) = 0 THEN 'sector'
+    END AS dimension,
+    CASE
+        WHEN GROUPING(service) = 0 THEN service
+        WHEN GROUPING(sector) = 0 THEN sector
+    END AS member,
     100.0 * SUM(kept) / COUNT(*) AS value,
     SUM(kept) AS numerator,
     COUNT(*) AS denominator,
     COUNT(*) AS n
 FROM due
-GROUP BY period
-UNION ALL
-SELECT period, 'service', service, 100.0 * SUM(kept) / COUNT(*), SUM(kept), COUNT(*) AS denominator, COUNT(*) AS n
-FROM due
-GROUP BY period, service
-UNION ALL
-SELECT period, 'sector', sector, 100.0 * SUM(kept) / COUNT(*), SUM(kept), COUNT(*) AS denominator, COUNT(*) AS n
-FROM due
-GROUP BY period, sector
+GROUP BY GROUPING SETS ((period), (period, service), (period, sector))

@@ -13,23 +13,19 @@ WITH requests AS (
 )
 SELECT
     period,
-    CAST(NULL AS VARCHAR) AS dimension,
-    CAST(NULL AS VARCHAR) AS member,
+    CASE
+        WHEN GROUPING(queue) = 0 THEN 'queue'
+        WHEN GROUPING(service) = 0 THEN 'service'
+        WHEN GROUPING(sector) = 0 THEN 'sector'
+    END AS dimension,
+    CASE
+        WHEN GROUPING(queue) = 0 THEN queue
+        WHEN GROUPING(service) = 0 THEN service
+        WHEN GROUPING(sector) = 0 THEN sector
+    END AS member,
     100.0 * SUM(dropped) / COUNT(*) AS value,
     SUM(dropped) AS numerator,
     COUNT(*) AS denominator,
     COUNT(*) AS n
 FROM requests
-GROUP BY period
-UNION ALL
-SELECT period, 'queue', queue, 100.0 * SUM(dropped) / COUNT(*), SUM(dropped), COUNT(*) AS denominator, COUNT(*) AS n
-FROM requests
-GROUP BY period, queue
-UNION ALL
-SELECT period, 'service', service, 100.0 * SUM(dropped) / COUNT(*), SUM(dropped), COUNT(*) AS denominator, COUNT(*) AS n
-FROM requests
-GROUP BY period, service
-UNION ALL
-SELECT period, 'sector', sector, 100.0 * SUM(dropped) / COUNT(*), SUM(dropped), COUNT(*) AS denominator, COUNT(*) AS n
-FROM requests
-GROUP BY period, sector
+GROUP BY GROUPING SETS ((period), (period, queue), (period, service), (period, sector))

@@ -13,23 +13,19 @@ WITH accepted AS (
 )
 SELECT
     period,
-    CAST(NULL AS VARCHAR) AS dimension,
-    CAST(NULL AS VARCHAR) AS member,
+    CASE
+        WHEN GROUPING(queue) = 0 THEN 'queue'
+        WHEN GROUPING(service) = 0 THEN 'service'
+        WHEN GROUPING(sector) = 0 THEN 'sector'
+    END AS dimension,
+    CASE
+        WHEN GROUPING(queue) = 0 THEN queue
+        WHEN GROUPING(service) = 0 THEN service
+        WHEN GROUPING(sector) = 0 THEN sector
+    END AS member,
     AVG(minutes) AS value,
     SUM(minutes) AS numerator,
     COUNT(*) AS denominator,
     COUNT(*) AS n
 FROM accepted
-GROUP BY period
-UNION ALL
-SELECT period, 'queue', queue, AVG(minutes), SUM(minutes), COUNT(*) AS denominator, COUNT(*) AS n
-FROM accepted
-GROUP BY period, queue
-UNION ALL
-SELECT period, 'service', service, AVG(minutes), SUM(minutes), COUNT(*) AS denominator, COUNT(*) AS n
-FROM accepted
-GROUP BY period, service
-UNION ALL
-SELECT period, 'sector', sector, AVG(minutes), SUM(minutes), COUNT(*) AS denominator, COUNT(*) AS n
-FROM accepted
-GROUP BY period, sector
+GROUP BY GROUPING SETS ((period), (period, queue), (period, service), (period, sector))

@@ -12,19 +12,17 @@ WITH visits AS (
 )
 SELECT
     period,
-    CAST(NULL AS VARCHAR) AS dimension,
-    CAST(NULL AS VARCHAR) AS member,
+    CASE
+        WHEN GROUPING(unit) = 0 THEN 'unit'
+        WHEN GROUPING(channel) = 0 THEN 'channel'
+    END AS dimension,
+    CASE
+        WHEN GROUPING(unit) = 0 THEN unit
+        WHEN GROUPING(channel) = 0 THEN channel
+    END AS member,
     100.0 * SUM(digital_visits) / SUM(visits) AS value,
     SUM(digital_visits) AS numerator,
     SUM(visits) AS denominator,
     SUM(visits) AS n
 FROM visits
-GROUP BY period
-UNION ALL
-SELECT period, 'unit', unit, 100.0 * SUM(digital_visits) / SUM(visits), SUM(digital_visits), SUM(visits) AS denominator, SUM(visits) AS n
-FROM visits
-GROUP BY period, unit
-UNION ALL
-SELECT period, 'channel', channel, 100.0 * SUM(digital_visits) / SUM(visits), SUM(digital_visits), SUM(visits) AS denominator, SUM(visits) AS n
-FROM visits
-GROUP BY period, channel
+GROUP BY GROUPING SETS ((period), (period, unit), (period, channel))

@@ -12,19 +12,17 @@ WITH tasks AS (
 )
 SELECT
     period,
-    CAST(NULL AS VARCHAR) AS dimension,
-    CAST(NULL AS VARCHAR) AS member,
+    CASE
+        WHEN GROUPING(urgency) = 0 THEN 'urgency'
+        WHEN GROUPING(municipality) = 0 THEN 'municipality'
+    END AS dimension,
+    CASE
+        WHEN GROUPING(urgency) = 0 THEN urgency
+        WHEN GROUPING(municipality) = 0 THEN municipality
+    END AS member,
     100.0 * SUM(not_conveyed) / COUNT(*) AS value,
     SUM(not_conveyed) AS numerator,
     COUNT(*) AS denominator,
     COUNT(*) AS n
 FROM tasks
-GROUP BY period
-UNION ALL
-SELECT period, 'urgency', urgency, 100.0 * SUM(not_conveyed) / COUNT(*), SUM(not_conveyed), COUNT(*) AS denominator, COUNT(*) AS n
-FROM tasks
-GROUP BY period, urgency
-UNION ALL
-SELECT period, 'municipality', municipality, 100.0 * SUM(not_conveyed) / COUNT(*), SUM(not_conveyed), COUNT(*) AS denominator, COUNT(*) AS n
-FROM tasks
-GROUP BY period, municipality
+GROUP BY GROUPING SETS ((period), (period, urgency), (period, municipality))

@@ -14,25 +14,19 @@ WITH responses AS (
 )
 SELECT
     period,
-    CAST(NULL AS VARCHAR) AS dimension,
-    CAST(NULL AS VARCHAR) AS member,
+    CASE
+        WHEN GROUPING(unit) = 0 THEN 'unit'
+        WHEN GROUPING(service) = 0 THEN 'service'
+        WHEN GROUPING(sector) = 0 THEN 'sector'
+        WHEN GROUPING(channel) = 0 THEN 'channel'
+    END AS dimension,
+    CASE
+        WHEN GROUPING(unit) = 0 THEN unit
+        WHEN GROUPING(service) = 0 THEN service
+        WHEN GROUPING(sector) = 0 THEN sector
+        WHEN GROUPING(channel) = 0 THEN channel
+    END AS member,
     ROUND(100.0 * SUM(vote) / COUNT(*), 1) AS value,
     COUNT(*) AS n
 FROM responses
-GROUP BY period
-UNION ALL
-SELECT period, 'unit', unit, ROUND(100.0 * SUM(vote) / COUNT(*), 1), COUNT(*)
-FROM responses
-GROUP BY period, unit
-UNION ALL
-SELECT period, 'service', service, ROUND(100.0 * SUM(vote) / COUNT(*), 1), COUNT(*)
-FROM responses
-GROUP BY period, service
-UNION ALL
-SELECT period, 'sector', sector, ROUND(100.0 * SUM(vote) / COUNT(*), 1), COUNT(*)
-FROM responses
-GROUP BY period, sector
-UNION ALL
-SELECT period, 'channel', channel, ROUND(100.0 * SUM(vote) / COUNT(*), 1), COUNT(*)
-FROM responses
-GROUP BY period, channel
+GROUP BY GROUPING SETS ((period), (period, unit), (period, service), (period, sector), (period, channel))

@@ -20,19 +20,17 @@ WITH tasks AS (
 )
 SELECT
     period,
-    CAST(NULL AS VARCHAR) AS dimension,
-    CAST(NULL AS VARCHAR) AS member,
+    CASE
+        WHEN GROUPING(risk_class) = 0 THEN 'risk_class'
+        WHEN GROUPING(municipality) = 0 THEN 'municipality'
+    END AS dimension,
+    CASE
+        WHEN GROUPING(risk_class) = 0 THEN risk_class
+        WHEN GROUPING(municipality) = 0 THEN municipality
+    END AS member,
     100.0 * SUM(met) / COUNT(*) AS value,
     SUM(met) AS numerator,
     COUNT(*) AS denominator,
     COUNT(*) AS n
 FROM tasks
-GROUP BY period
-UNION ALL
-SELECT period, 'risk_class', risk_class, 100.0 * SUM(met) / COUNT(*), SUM(met), COUNT(*) AS denominator, COUNT(*) AS n
-FROM tasks
-GROUP BY period, risk_class
-UNION ALL
-SELECT period, 'municipality', municipality, 100.0 * SUM(met) / COUNT(*), SUM(met), COUNT(*) AS denominator, COUNT(*) AS n
-FROM tasks
-GROUP BY period, municipality
+GROUP BY GROUPING SETS ((period), (period, risk_class), (period, municipality))

@@ -30,16 +30,12 @@ WITH first_line AS (
            CASE WHEN callback_requested THEN 1 ELSE 0 END AS callback
     FROM contacts WHERE first_line
 )
-SELECT period, NULL::VARCHAR AS dimension, NULL::VARCHAR AS member,
+SELECT period,
+       CASE WHEN GROUPING(service) = 0 THEN 'service' WHEN GROUPING(sector) = 0 THEN 'sector' END AS dimension,
+       CASE WHEN GROUPING(service) = 0 THEN service WHEN GROUPING(sector) = 0 THEN sector END AS member,
        100.0 * SUM(callback) / COUNT(*) AS value, SUM(callback) AS numerator,
        COUNT(*) AS denominator, COUNT(*) AS n
-FROM first_line GROUP BY period
-UNION ALL
-SELECT period, 'service', service, 100.0 * SUM(callback) / COUNT(*), SUM(callback), COUNT(*), COUNT(*)
-FROM first_line GROUP BY period, service
-UNION ALL
-SELECT period, 'sector', sector, 100.0 * SUM(callback) / COUNT(*), SUM(callback), COUNT(*), COUNT(*)
-FROM first_line GROUP BY period, sector
+FROM first_line GROUP BY GROUPING SETS ((period), (period, service), (period, sector))
 """,
     "callback_delay": """
 WITH done AS (
@@ -49,13 +45,11 @@ WITH done AS (
     WHERE callback_requested AND callback_requested_at IS NOT NULL
       AND callback_reached_at IS NOT NULL
 )
-SELECT period, NULL::VARCHAR AS dimension, NULL::VARCHAR AS member,
+SELECT period,
+       CASE WHEN GROUPING(service) = 0 THEN 'service' WHEN GROUPING(sector) = 0 THEN 'sector' END AS dimension,
+       CASE WHEN GROUPING(service) = 0 THEN service WHEN GROUPING(sector) = 0 THEN sector END AS member,
        MEDIAN(hours) AS value, COUNT(*) AS n
-FROM done GROUP BY period
-UNION ALL
-SELECT period, 'service', service, MEDIAN(hours), COUNT(*) FROM done GROUP BY period, service
-UNION ALL
-SELECT period, 'sector', sector, MEDIAN(hours), COUNT(*) FROM done GROUP BY period, sector
+FROM done GROUP BY GROUPING SETS ((period), (period, service), (period, sector))
 """,
     "callbacks_within_promise": """
 WITH through AS (SELECT MAX(received_at) AS data_through FROM contacts),
@@ -69,16 +63,12 @@ due AS (
     WHERE c.callback_requested AND c.callback_requested_at IS NOT NULL
       AND d.deadline <= through.data_through
 )
-SELECT period, NULL::VARCHAR AS dimension, NULL::VARCHAR AS member,
+SELECT period,
+       CASE WHEN GROUPING(service) = 0 THEN 'service' WHEN GROUPING(sector) = 0 THEN 'sector' END AS dimension,
+       CASE WHEN GROUPING(service) = 0 THEN service WHEN GROUPING(sector) = 0 THEN sector END AS member,
        100.0 * SUM(kept) / COUNT(*) AS value, SUM(kept) AS numerator,
        COUNT(*) AS denominator, COUNT(*) AS n
-FROM due GROUP BY period
-UNION ALL
-SELECT period, 'service', service, 100.0 * SUM(kept) / COUNT(*), SUM(kept), COUNT(*), COUNT(*)
-FROM due GROUP BY period, service
-UNION ALL
-SELECT period, 'sector', sector, 100.0 * SUM(kept) / COUNT(*), SUM(kept), COUNT(*), COUNT(*)
-FROM due GROUP BY period, sector
+FROM due GROUP BY GROUPING SETS ((period), (period, service), (period, sector))
 """,
     "chat_abandonment": """
 WITH requests AS (
@@ -86,19 +76,12 @@ WITH requests AS (
            CASE WHEN COALESCE(dropped, accepted_at IS NULL) THEN 1 ELSE 0 END AS dropped
     FROM chats
 )
-SELECT period, NULL::VARCHAR AS dimension, NULL::VARCHAR AS member,
+SELECT period,
+       CASE WHEN GROUPING(queue) = 0 THEN 'queue' WHEN GROUPING(service) = 0 THEN 'service' WHEN GROUPING(sector) = 0 THEN 'sector' END AS dimension,
+       CASE WHEN GROUPING(queue) = 0 THEN queue WHEN GROUPING(service) = 0 THEN service WHEN GROUPING(sector) = 0 THEN sector END AS member,
        100.0 * SUM(dropped) / COUNT(*) AS value, SUM(dropped) AS numerator,
        COUNT(*) AS denominator, COUNT(*) AS n
-FROM requests GROUP BY period
-UNION ALL
-SELECT period, 'queue', queue, 100.0 * SUM(dropped) / COUNT(*), SUM(dropped), COUNT(*), COUNT(*)
-FROM requests GROUP BY period, queue
-UNION ALL
-SELECT period, 'service', service, 100.0 * SUM(dropped) / COUNT(*), SUM(dropped), COUNT(*), COUNT(*)
-FROM requests GROUP BY period, service
-UNION ALL
-SELECT period, 'sector', sector, 100.0 * SUM(dropped) / COUNT(*), SUM(dropped), COUNT(*), COUNT(*)
-FROM requests GROUP BY period, sector
+FROM requests GROUP BY GROUPING SETS ((period), (period, queue), (period, service), (period, sector))
 """,
     "chat_response_delay": """
 WITH accepted AS (
@@ -106,18 +89,11 @@ WITH accepted AS (
            (epoch_us(accepted_at) - epoch_us(requested_at)) / 60000000.0 AS minutes
     FROM chats WHERE accepted_at IS NOT NULL
 )
-SELECT period, NULL::VARCHAR AS dimension, NULL::VARCHAR AS member,
+SELECT period,
+       CASE WHEN GROUPING(queue) = 0 THEN 'queue' WHEN GROUPING(service) = 0 THEN 'service' WHEN GROUPING(sector) = 0 THEN 'sector' END AS dimension,
+       CASE WHEN GROUPING(queue) = 0 THEN queue WHEN GROUPING(service) = 0 THEN service WHEN GROUPING(sector) = 0 THEN sector END AS member,
        AVG(minutes) AS value, SUM(minutes) AS numerator, COUNT(*) AS denominator, COUNT(*) AS n
-FROM accepted GROUP BY period
-UNION ALL
-SELECT period, 'queue', queue, AVG(minutes), SUM(minutes), COUNT(*), COUNT(*)
-FROM accepted GROUP BY period, queue
-UNION ALL
-SELECT period, 'service', service, AVG(minutes), SUM(minutes), COUNT(*), COUNT(*)
-FROM accepted GROUP BY period, service
-UNION ALL
-SELECT period, 'sector', sector, AVG(minutes), SUM(minutes), COUNT(*), COUNT(*)
-FROM accepted GROUP BY period, sector
+FROM accepted GROUP BY GROUPING SETS ((period), (period, queue), (period, service), (period, sector))
 """,
     "nurse_chat_resolution": """
 SELECT fi_period(requested_at) AS period, NULL::VARCHAR AS dimension, NULL::VARCHAR AS member,
@@ -133,17 +109,11 @@ WITH responses AS (
            CASE WHEN score >= 9 THEN 1 WHEN score <= 6 THEN -1 ELSE 0 END AS vote
     FROM feedback
 )
-SELECT period, NULL::VARCHAR AS dimension, NULL::VARCHAR AS member,
+SELECT period,
+       CASE WHEN GROUPING(unit) = 0 THEN 'unit' WHEN GROUPING(service) = 0 THEN 'service' WHEN GROUPING(sector) = 0 THEN 'sector' WHEN GROUPING(channel) = 0 THEN 'channel' END AS dimension,
+       CASE WHEN GROUPING(unit) = 0 THEN unit WHEN GROUPING(service) = 0 THEN service WHEN GROUPING(sector) = 0 THEN sector WHEN GROUPING(channel) = 0 THEN channel END AS member,
        ROUND(100.0 * SUM(vote) / COUNT(*), 1) AS value, COUNT(*) AS n
-FROM responses GROUP BY period
-UNION ALL
-SELECT period, 'unit', unit, ROUND(100.0 * SUM(vote) / COUNT(*), 1), COUNT(*) FROM responses GROUP BY period, unit
-UNION ALL
-SELECT period, 'service', service, ROUND(100.0 * SUM(vote) / COUNT(*), 1), COUNT(*) FROM responses GROUP BY period, service
-UNION ALL
-SELECT period, 'sector', sector, ROUND(100.0 * SUM(vote) / COUNT(*), 1), COUNT(*) FROM responses GROUP BY period, sector
-UNION ALL
-SELECT period, 'channel', channel, ROUND(100.0 * SUM(vote) / COUNT(*), 1), COUNT(*) FROM responses GROUP BY period, channel
+FROM responses GROUP BY GROUPING SETS ((period), (period, unit), (period, service), (period, sector), (period, channel))
 """,
 }
 

@@ -448,6 +448,9 @@ pub fn local_to_utc(
     policy: &LocalTimePolicy,
 ) -> Result<DateTime<Utc>, ValueError> {
     let tz = policy.tz;
+    if let Some(offset) = day_offset(tz, naive.date()) {
+        return Ok(Utc.from_utc_datetime(&(naive - TimeDelta::seconds(i64::from(offset)))));
+    }
     match tz.from_local_datetime(&naive) {
         LocalResult::Single(dt) => Ok(dt.with_timezone(&Utc)),
         LocalResult::Ambiguous(a, b) => {
@@ -481,6 +484,45 @@ pub fn local_to_utc(
             }
         }
     }
+}
+
+/// Helsinki midnight at the start of `date`, as an instant. Midnight always exists in
+/// Helsinki: the clocks change at 03:00 and 04:00.
+pub fn local_midnight(date: NaiveDate) -> DateTime<Utc> {
+    HELSINKI
+        .from_local_datetime(&date.and_time(NaiveTime::MIN))
+        .earliest()
+        .expect("midnight exists in Helsinki")
+        .with_timezone(&Utc)
+}
+
+/// The UTC offset (seconds) in force for the whole local day `date` in `tz`, when the
+/// offset does not change that day. Remembered per thread for the last day asked, so a file
+/// of times in order consults the zone database about once a day instead of once a value.
+fn day_offset(tz: chrono_tz::Tz, date: NaiveDate) -> Option<i32> {
+    use std::cell::Cell;
+    thread_local! {
+        static LAST: Cell<Option<(chrono_tz::Tz, NaiveDate, Option<i32>)>> = const { Cell::new(None) };
+    }
+    if let Some((t, d, offset)) = LAST.get()
+        && t == tz
+        && d == date
+    {
+        return offset;
+    }
+    let at = |time: NaiveTime| {
+        tz.from_local_datetime(&date.and_time(time))
+            .single()
+            .map(|dt| dt.offset().fix().local_minus_utc())
+    };
+    let first = at(NaiveTime::MIN);
+    let last = NaiveTime::from_hms_opt(23, 59, 59).and_then(at);
+    let offset = match (first, last) {
+        (Some(a), Some(b)) if a == b => Some(a),
+        _ => None,
+    };
+    LAST.set(Some((tz, date, offset)));
+    offset
 }
 
 /// Reads a local time that falls in a gap with the offset in force before the gap.
@@ -537,6 +579,21 @@ mod tests {
 
     fn parse(s: &str, fmt: &str) -> Result<Parsed, ValueError> {
         parse_time(s, &fmt.parse().unwrap())
+    }
+
+    #[test]
+    fn remembered_day_offsets_agree_with_the_zone_database() {
+        let strict = policy(AmbiguousPolicy::Reject, NonexistentPolicy::Reject);
+        let mut t = dt(2024, 1, 1, 0, 0, 0);
+        let end = dt(2026, 1, 1, 0, 0, 0);
+        while t < end {
+            let expected = match HELSINKI.from_local_datetime(&t) {
+                LocalResult::Single(x) => Some(x.with_timezone(&Utc)),
+                _ => None,
+            };
+            assert_eq!(local_to_utc(t, &strict).ok(), expected, "{t}");
+            t += TimeDelta::minutes(17);
+        }
     }
 
     fn policy(ambiguous: AmbiguousPolicy, nonexistent: NonexistentPolicy) -> LocalTimePolicy {

@@ -505,6 +505,9 @@ impl<'a> Inputs<'a> {
     }
 }
 
+/// The member shown for a breakdown cell whose member is NULL.
+pub const NO_MEMBER: &str = "(none)";
+
 /// Turns a tile's raw rows for one grain into figures.
 pub(crate) fn figures(
     tile: &TileDef,
@@ -517,9 +520,11 @@ pub(crate) fn figures(
     let mut totals: BTreeMap<String, RawRow> = BTreeMap::new();
     let mut cells: BTreeMap<String, Vec<RawRow>> = BTreeMap::new();
     for r in rows {
-        match (&r.dimension, &r.member) {
-            (Some(_), Some(_)) => cells.entry(r.period.clone()).or_default().push(r),
-            _ => {
+        match &r.dimension {
+            // A breakdown cell, also when its member is NULL (rows with no value in the
+            // breakdown column): never mistaken for the period's total.
+            Some(_) => cells.entry(r.period.clone()).or_default().push(r),
+            None => {
                 totals.insert(r.period.clone(), r);
             }
         }
@@ -600,7 +605,7 @@ pub(crate) fn figures(
                 };
                 Cell {
                     dimension: c.dimension.unwrap_or_default(),
-                    member: c.member.unwrap_or_default(),
+                    member: c.member.unwrap_or_else(|| NO_MEMBER.to_string()),
                     value: c.value,
                     numerator: c.numerator,
                     denominator: c.denominator,

@@ -453,24 +453,23 @@ impl Engine {
         let mut report = Recomputed::default();
         for grain in Grain::ALL {
             let wanted = |i: usize| self.tiles[i].meta.grains.contains(&grain);
-            // Periods to recompute for the tiles computed in part, over only their files.
-            let changed: BTreeSet<String> = decisions
-                .iter()
-                .filter_map(|d| match d {
-                    Plan::Partial(m) => Some(m.iter().cloned()),
-                    _ => None,
-                })
-                .flatten()
-                .collect();
+            // Tiles computed in part, grouped by the periods they recompute: each group reads
+            // only the files of its periods.
+            let mut groups: BTreeMap<BTreeSet<String>, Vec<usize>> = BTreeMap::new();
+            for (i, d) in decisions.iter().enumerate() {
+                if let (true, Plan::Partial(months)) = (wanted(i), d) {
+                    groups
+                        .entry(incremental::periods_of(grain, months))
+                        .or_default()
+                        .push(i);
+                }
+            }
             let mut broken = BTreeSet::new();
-            if !changed.is_empty() {
-                let periods = incremental::periods_of(grain, &changed);
-                let restricted = incremental::restrict(manifest, grain, &periods);
+            for (periods, members) in &groups {
+                let restricted = incremental::restrict(manifest, grain, periods);
                 let ctx = self.session(&restricted, grain).await?;
-                for (i, t) in self.tiles.iter().enumerate() {
-                    if !wanted(i) || !matches!(decisions[i], Plan::Partial(_)) {
-                        continue;
-                    }
+                for &i in members {
+                    let t = &self.tiles[i];
                     let fresh = compute::run_sql(&ctx, t).await?;
                     if let Some(stray) = fresh.iter().find(|r| !periods.contains(&r.period)) {
                         tracing::warn!(

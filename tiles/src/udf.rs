@@ -13,7 +13,7 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, Date32Array, Int64Array, StringArray, TimestampMicrosecondArray,
+    Array, ArrayRef, Date32Array, Int64Array, StringArray, StringBuilder, TimestampMicrosecondArray,
 };
 use arrow::datatypes::{DataType, TimeUnit};
 use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc};
@@ -175,12 +175,76 @@ impl ScalarUDFImpl for Period {
     }
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        if let Some(ts) = arrays[0]
+            .as_any()
+            .downcast_ref::<TimestampMicrosecondArray>()
+        {
+            return Ok(ColumnarValue::Array(Arc::new(period_labels(
+                self.grain, ts,
+            ))));
+        }
         let out: StringArray = dates(&arrays[0])?
             .into_iter()
             .map(|d| d.map(|d| self.grain.label(d)))
             .collect();
         Ok(ColumnarValue::Array(Arc::new(out)))
     }
+}
+
+/// UTC microseconds of Helsinki midnight at the start of `d`.
+fn local_midnight_micros(d: NaiveDate) -> i64 {
+    let midnight = d.and_hms_opt(0, 0, 0).expect("midnight");
+    // Midnight always exists in Helsinki (changes happen at 03:00/04:00).
+    HELSINKI
+        .from_local_datetime(&midnight)
+        .earliest()
+        .expect("midnight exists")
+        .timestamp_micros()
+}
+
+/// Period labels of UTC timestamps. The UTC bounds of the periods met are remembered, so
+/// the time zone is consulted once per period and batch, not once per row: the rows of a
+/// batch mostly fall in a few periods (files are filed by month).
+fn period_labels(grain: Grain, ts: &TimestampMicrosecondArray) -> StringArray {
+    const REMEMBERED: usize = 16;
+    let mut out = StringBuilder::with_capacity(ts.len(), ts.len() * 7);
+    let mut known: Vec<(i64, i64, String)> = Vec::with_capacity(REMEMBERED);
+    let mut last = 0;
+    for v in ts.iter() {
+        let Some(us) = v else {
+            out.append_null();
+            continue;
+        };
+        if let Some((start, end, label)) = known.get(last)
+            && (*start..*end).contains(&us)
+        {
+            out.append_value(label);
+            continue;
+        }
+        if let Some(i) = known.iter().position(|(s, e, _)| (*s..*e).contains(&us)) {
+            last = i;
+            out.append_value(&known[i].2);
+            continue;
+        }
+        let label = grain.label(local_date_of_micros(us));
+        out.append_value(&label);
+        let Some((first, last_day)) = grain.bounds(&label) else {
+            continue;
+        };
+        let Some(next) = last_day.succ_opt() else {
+            continue;
+        };
+        if known.len() == REMEMBERED {
+            known.clear();
+        }
+        known.push((
+            local_midnight_micros(first),
+            local_midnight_micros(next),
+            label,
+        ));
+        last = known.len() - 1;
+    }
+    out.finish()
 }
 
 /// `fi_local_date(t)`.
@@ -258,6 +322,14 @@ impl ScalarUDFImpl for Deadline {
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let arrays = ColumnarValue::values_to_arrays(&args.args)?;
         let n = as_int64_array(&arrays[1])?;
+        if let Some(ts) = arrays[0]
+            .as_any()
+            .downcast_ref::<TimestampMicrosecondArray>()
+        {
+            return Ok(ColumnarValue::Array(Arc::new(
+                deadlines(ts, n).with_timezone("UTC"),
+            )));
+        }
         let out: TimestampMicrosecondArray = dates(&arrays[0])?
             .into_iter()
             .zip(n.iter())
@@ -268,6 +340,52 @@ impl ScalarUDFImpl for Deadline {
             .collect();
         Ok(ColumnarValue::Array(Arc::new(out.with_timezone("UTC"))))
     }
+}
+
+/// Deadlines of UTC timestamps: the local date of each row is found from the remembered
+/// UTC bounds of the days met, and each (date, n) deadline is computed once per batch.
+fn deadlines(ts: &TimestampMicrosecondArray, n: &Int64Array) -> TimestampMicrosecondArray {
+    const REMEMBERED: usize = 64;
+    let mut days: Vec<(i64, i64, NaiveDate)> = Vec::with_capacity(REMEMBERED);
+    let mut last = 0;
+    let mut memo: std::collections::HashMap<(NaiveDate, i64), i64> =
+        std::collections::HashMap::new();
+    let mut out = arrow::array::TimestampMicrosecondBuilder::with_capacity(ts.len());
+    for (t, n) in ts.iter().zip(n.iter()) {
+        let (Some(us), Some(n)) = (t, n) else {
+            out.append_null();
+            continue;
+        };
+        if n < 0 {
+            out.append_null();
+            continue;
+        }
+        let day = match days.get(last) {
+            Some((start, end, d)) if (*start..*end).contains(&us) => *d,
+            _ => match days.iter().position(|(s, e, _)| (*s..*e).contains(&us)) {
+                Some(i) => {
+                    last = i;
+                    days[i].2
+                }
+                None => {
+                    let d = local_date_of_micros(us);
+                    if let Some(next) = d.succ_opt() {
+                        if days.len() == REMEMBERED {
+                            days.clear();
+                        }
+                        days.push((local_midnight_micros(d), local_midnight_micros(next), d));
+                        last = days.len() - 1;
+                    }
+                    d
+                }
+            },
+        };
+        let due = *memo
+            .entry((day, n))
+            .or_insert_with(|| deadline(day, n as u32).timestamp_micros());
+        out.append_value(due);
+    }
+    out.finish()
 }
 
 /// `fi_working_days(a, b)`.
@@ -341,6 +459,60 @@ mod tests {
             ("2024-02-01".into(), "2024-02-29".into())
         );
         assert!(Grain::Quarter.bounds("2024-Q5").is_none());
+    }
+
+    #[test]
+    fn period_labels_agree_with_the_time_zone_row_by_row() {
+        // Every 37 minutes across both 2025 DST changes and the year end, in an order that
+        // jumps between periods, with nulls.
+        let start = DateTime::parse_from_rfc3339("2024-12-31T20:00:00Z").unwrap();
+        let mut micros: Vec<Option<i64>> = (0..30_000i64)
+            .map(|i| Some(start.timestamp_micros() + i * 37 * 60_000_000))
+            .collect();
+        micros.reverse();
+        micros.swap(5, 20_000);
+        micros[7] = None;
+        let ts = TimestampMicrosecondArray::from(micros.clone());
+        for grain in Grain::ALL {
+            let labels = period_labels(grain, &ts);
+            for (i, us) in micros.iter().enumerate() {
+                match us {
+                    None => assert!(labels.is_null(i)),
+                    Some(us) => {
+                        assert_eq!(labels.value(i), grain.label(local_date_of_micros(*us)))
+                    }
+                }
+            }
+        }
+        // Local midnight of 1.4.2025 is 31.3. 21:00Z (summer time): one microsecond before
+        // is still March.
+        let edge = DateTime::parse_from_rfc3339("2025-03-31T21:00:00Z")
+            .unwrap()
+            .timestamp_micros();
+        let ts = TimestampMicrosecondArray::from(vec![edge - 1, edge]);
+        let labels = period_labels(Grain::Month, &ts);
+        assert_eq!((labels.value(0), labels.value(1)), ("2025-03", "2025-04"));
+    }
+
+    #[test]
+    fn deadlines_agree_with_the_calendar_row_by_row() {
+        let start = DateTime::parse_from_rfc3339("2024-12-20T20:00:00Z").unwrap();
+        let micros: Vec<Option<i64>> = (0..5_000i64)
+            .map(|i| Some(start.timestamp_micros() + (i * 7919 % 5_000) * 13 * 60_000_000))
+            .chain([None])
+            .collect();
+        let ns: Vec<Option<i64>> = (0..micros.len() as i64).map(|i| Some(i % 3)).collect();
+        let ts = TimestampMicrosecondArray::from(micros.clone());
+        let out = deadlines(&ts, &Int64Array::from(ns.clone()));
+        for (i, (us, n)) in micros.iter().zip(&ns).enumerate() {
+            match us {
+                None => assert!(out.is_null(i)),
+                Some(us) => assert_eq!(
+                    out.value(i),
+                    deadline(local_date_of_micros(*us), n.unwrap() as u32).timestamp_micros()
+                ),
+            }
+        }
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! Windows-1252, CRLF or LF. Lines are numbered as a text editor shows them; the header is
 //! line 1.
 
+use std::borrow::Cow;
 use std::io::Read;
 
 use arrow::array::RecordBatch;
@@ -64,12 +65,11 @@ pub fn normalise(
                 let last = record.len().saturating_sub(1);
                 let field = |i: usize| {
                     record.get(i).map(|f| {
-                        if i == last {
+                        Cow::Borrowed(if i == last {
                             f.strip_suffix('\r').unwrap_or(f)
                         } else {
                             f
-                        }
-                        .to_string()
+                        })
                     })
                 };
                 normaliser.record(line, record.len(), field)?;

@@ -3,6 +3,7 @@
 //! (1-based), since such answers usually have no line breaks.
 
 use arrow::array::RecordBatch;
+use std::borrow::Cow;
 
 use super::{Normaliser, PeriodBuffer, Plan, Ranges, Summary};
 use crate::{Error, Result};
@@ -44,9 +45,9 @@ pub fn normalise(
     for (i, r) in records.iter().enumerate() {
         let field = |at: usize| {
             r.get(&header[at]).map(|v| match v {
-                serde_json::Value::Null => String::new(),
-                serde_json::Value::String(s) => s.clone(),
-                other => other.to_string(),
+                serde_json::Value::Null => Cow::Borrowed(""),
+                serde_json::Value::String(s) => Cow::Borrowed(s.as_str()),
+                other => Cow::Owned(other.to_string()),
             })
         };
         normaliser.record(i as u64 + 1, header.len(), field)?;

@@ -13,6 +13,7 @@ pub mod csv;
 pub mod json;
 mod value;
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -404,11 +405,11 @@ impl Plan {
     }
 
     /// Reads one record into typed values, or says why it cannot be read.
-    pub fn row(
+    pub fn row<'r>(
         &self,
         line: u64,
         bound: &[Option<usize>],
-        field: impl Fn(usize) -> Option<String>,
+        field: impl Fn(usize) -> Option<Cow<'r, str>>,
         fields: usize,
         expected_fields: usize,
     ) -> std::result::Result<Vec<Value>, Reject> {
@@ -436,7 +437,7 @@ impl Plan {
                             line,
                             column: c.from.clone(),
                             column_number: Some(i + 1),
-                            raw_value: Some(raw.clone()),
+                            raw_value: Some(raw.to_string()),
                             reason: format!("expected {}", reason.trim_start_matches("expected ")),
                         })?
                     }
@@ -448,7 +449,7 @@ impl Plan {
                     line,
                     column: c.from.clone(),
                     column_number: at.map(|i| i + 1),
-                    raw_value: at.and_then(&field),
+                    raw_value: at_raw(*at, &field),
                     reason: format!("expected a value: `{}` is required", c.name),
                 });
             }
@@ -495,8 +496,8 @@ impl Plan {
     }
 }
 
-fn at_raw(at: Option<usize>, field: &impl Fn(usize) -> Option<String>) -> Option<String> {
-    at.and_then(field)
+fn at_raw<'r>(at: Option<usize>, field: &impl Fn(usize) -> Option<Cow<'r, str>>) -> Option<String> {
+    at.and_then(field).map(Cow::into_owned)
 }
 
 /// Accumulates one period's rows and turns them into Arrow batches.
@@ -650,6 +651,8 @@ pub struct Normaliser<'a, F: FnMut(&str, RecordBatch, &PeriodBuffer) -> Result<(
     bound: Vec<Option<usize>>,
     expected_fields: usize,
     buffers: BTreeMap<String, PeriodBuffer>,
+    /// UTC bounds (microseconds, end exclusive) and label of the last row's period.
+    period: (i64, i64, String),
     emit: F,
     /// What has been read so far.
     pub summary: Summary,
@@ -666,17 +669,45 @@ impl<'a, F: FnMut(&str, RecordBatch, &PeriodBuffer) -> Result<()>> Normaliser<'a
             bound,
             expected_fields: header.len(),
             buffers: BTreeMap::new(),
+            period: (i64::MAX, i64::MIN, String::new()),
             emit,
             summary: Summary::default(),
         })
     }
 
-    /// Reads one record.
-    pub fn record(
+    /// Sets `self.period` to the row's period and returns the row's instant. The UTC bounds
+    /// of the last month are remembered: the rows of an export mostly come in time order, so
+    /// the time zone is consulted about once a month, not once a row.
+    fn period_of(&mut self, values: &[Value]) -> Option<DateTime<Utc>> {
+        if let Value::Timestamp(us) = values[self.plan.period_idx] {
+            let (start, end, _) = &self.period;
+            if (*start..*end).contains(&us) {
+                return DateTime::<Utc>::from_timestamp_micros(us);
+            }
+        }
+        let (label, time) = self.plan.period(values);
+        self.period = match time.map(|t| t.with_timezone(&HELSINKI).date_naive()) {
+            Some(d) => {
+                let first = NaiveDate::from_ymd_opt(d.year(), d.month(), 1).expect("first");
+                let next = first
+                    .checked_add_months(chrono::Months::new(1))
+                    .expect("in range");
+                let micros = |d: NaiveDate| {
+                    tilannekuva_conventions::datetime::local_midnight(d).timestamp_micros()
+                };
+                (micros(first), micros(next), label)
+            }
+            None => (i64::MAX, i64::MIN, label),
+        };
+        time
+    }
+
+    /// Reads one record; `field(i)` is the text of its field `i`.
+    pub fn record<'r>(
         &mut self,
         line: u64,
         fields: usize,
-        field: impl Fn(usize) -> Option<String>,
+        field: impl Fn(usize) -> Option<Cow<'r, str>>,
     ) -> Result<()> {
         self.summary.rows += 1;
         match self
@@ -693,14 +724,16 @@ impl<'a, F: FnMut(&str, RecordBatch, &PeriodBuffer) -> Result<()>> Normaliser<'a
                         column,
                     });
                 }
-                let (period, time) = self.plan.period(&values);
-                let buf = self
-                    .buffers
-                    .entry(period.clone())
-                    .or_insert_with(|| PeriodBuffer::new(self.plan));
+                let time = self.period_of(&values);
+                let period = &self.period.2;
+                if !self.buffers.contains_key(period) {
+                    self.buffers
+                        .insert(period.clone(), PeriodBuffer::new(self.plan));
+                }
+                let buf = self.buffers.get_mut(period).expect("inserted above");
                 buf.push(
                     values,
-                    &period,
+                    period,
                     time,
                     &self.plan.source.name,
                     &self.sha,
@@ -709,7 +742,7 @@ impl<'a, F: FnMut(&str, RecordBatch, &PeriodBuffer) -> Result<()>> Normaliser<'a
                 self.summary.accepted += 1;
                 if buf.len() >= BATCH_ROWS {
                     let batch = buf.take_batch();
-                    (self.emit)(&period, batch, buf)?;
+                    (self.emit)(period, batch, buf)?;
                 }
             }
         }
