@@ -256,7 +256,7 @@ async fn write_curated(
     };
     let pb = progress.clone();
     let worker = tokio::task::spawn_blocking(move || -> Result<(Summary, Ranges)> {
-        let emit = |period: &str, batch: RecordBatch, _: &crate::normalise::PeriodBuffer| {
+        let emit = |period: &str, batch: RecordBatch| {
             tx.blocking_send((period.to_string(), batch))
                 .map_err(|_| Error::Unreadable {
                     source_name: reader_plan.source.name.clone(),

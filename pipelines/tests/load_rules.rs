@@ -204,6 +204,72 @@ async fn bad_rows_are_quarantined_with_line_column_value_and_reason() {
     assert!(text.contains("1234.5"), "{text}");
 }
 
+/// A large export is normalised in chunks on several threads; the result is what one thread
+/// gives: every row once, in file order within each month's file, every row and reject with
+/// its exact line, a blank line skipped.
+#[tokio::test]
+async fn a_large_export_keeps_file_order_and_exact_lines_across_chunks() {
+    let f = Fixture::new(&source(""));
+    let bad = [2, 8_192, 8_193, 19_999];
+    let mut rows: Vec<String> = (1..=20_000)
+        .map(|i| {
+            let day = if i <= 10_000 { "5.3.2024" } else { "5.4.2024" };
+            let minutes = if bad.contains(&i) { "-1,0" } else { "1,5" };
+            format!("{i};{day} 9:00;{minutes};K;;")
+        })
+        .collect();
+    rows.insert(12_000, String::new());
+    let refs: Vec<&str> = rows.iter().map(String::as_str).collect();
+    f.drop_file("big.csv", &csv(&refs));
+    let r = f.load().await;
+    assert_eq!(loaded(&r[0]), (19_996, 4));
+    // Data row i is on line i + 1, and on line i + 2 after the blank line.
+    let line_of = |i: i64| if i <= 12_000 { i + 1 } else { i + 2 };
+    let m = f.pipelines.warehouse.manifest().await.unwrap();
+    let files = m.files("visits");
+    assert_eq!(files.len(), 2, "one file per month");
+    let mut seen = 0;
+    for file in files {
+        let bytes = f.pipelines.warehouse.get(&file.path).await.unwrap();
+        let (_, batches) = tilannekuva_warehouse::read_parquet_bytes(&file.path, bytes).unwrap();
+        let mut previous = 0;
+        for b in &batches {
+            let ids = b.column_by_name("id").unwrap();
+            let ids = arrow::array::AsArray::as_string::<i32>(ids);
+            let lines = b.column_by_name("_line").unwrap();
+            let lines = arrow::array::AsArray::as_primitive::<arrow::datatypes::Int64Type>(lines);
+            for k in 0..b.num_rows() {
+                let id: i64 = ids.value(k).parse().unwrap();
+                assert_eq!(lines.value(k), line_of(id), "row {id}");
+                assert!(
+                    id > previous,
+                    "row {id} after row {previous}: file order kept"
+                );
+                previous = id;
+                seen += 1;
+            }
+        }
+    }
+    assert_eq!(seen, 19_996);
+    let q = m.files("quarantine");
+    let bytes = f.pipelines.warehouse.get(&q[0].path).await.unwrap();
+    let (_, batches) = tilannekuva_warehouse::read_parquet_bytes(&q[0].path, bytes).unwrap();
+    let lines: Vec<i64> = batches
+        .iter()
+        .flat_map(|b| {
+            let c = b.column_by_name("line").unwrap();
+            arrow::array::AsArray::as_primitive::<arrow::datatypes::Int64Type>(c)
+                .values()
+                .to_vec()
+        })
+        .collect();
+    let expected: Vec<i64> = bad.iter().map(|&i| line_of(i)).collect();
+    assert_eq!(
+        lines, expected,
+        "rejects in line order with their exact lines"
+    );
+}
+
 #[tokio::test]
 async fn too_many_rejects_commit_nothing() {
     let f = Fixture::new(&source(""));

@@ -8,7 +8,7 @@ use std::io::Read;
 use arrow::array::RecordBatch;
 use tilannekuva_conventions::encoding::decoding_reader;
 
-use super::{Normaliser, PeriodBuffer, Plan, Ranges, Summary};
+use super::{Normaliser, Plan, Ranges, Summary};
 use crate::config::FormatConfig;
 use crate::{Error, Result};
 
@@ -18,7 +18,7 @@ pub fn normalise(
     file: &str,
     sha: &str,
     input: Box<dyn Read + Send>,
-    emit: impl FnMut(&str, RecordBatch, &PeriodBuffer) -> Result<()>,
+    emit: impl FnMut(&str, RecordBatch) -> Result<()>,
 ) -> Result<(Summary, Ranges)> {
     let FormatConfig::Csv {
         delimiter,
@@ -52,35 +52,228 @@ pub fn normalise(
         .iter()
         .map(|h| h.trim_start_matches('\u{feff}').trim().to_string())
         .collect();
-    let mut normaliser = Normaliser::new(plan, file, sha, &header, emit)?;
-    let mut record = csv::StringRecord::new();
-    loop {
-        match reader.read_record(&mut record) {
-            Ok(false) => break,
-            Ok(true) => {
-                let line = record.position().map_or(0, |p| p.line());
-                if record.len() == 1 && record.get(0).is_some_and(|f| f.trim().is_empty()) {
-                    continue; // a blank line, such as a trailing one
+    let workers = workers();
+    if workers < 2 {
+        let mut normaliser = Normaliser::new(plan, file, sha, &header, emit)?;
+        let mut record = csv::StringRecord::new();
+        loop {
+            match reader.read_record(&mut record) {
+                Ok(false) => break,
+                Ok(true) => {
+                    if is_blank(&record) {
+                        continue; // a blank line, such as a trailing one
+                    }
+                    let line = record.position().map_or(0, |p| p.line());
+                    normaliser.record(line, record.len(), fields_of(&record))?;
                 }
-                let last = record.len().saturating_sub(1);
-                let field = |i: usize| {
-                    record.get(i).map(|f| {
-                        Cow::Borrowed(if i == last {
-                            f.strip_suffix('\r').unwrap_or(f)
-                        } else {
-                            f
-                        })
-                    })
-                };
-                normaliser.record(line, record.len(), field)?;
-            }
-            Err(e) => {
-                let line = e.position().map(|p| p.line());
-                return Err(unreadable(line, csv_message(&e)));
+                Err(e) => {
+                    let line = e.position().map(|p| p.line());
+                    return Err(unreadable(line, csv_message(&e)));
+                }
             }
         }
+        return normaliser.finish();
     }
-    normaliser.finish()
+    // Checked once here, so that a drifted header is reported before any work is shared out.
+    plan.bind(file, &header)?;
+    parallel(plan, file, sha, &header, reader, workers, emit, &unreadable)
+}
+
+/// Threads normalising chunks of one export: every core but one (which writes Parquet),
+/// at least two, at most four.
+fn workers() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().clamp(2, 4))
+}
+
+fn is_blank(record: &csv::StringRecord) -> bool {
+    record.len() == 1 && record.get(0).is_some_and(|f| f.trim().is_empty())
+}
+
+/// The fields of a record as the normaliser reads them; the `\r` a CRLF file leaves at the
+/// end of the last field is stripped.
+fn fields_of<'r>(record: &'r csv::StringRecord) -> impl Fn(usize) -> Option<Cow<'r, str>> + 'r {
+    let last = record.len().saturating_sub(1);
+    move |i: usize| {
+        record.get(i).map(|f| {
+            Cow::Borrowed(if i == last {
+                f.strip_suffix('\r').unwrap_or(f)
+            } else {
+                f
+            })
+        })
+    }
+}
+
+/// Records per chunk handed to a worker.
+const CHUNK_RECORDS: usize = 8 * 1024;
+
+/// A chunk of records and its place in the file.
+type Chunk = (usize, Vec<csv::StringRecord>);
+
+/// What a worker made of one chunk.
+struct ChunkOut {
+    batches: Vec<(String, RecordBatch)>,
+    summary: Summary,
+    ranges: Ranges,
+}
+
+/// Normalises an export on several threads. This thread reads records into chunks; the
+/// workers normalise chunks independently; a collector hands their batches, rejects and time
+/// ranges on strictly in file order, so the result is the same as reading on one thread:
+/// the same rows in the same order, rejects in line order, the first error by line.
+/// Chunks in flight are limited, so memory stays bounded whatever the file size.
+#[allow(clippy::too_many_arguments)]
+fn parallel<R: Read + Send>(
+    plan: &Plan,
+    file: &str,
+    sha: &str,
+    header: &[String],
+    mut reader: csv::Reader<R>,
+    workers: usize,
+    mut emit: impl FnMut(&str, RecordBatch) -> Result<()>,
+    unreadable: &(dyn Fn(Option<u64>, String) -> Error + Sync),
+) -> Result<(Summary, Ranges)> {
+    use std::sync::mpsc::{Receiver, sync_channel};
+    use std::sync::{Arc, Mutex};
+
+    let in_flight = 2 * workers + 1;
+    let (chunk_tx, chunk_rx) = sync_channel::<Chunk>(workers);
+    let chunk_rx: Arc<Mutex<Receiver<Chunk>>> = Arc::new(Mutex::new(chunk_rx));
+    let (done_tx, done_rx) = sync_channel::<(usize, Result<ChunkOut>)>(in_flight);
+    let (slot_tx, slot_rx) = sync_channel::<()>(in_flight);
+    for _ in 0..in_flight {
+        slot_tx.send(()).expect("capacity");
+    }
+
+    std::thread::scope(|scope| {
+        // Workers.
+        for _ in 0..workers {
+            let chunk_rx = Arc::clone(&chunk_rx);
+            let done_tx = done_tx.clone();
+            scope.spawn(move || {
+                loop {
+                    let next = chunk_rx.lock().map(|rx| rx.recv());
+                    let Ok(Ok((index, records))) = next else {
+                        return;
+                    };
+                    let out = normalise_chunk(plan, file, sha, header, &records);
+                    if done_tx.send((index, out)).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        drop(done_tx);
+        // Reader.
+        let reading = scope.spawn(move || -> Result<usize> {
+            let mut index = 0;
+            let mut chunk = Vec::with_capacity(CHUNK_RECORDS);
+            loop {
+                let mut record = csv::StringRecord::new();
+                match reader.read_record(&mut record) {
+                    Ok(false) => break,
+                    Ok(true) if is_blank(&record) => continue,
+                    Ok(true) => chunk.push(record),
+                    Err(e) => {
+                        let line = e.position().map(|p| p.line());
+                        return Err(unreadable(line, csv_message(&e)));
+                    }
+                }
+                if chunk.len() == CHUNK_RECORDS {
+                    if slot_rx.recv().is_err() {
+                        return Ok(index); // the collector stopped
+                    }
+                    let full = std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK_RECORDS));
+                    if chunk_tx.send((index, full)).is_err() {
+                        return Ok(index);
+                    }
+                    index += 1;
+                }
+            }
+            if !chunk.is_empty() {
+                if slot_rx.recv().is_err() {
+                    return Ok(index);
+                }
+                if chunk_tx.send((index, chunk)).is_err() {
+                    return Ok(index);
+                }
+                index += 1;
+            }
+            Ok(index)
+        });
+        // Collector: in file order.
+        let mut summary = Summary::default();
+        let mut ranges = Ranges::new();
+        let mut pending = std::collections::BTreeMap::new();
+        let mut next = 0;
+        let mut failure = None;
+        for (index, out) in done_rx.iter() {
+            pending.insert(index, out);
+            while let Some(out) = pending.remove(&next) {
+                next += 1;
+                let step = out.and_then(|c| {
+                    summary.rows += c.summary.rows;
+                    summary.accepted += c.summary.accepted;
+                    summary.rejects.extend(c.summary.rejects);
+                    for (period, (lo, hi)) in c.ranges {
+                        let r = ranges.entry(period).or_insert((None, None));
+                        r.0 = r.0.into_iter().chain(lo).min();
+                        r.1 = r.1.into_iter().chain(hi).max();
+                    }
+                    c.batches
+                        .into_iter()
+                        .try_for_each(|(period, batch)| emit(&period, batch))
+                });
+                if let Err(e) = step {
+                    failure = Some(e);
+                    break;
+                }
+                let _ = slot_tx.send(());
+            }
+            if failure.is_some() {
+                break;
+            }
+        }
+        // Stops the reader and the workers if the collector stopped early.
+        drop(slot_tx);
+        drop(done_rx);
+        let read = reading
+            .join()
+            .unwrap_or_else(|_| Err(unreadable(None, "the reader thread panicked".into())));
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        let chunks = read?;
+        if next != chunks {
+            return Err(unreadable(None, "a normalising thread stopped".into()));
+        }
+        Ok((summary, ranges))
+    })
+}
+
+/// Normalises one chunk of records into batches per period.
+fn normalise_chunk(
+    plan: &Plan,
+    file: &str,
+    sha: &str,
+    header: &[String],
+    records: &[csv::StringRecord],
+) -> Result<ChunkOut> {
+    let mut batches = Vec::new();
+    let mut normaliser = Normaliser::new(plan, file, sha, header, |period: &str, batch| {
+        batches.push((period.to_string(), batch));
+        Ok(())
+    })?;
+    for record in records {
+        let line = record.position().map_or(0, |p| p.line());
+        normaliser.record(line, record.len(), fields_of(record))?;
+    }
+    let (summary, ranges) = normaliser.finish()?;
+    Ok(ChunkOut {
+        batches,
+        summary,
+        ranges,
+    })
 }
 
 fn ascii(c: char, what: &str) -> std::result::Result<u8, String> {

@@ -5,7 +5,7 @@
 use arrow::array::RecordBatch;
 use std::borrow::Cow;
 
-use super::{Normaliser, PeriodBuffer, Plan, Ranges, Summary};
+use super::{Normaliser, Plan, Ranges, Summary};
 use crate::{Error, Result};
 
 /// Normalises a JSON array export held in memory.
@@ -14,7 +14,7 @@ pub fn normalise(
     file: &str,
     sha: &str,
     bytes: &[u8],
-    emit: impl FnMut(&str, RecordBatch, &PeriodBuffer) -> Result<()>,
+    emit: impl FnMut(&str, RecordBatch) -> Result<()>,
 ) -> Result<(Summary, Ranges)> {
     let unreadable = |message: String| Error::Unreadable {
         source_name: plan.source.name.clone(),

@@ -644,7 +644,7 @@ pub struct Summary {
 }
 
 /// Applies a plan to records and hands out batches per period. Shared by every format.
-pub struct Normaliser<'a, F: FnMut(&str, RecordBatch, &PeriodBuffer) -> Result<()>> {
+pub struct Normaliser<'a, F: FnMut(&str, RecordBatch) -> Result<()>> {
     plan: &'a Plan,
     file: String,
     sha: String,
@@ -658,7 +658,7 @@ pub struct Normaliser<'a, F: FnMut(&str, RecordBatch, &PeriodBuffer) -> Result<(
     pub summary: Summary,
 }
 
-impl<'a, F: FnMut(&str, RecordBatch, &PeriodBuffer) -> Result<()>> Normaliser<'a, F> {
+impl<'a, F: FnMut(&str, RecordBatch) -> Result<()>> Normaliser<'a, F> {
     /// Starts on an export whose header is `header`.
     pub fn new(plan: &'a Plan, file: &str, sha: &str, header: &[String], emit: F) -> Result<Self> {
         let bound = plan.bind(file, header)?;
@@ -742,7 +742,7 @@ impl<'a, F: FnMut(&str, RecordBatch, &PeriodBuffer) -> Result<()>> Normaliser<'a
                 self.summary.accepted += 1;
                 if buf.len() >= BATCH_ROWS {
                     let batch = buf.take_batch();
-                    (self.emit)(period, batch, buf)?;
+                    (self.emit)(period, batch)?;
                 }
             }
         }
@@ -755,7 +755,7 @@ impl<'a, F: FnMut(&str, RecordBatch, &PeriodBuffer) -> Result<()>> Normaliser<'a
         for (period, buf) in self.buffers.iter_mut() {
             if !buf.is_empty() {
                 let batch = buf.take_batch();
-                (self.emit)(period, batch, buf)?;
+                (self.emit)(period, batch)?;
             }
             ranges.insert(period.clone(), (buf.min_time, buf.max_time));
         }
