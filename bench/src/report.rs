@@ -206,16 +206,21 @@ impl Report {
         );
         let _ = writeln!(
             s,
-            "Machine: {} ({} CPUs online), {}, Linux {}; {}; Python {}, DuckDB {}, Polars {}. \
+            "Machine: {} ({} CPUs online), {}, Linux {}; {}{}. \
              Pinned to CPUs `{}` with taskset, {} threads per engine, median of {} runs.\n",
             m.cpu,
             m.cpus,
             m.memory,
             m.kernel,
             m.rustc,
-            m.python,
-            m.duckdb,
-            m.polars,
+            if m.python.is_empty() {
+                " (no peers run)".to_string()
+            } else {
+                format!(
+                    "; Python {}, DuckDB {}, Polars {}",
+                    m.python, m.duckdb, m.polars
+                )
+            },
             self.cores,
             self.threads,
             self.runs
@@ -227,6 +232,13 @@ impl Report {
         );
 
         // Ingest.
+        if !self.ingest.is_empty() {
+            self.ingest_markdown(&mut s, cores);
+        }
+        self.rest_markdown(s, cores)
+    }
+
+    fn ingest_markdown(&self, s: &mut String, cores: f64) {
         let raw = median(&self.raw_read);
         let _ = writeln!(
             s,
@@ -273,7 +285,9 @@ impl Report {
             s,
             "\n\"ratio to us\" is our median time / the engine's (≤ 1.0: we are as fast or faster).\n"
         );
+    }
 
+    fn rest_markdown(&self, mut s: String, cores: f64) -> String {
         if let Some(t) = &self.tiles {
             let ours = median(&t.ours_compared);
             let _ = writeln!(

@@ -141,7 +141,8 @@ pub async fn load_delivery(wh: &Warehouse, plan: &Plan, d: Delivery) -> Result<L
             }
         }
     }
-    let periods: Vec<String> = files.iter().map(|f| f.period.clone()).collect();
+    let mut periods: Vec<String> = files.iter().map(|f| f.period.clone()).collect();
+    periods.dedup(); // a period written in several parts has several files
     let record = LoadRecord {
         load_id: load_id.clone(),
         source: source.clone(),
@@ -281,28 +282,56 @@ async fn write_curated(
         }
     });
 
-    let mut sinks: HashMap<String, ParquetSink> = HashMap::new();
+    // Open files by period, with the order they were last written to. At most
+    // `MAX_OPEN_FILES` are open: a load spanning many months finishes the least recently
+    // written file to open another, and a period met again later gets a further part file.
+    // Memory therefore depends on neither the export's size nor how many months it spans.
+    let mut sinks: HashMap<String, (ParquetSink, u64)> = HashMap::new();
+    let mut parts: HashMap<String, u32> = HashMap::new();
+    let mut closed: Vec<(String, String, u64, u64)> = Vec::new(); // period, path, rows, bytes
+    let mut tick = 0u64;
     let mut write_error = None;
     while let Some((period, batch)) = rx.recv().await {
         if write_error.is_some() {
             continue; // drain so the worker can finish
         }
-        let sink = match sinks.get_mut(&period) {
-            Some(s) => s,
-            None => {
-                let path = format!(
-                    "curated/{}/period={period}/{load_id}.parquet",
-                    plan.table.name
-                );
-                match ParquetSink::create(wh, &path, plan.schema.clone()) {
-                    Ok(s) => sinks.entry(period.clone()).or_insert(s),
+        tick += 1;
+        if !sinks.contains_key(&period) {
+            if sinks.len() >= MAX_OPEN_FILES {
+                let oldest = sinks
+                    .iter()
+                    .min_by_key(|(_, (_, used))| *used)
+                    .map(|(p, _)| p.clone())
+                    .expect("files are open");
+                let (sink, _) = sinks.remove(&oldest).expect("listed");
+                match sink.finish(wh).await {
+                    Ok((path, rows, bytes)) => closed.push((oldest, path, rows, bytes)),
                     Err(e) => {
                         write_error = Some(Error::from(e));
                         continue;
                     }
                 }
             }
-        };
+            let part = parts.entry(period.clone()).or_insert(0);
+            *part += 1;
+            let name = if *part == 1 {
+                load_id.to_string()
+            } else {
+                format!("{load_id}-{part}")
+            };
+            let path = format!("curated/{}/period={period}/{name}.parquet", plan.table.name);
+            match ParquetSink::create(wh, &path, plan.schema.clone()) {
+                Ok(s) => {
+                    sinks.insert(period.clone(), (s, tick));
+                }
+                Err(e) => {
+                    write_error = Some(Error::from(e));
+                    continue;
+                }
+            }
+        }
+        let (sink, used) = sinks.get_mut(&period).expect("opened above");
+        *used = tick;
         if let Err(e) = sink.write(&batch).await {
             write_error = Some(e.into());
         }
@@ -316,48 +345,54 @@ async fn write_curated(
             message: format!("normaliser panicked: {e}"),
         })
     });
+    let closed_paths: Vec<String> = closed.iter().map(|c| c.1.clone()).collect();
     let failure = match (worked, write_error) {
         (Err(e), _) | (Ok(_), Some(e)) => Some(e),
         (Ok(ok), None) => {
             let (summary, ranges) = ok;
-            let mut files = Vec::new();
-            let mut finished = Vec::new();
-            let mut periods: Vec<String> = sinks.keys().cloned().collect();
-            periods.sort();
-            for period in periods {
-                let sink = sinks.remove(&period).expect("listed period");
+            let mut open: Vec<String> = sinks.keys().cloned().collect();
+            open.sort();
+            for period in open {
+                let (sink, _) = sinks.remove(&period).expect("listed period");
                 match sink.finish(wh).await {
-                    Ok((path, rows, bytes)) => {
-                        finished.push(path.clone());
-                        let (min_time, max_time) =
-                            ranges.get(&period).copied().unwrap_or((None, None));
-                        files.push(DataFile {
-                            path,
-                            source: plan.source.name.clone(),
-                            load_id: load_id.to_string(),
-                            period,
-                            rows,
-                            bytes,
-                            min_time,
-                            max_time,
-                        });
-                    }
+                    Ok((path, rows, bytes)) => closed.push((period, path, rows, bytes)),
                     Err(e) => {
-                        for s in sinks.into_values() {
+                        for (s, _) in sinks.into_values() {
                             s.abort().await;
                         }
+                        let finished = closed.into_iter().map(|c| c.1).collect();
                         return Err((e.into(), finished));
                     }
                 }
             }
+            closed.sort();
+            let files = closed
+                .into_iter()
+                .map(|(period, path, rows, bytes)| {
+                    let (min_time, max_time) = ranges.get(&period).copied().unwrap_or((None, None));
+                    DataFile {
+                        path,
+                        source: plan.source.name.clone(),
+                        load_id: load_id.to_string(),
+                        period,
+                        rows,
+                        bytes,
+                        min_time,
+                        max_time,
+                    }
+                })
+                .collect();
             return Ok((files, summary));
         }
     };
-    for s in sinks.into_values() {
+    for (s, _) in sinks.into_values() {
         s.abort().await;
     }
-    Err((failure.expect("set above"), vec![]))
+    Err((failure.expect("set above"), closed_paths))
 }
+
+/// Parquet files a load keeps open at once (one per period being written).
+pub const MAX_OPEN_FILES: usize = 8;
 
 async fn discard(wh: &Warehouse, paths: &[String]) {
     for p in paths {

@@ -270,6 +270,45 @@ async fn a_large_export_keeps_file_order_and_exact_lines_across_chunks() {
     );
 }
 
+/// An export spanning more months than the files a load keeps open: every row lands once, a
+/// month met again after its file was finished gets a further part file, and a corrected
+/// redelivery replaces every part.
+#[tokio::test]
+async fn an_export_spanning_many_months_keeps_few_files_open() {
+    let f = Fixture::new(&source(""));
+    // January to December over and over: every chunk of the export holds every month.
+    let rows: Vec<String> = (0..20_000)
+        .map(|i| format!("{};5.{}.2024 9:00;1,0;K;;", i + 1, i % 12 + 1))
+        .collect();
+    let refs: Vec<&str> = rows.iter().map(String::as_str).collect();
+    f.drop_file("a.csv", &csv(&refs));
+    let r = f.load().await;
+    assert_eq!(loaded(&r[0]), (20_000, 0));
+    let m = f.pipelines.warehouse.manifest().await.unwrap();
+    let files = m.files("visits");
+    let periods: std::collections::BTreeSet<&str> =
+        files.iter().map(|f| f.period.as_str()).collect();
+    assert_eq!(periods.len(), 12);
+    assert!(
+        files.len() > 12,
+        "months met again after their file was finished get another part: {}",
+        files.len()
+    );
+    assert_eq!(f.rows().await, 20_000);
+    assert_eq!(m.loads[0].periods.len(), 12, "{:?}", m.loads[0].periods);
+
+    // A corrected export with one row a month replaces every part of every month.
+    let rows: Vec<String> = (0..12)
+        .map(|i| format!("k{};6.{}.2024 9:00;2,0;K;;", i + 1, i + 1))
+        .collect();
+    let refs: Vec<&str> = rows.iter().map(String::as_str).collect();
+    f.drop_file("b.csv", &csv(&refs));
+    f.load().await;
+    assert_eq!(f.rows().await, 12);
+    let m = f.pipelines.warehouse.manifest().await.unwrap();
+    assert_eq!(m.files("visits").len(), 12);
+}
+
 #[tokio::test]
 async fn too_many_rejects_commit_nothing() {
     let f = Fixture::new(&source(""));

@@ -18,6 +18,11 @@ use crate::{Error, Result, Warehouse};
 /// Rows per row group: large enough for good compression, small enough to prune.
 pub const ROW_GROUP_ROWS: usize = 128 * 1024;
 
+/// Bytes an open file holds before it is handed to the store in parts: the smallest part
+/// cloud object stores accept. A load writing many months at once keeps one such buffer
+/// (and one row group in progress) per month, whatever the export's size.
+pub const UPLOAD_PART_BYTES: usize = 5 * 1024 * 1024;
+
 /// The properties every warehouse Parquet file is written with.
 pub fn writer_properties() -> WriterProperties {
     WriterProperties::builder()
@@ -42,7 +47,8 @@ pub struct ParquetSink {
 impl ParquetSink {
     /// Starts a file at `path` (relative to the warehouse root).
     pub fn create(wh: &Warehouse, path: &str, schema: SchemaRef) -> Result<Self> {
-        let object = BufWriter::new(wh.store(), ObjectPath::from(path));
+        let object =
+            BufWriter::with_capacity(wh.store(), ObjectPath::from(path), UPLOAD_PART_BYTES);
         let writer = AsyncArrowWriter::try_new(object, schema, Some(writer_properties())).map_err(
             |source| Error::Parquet {
                 path: path.to_string(),
