@@ -343,16 +343,7 @@ impl Report {
                 );
             }
             if let Some(c) = &t.cross_check {
-                let _ = writeln!(
-                    s,
-                    "Cross-check with DuckDB: {} figures compared, {} differ, {} on one side only.",
-                    c.compared,
-                    c.mismatches.len(),
-                    c.missing.len()
-                );
-                for x in c.mismatches.iter().chain(&c.missing).take(10) {
-                    let _ = writeln!(s, "- {x}");
-                }
+                c.write(&mut s, "Cross-check with DuckDB");
             }
             let _ = writeln!(s);
         }
@@ -392,16 +383,7 @@ impl Report {
                 let _ = writeln!(s, "The incremental publish: {}.", r.recomputed);
             }
             if let Some(c) = &i.equal_to_full {
-                let _ = writeln!(
-                    s,
-                    "Its figures against the full rebuild's: {} compared, {} differ, {} on one side only.",
-                    c.compared,
-                    c.mismatches.len(),
-                    c.missing.len()
-                );
-                for m in c.mismatches.iter().chain(&c.missing).take(10) {
-                    let _ = writeln!(s, "- {m}");
-                }
+                c.write(&mut s, "Its figures against the full rebuild's");
             }
             let _ = writeln!(s);
         }
@@ -437,5 +419,21 @@ impl Report {
             let _ = writeln!(s, "- not measured: {f}");
         }
         s
+    }
+}
+
+impl CrossCheck {
+    /// One line of counts, then up to ten of the differences.
+    fn write(&self, s: &mut String, what: &str) {
+        let _ = writeln!(
+            s,
+            "{what}: {} figures compared, {} differ, {} on one side only.",
+            self.compared,
+            self.mismatches.len(),
+            self.missing.len()
+        );
+        for x in self.mismatches.iter().chain(&self.missing).take(10) {
+            let _ = writeln!(s, "- {x}");
+        }
     }
 }

@@ -1,6 +1,8 @@
 //! As-of snapshots: every compute publishes a picture that can be read back exactly later,
 //! after more data has arrived.
 
+use std::path::Path;
+
 use serde_json::Value;
 
 use crate::common::{run_ok, sample_config};
@@ -15,13 +17,7 @@ fn an_earlier_picture_is_reproduced_exactly_with_as_of() {
     tilannekuva_samples::generate_sources(&inputs, &sample_config(), &["callbacks_ace"]).unwrap();
 
     // First only 2024 has arrived.
-    std::fs::create_dir_all(&parked).unwrap();
-    for e in std::fs::read_dir(inputs.join("callbacks_ace")).unwrap() {
-        let e = e.unwrap();
-        if e.file_name().to_string_lossy().contains("2025-") {
-            std::fs::rename(e.path(), parked.join(e.file_name())).unwrap();
-        }
-    }
+    move_exports(&inputs, &parked, &["callbacks_ace"], "2025-");
     let base = ["--warehouse", wh, "--inputs", inp];
     run_ok(&[&base[..], &["load", "--settle-seconds", "0"]].concat());
     run_ok(&[&base[..], &["compute"]].concat());
@@ -34,10 +30,7 @@ fn an_earlier_picture_is_reproduced_exactly_with_as_of() {
     std::thread::sleep(std::time::Duration::from_millis(20));
 
     // Then 2025 arrives and the picture is recomputed.
-    for e in std::fs::read_dir(&parked).unwrap() {
-        let e = e.unwrap();
-        std::fs::rename(e.path(), inputs.join("callbacks_ace").join(e.file_name())).unwrap();
-    }
+    move_exports(&parked, &inputs, &["callbacks_ace"], "");
     run_ok(&[&base[..], &["load", "--settle-seconds", "0"]].concat());
     run_ok(&[&base[..], &["compute"]].concat());
     let latest: Value = serde_json::from_slice(
@@ -105,17 +98,7 @@ fn publishing_again_recomputes_only_what_changed_and_equals_a_full_computation()
     let (whs, inp) = (wh.to_str().unwrap(), inputs.to_str().unwrap());
     let sources = ["callbacks_ace", "nps_roidu"];
     tilannekuva_samples::generate_sources(&inputs, &sample_config(), &sources).unwrap();
-    std::fs::create_dir_all(&parked).unwrap();
-    for source in sources {
-        for e in std::fs::read_dir(inputs.join(source)).unwrap() {
-            let e = e.unwrap();
-            if e.file_name().to_string_lossy().contains("2025") {
-                let to = parked.join(source);
-                std::fs::create_dir_all(&to).unwrap();
-                std::fs::rename(e.path(), to.join(e.file_name())).unwrap();
-            }
-        }
-    }
+    move_exports(&inputs, &parked, &sources, "2025");
     let base = ["--warehouse", whs, "--inputs", inp];
     let compute = |extra: &[&str]| {
         let out = run_ok(&[&base[..], &["compute"], extra].concat());
@@ -133,12 +116,7 @@ fn publishing_again_recomputes_only_what_changed_and_equals_a_full_computation()
 
     // 2025 arrives: only its periods are recomputed, plus the promise's lookback into
     // December 2024.
-    for source in sources {
-        for e in std::fs::read_dir(parked.join(source)).unwrap() {
-            let e = e.unwrap();
-            std::fs::rename(e.path(), inputs.join(source).join(e.file_name())).unwrap();
-        }
-    }
+    move_exports(&parked, &inputs, &sources, "");
     run_ok(&[&base[..], &["load", "--settle-seconds", "0"]].concat());
     let grown = compute(&[]);
     assert!(
@@ -191,6 +169,20 @@ fn publishing_again_recomputes_only_what_changed_and_equals_a_full_computation()
     let full = crate::common::tiles_json(&wh);
     if let Some(d) = first_difference(&incremental["tiles"], &full["tiles"], "tiles") {
         panic!("an incremental publish differs from a full one at {d}");
+    }
+}
+
+/// Moves the exports of `sources` whose names contain `containing` from one inputs folder
+/// to another (`<folder>/<source>/<file>`).
+fn move_exports(from: &Path, to: &Path, sources: &[&str], containing: &str) {
+    for source in sources {
+        std::fs::create_dir_all(to.join(source)).unwrap();
+        for e in std::fs::read_dir(from.join(source)).unwrap() {
+            let e = e.unwrap();
+            if e.file_name().to_string_lossy().contains(containing) {
+                std::fs::rename(e.path(), to.join(source).join(e.file_name())).unwrap();
+            }
+        }
     }
 }
 
