@@ -170,6 +170,11 @@ fn publishing_again_recomputes_only_what_changed_and_equals_a_full_computation()
     if let Some(d) = first_difference(&incremental["tiles"], &full["tiles"], "tiles") {
         panic!("an incremental publish differs from a full one at {d}");
     }
+
+    // Cleaning up leftovers keeps what the next publish reuses.
+    run_ok(&[&base[..], &["gc"]].concat());
+    let after_gc = compute(&[]);
+    assert!(after_gc.contains("10 unchanged"), "{after_gc}");
 }
 
 /// Moves the exports of `sources` whose names contain `containing` from one inputs folder

@@ -230,15 +230,18 @@ impl Warehouse {
     pub async fn remove_orphans(&self) -> Result<Vec<String>> {
         use futures::TryStreamExt;
         let manifest = self.manifest().await?;
-        let mut referenced: std::collections::HashSet<String> = manifest
+        let referenced: std::collections::HashSet<String> = manifest
             .tables
             .values()
             .flat_map(|t| t.files.iter().map(|f| f.path.clone()))
             .collect();
-        for s in &manifest.snapshots {
-            referenced.insert(format!("{}/tiles.parquet", s.path));
-            referenced.insert(format!("{}/tiles.json", s.path));
-        }
+        // Everything in a published snapshot's folder belongs to it (the tiles and the rows
+        // kept for the next incremental publish).
+        let snapshot_folders: Vec<String> = manifest
+            .snapshots
+            .iter()
+            .map(|s| format!("{}/", s.path))
+            .collect();
         let mut removed = Vec::new();
         for prefix in ["curated", "quarantine", "tiles"] {
             let p = ObjectPath::from(prefix);
@@ -250,7 +253,9 @@ impl Warehouse {
                 .map_err(error::store_err(&p))?;
             for meta in metas {
                 let path = meta.location.to_string();
-                if !referenced.contains(&path) {
+                if !referenced.contains(&path)
+                    && !snapshot_folders.iter().any(|f| path.starts_with(f))
+                {
                     self.delete(&path).await?;
                     removed.push(path);
                 }
