@@ -11,7 +11,7 @@
 //! | `raw/<source>/<sha256>/<file name>` | landed exports, byte for byte as delivered |
 //! | `curated/<table>/period=YYYY-MM/<load>.parquet` | typed tables, zstd Parquet, partitioned by reporting period |
 //! | `quarantine/<source>/<load>.parquet` | rejected rows with file, line, column, raw value and reason |
-//! | `tiles/<snapshot>/tiles.parquet`, `tiles.json` | computed KPI tiles, one folder per published snapshot |
+//! | `tiles/<snapshot>/tiles.parquet`, `tiles.json`, `raw.json` | computed KPI tiles, one folder per published snapshot (with the query rows the next publish reuses) |
 //! | `_manifest/<version>.json` | the committed state; see [`manifest`] |
 //!
 //! Nothing is visible to readers until a manifest version lists it, which is what makes
