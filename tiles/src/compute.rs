@@ -21,10 +21,10 @@ use std::sync::Arc;
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Float64Type, Int64Type};
-use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use datafusion::prelude::SessionContext;
 use serde::{Deserialize, Serialize};
-use tilannekuva_conventions::datetime::HELSINKI;
+use tilannekuva_conventions::datetime::{HELSINKI, local_midnight};
 use tilannekuva_warehouse::{LoadStatus, Manifest};
 
 use crate::definition::{Direction, TileDef};
@@ -374,16 +374,7 @@ fn month_labels(start: NaiveDate, end: NaiveDate) -> Vec<String> {
 
 /// End of a local day as a UTC instant (the next local midnight).
 fn end_of_local_day(d: NaiveDate) -> DateTime<Utc> {
-    let next = d
-        .succ_opt()
-        .unwrap_or(d)
-        .and_hms_opt(0, 0, 0)
-        .expect("midnight");
-    HELSINKI
-        .from_local_datetime(&next)
-        .earliest()
-        .expect("midnight exists")
-        .with_timezone(&Utc)
+    local_midnight(d.succ_opt().unwrap_or(d))
 }
 
 /// The last second of a local day, in UTC: what "data through" that day means.
@@ -512,30 +503,30 @@ pub const NO_MEMBER: &str = "(none)";
 pub(crate) fn figures(
     tile: &TileDef,
     grain: Grain,
-    rows: Vec<RawRow>,
+    rows: &[RawRow],
     inputs: &Inputs<'_>,
 ) -> Vec<PeriodFigure> {
     let meta = &tile.meta;
     let data_through = inputs.data_through(&meta.inputs);
-    let mut totals: BTreeMap<String, RawRow> = BTreeMap::new();
-    let mut cells: BTreeMap<String, Vec<RawRow>> = BTreeMap::new();
+    let mut totals: BTreeMap<&str, &RawRow> = BTreeMap::new();
+    let mut cells: BTreeMap<&str, Vec<&RawRow>> = BTreeMap::new();
     for r in rows {
         match &r.dimension {
             // A breakdown cell, also when its member is NULL (rows with no value in the
             // breakdown column): never mistaken for the period's total.
-            Some(_) => cells.entry(r.period.clone()).or_default().push(r),
+            Some(_) => cells.entry(&r.period).or_default().push(r),
             None => {
-                totals.insert(r.period.clone(), r);
+                totals.insert(&r.period, r);
             }
         }
     }
-    let values: BTreeMap<String, Option<f64>> = totals
+    let values: BTreeMap<&str, Option<f64>> = totals
         .iter()
-        .map(|(p, r)| (p.clone(), if r.n < meta.min_n { None } else { r.value }))
+        .map(|(p, r)| (*p, if r.n < meta.min_n { None } else { r.value }))
         .collect();
     let mut out = Vec::new();
     for (period, r) in totals {
-        let Some((start, end)) = grain.bounds(&period) else {
+        let Some((start, end)) = grain.bounds(period) else {
             tracing::warn!(tile = %meta.id, period = %period, "the query returned a period label that is not a {} label; skipped", grain.as_str());
             continue;
         };
@@ -590,9 +581,9 @@ pub(crate) fn figures(
             }
         };
         let previous_value =
-            previous_label(grain, start).and_then(|p| values.get(&p).copied().flatten());
+            previous_label(grain, start).and_then(|p| values.get(p.as_str()).copied().flatten());
         let change = value.zip(previous_value).map(|(v, p)| v - p);
-        let mut period_cells = cells.remove(&period).unwrap_or_default();
+        let mut period_cells = cells.remove(period).unwrap_or_default();
         period_cells.sort_by(|a, b| (&a.dimension, &a.member).cmp(&(&b.dimension, &b.member)));
         let breakdown = period_cells
             .into_iter()
@@ -604,8 +595,8 @@ pub(crate) fn figures(
                     _ => Status::None,
                 };
                 Cell {
-                    dimension: c.dimension.unwrap_or_default(),
-                    member: c.member.unwrap_or_else(|| NO_MEMBER.to_string()),
+                    dimension: c.dimension.clone().unwrap_or_default(),
+                    member: c.member.clone().unwrap_or_else(|| NO_MEMBER.to_string()),
                     value: c.value,
                     numerator: c.numerator,
                     denominator: c.denominator,
@@ -616,7 +607,7 @@ pub(crate) fn figures(
             .collect();
         let period_end = last_second_of(end);
         out.push(PeriodFigure {
-            period,
+            period: period.to_string(),
             start,
             end,
             value,

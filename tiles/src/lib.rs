@@ -449,6 +449,13 @@ impl Engine {
             });
         }
 
+        // The rows the previous snapshot kept for a tile and grain.
+        let cached_rows = |id: &str, grain: Grain| -> &[RawRow] {
+            previous
+                .and_then(|p| p.tiles.get(id))
+                .and_then(|c| c.rows.get(&grain))
+                .map_or(&[], Vec::as_slice)
+        };
         let mut rows: Vec<BTreeMap<Grain, Vec<RawRow>>> = vec![BTreeMap::new(); self.tiles.len()];
         let mut report = Recomputed::default();
         for grain in Grain::ALL {
@@ -481,12 +488,7 @@ impl Engine {
                         broken.insert(i);
                         continue;
                     }
-                    let cached = previous
-                        .and_then(|p| p.tiles.get(&t.meta.id))
-                        .and_then(|c| c.rows.get(&grain))
-                        .map(Vec::as_slice)
-                        .unwrap_or_default();
-                    let mut merged: Vec<RawRow> = cached
+                    let mut merged: Vec<RawRow> = cached_rows(&t.meta.id, grain)
                         .iter()
                         .filter(|r| !periods.contains(&r.period))
                         .cloned()
@@ -509,12 +511,7 @@ impl Engine {
             }
             for (i, t) in self.tiles.iter().enumerate() {
                 if wanted(i) && matches!(decisions[i], Plan::Reuse) {
-                    let cached = previous
-                        .and_then(|p| p.tiles.get(&t.meta.id))
-                        .and_then(|c| c.rows.get(&grain))
-                        .cloned()
-                        .unwrap_or_default();
-                    rows[i].insert(grain, cached);
+                    rows[i].insert(grain, cached_rows(&t.meta.id, grain).to_vec());
                 }
             }
         }
@@ -538,7 +535,7 @@ impl Engine {
         for ((t, reads), per_grain) in self.tiles.iter().zip(plans).zip(rows) {
             let series = per_grain
                 .iter()
-                .map(|(grain, rows)| (*grain, compute::figures(t, *grain, rows.clone(), &inputs)))
+                .map(|(grain, rows)| (*grain, compute::figures(t, *grain, rows, &inputs)))
                 .collect();
             tiles.push(compute::tile(t, series, &inputs));
             cache.tiles.insert(

@@ -16,14 +16,14 @@ use arrow::array::{
     Array, ArrayRef, Date32Array, Int64Array, StringArray, StringBuilder, TimestampMicrosecondArray,
 };
 use arrow::datatypes::{DataType, TimeUnit};
-use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use datafusion::common::{DataFusionError, Result, cast::as_int64_array};
 use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, TypeSignature,
     Volatility,
 };
 use tilannekuva_conventions::calendar::{add_working_days, working_days_between};
-use tilannekuva_conventions::datetime::HELSINKI;
+use tilannekuva_conventions::datetime::{HELSINKI, local_midnight};
 
 /// Reporting grain of a tile computation.
 #[derive(
@@ -193,56 +193,70 @@ impl ScalarUDFImpl for Period {
 
 /// UTC microseconds of Helsinki midnight at the start of `d`.
 fn local_midnight_micros(d: NaiveDate) -> i64 {
-    let midnight = d.and_hms_opt(0, 0, 0).expect("midnight");
-    // Midnight always exists in Helsinki (changes happen at 03:00/04:00).
-    HELSINKI
-        .from_local_datetime(&midnight)
-        .earliest()
-        .expect("midnight exists")
-        .timestamp_micros()
+    local_midnight(d).timestamp_micros()
 }
 
-/// Period labels of UTC timestamps. The UTC bounds of the periods met are remembered, so
-/// the time zone is consulted once per period and batch, not once per row: the rows of a
-/// batch mostly fall in a few periods (files are filed by month).
+/// Values for ranges of UTC microseconds (periods, days) met in one batch. The rows of a batch
+/// mostly fall in a few ranges, so the time zone is consulted once per range, not per row.
+struct Remembered<T> {
+    ranges: Vec<(i64, i64, T)>,
+    last: usize,
+}
+
+impl<T> Remembered<T> {
+    const MOST: usize = 64;
+
+    fn new() -> Self {
+        Self {
+            ranges: Vec::new(),
+            last: 0,
+        }
+    }
+
+    /// The value of the range holding `us`, if met.
+    fn get(&mut self, us: i64) -> Option<&T> {
+        let hit = |(s, e, _): &(i64, i64, T)| (*s..*e).contains(&us);
+        if !self.ranges.get(self.last).is_some_and(hit) {
+            self.last = self.ranges.iter().position(hit)?;
+        }
+        Some(&self.ranges[self.last].2)
+    }
+
+    /// Remembers `[start, end)` → `value` (forgetting everything when full).
+    fn insert(&mut self, start: i64, end: i64, value: T) {
+        if self.ranges.len() == Self::MOST {
+            self.ranges.clear();
+        }
+        self.ranges.push((start, end, value));
+        self.last = self.ranges.len() - 1;
+    }
+}
+
+/// Period labels of UTC timestamps, consulting the time zone once per period and batch.
 fn period_labels(grain: Grain, ts: &TimestampMicrosecondArray) -> StringArray {
-    const REMEMBERED: usize = 16;
     let mut out = StringBuilder::with_capacity(ts.len(), ts.len() * 7);
-    let mut known: Vec<(i64, i64, String)> = Vec::with_capacity(REMEMBERED);
-    let mut last = 0;
+    let mut known = Remembered::new();
     for v in ts.iter() {
         let Some(us) = v else {
             out.append_null();
             continue;
         };
-        if let Some((start, end, label)) = known.get(last)
-            && (*start..*end).contains(&us)
-        {
+        if let Some(label) = known.get(us) {
             out.append_value(label);
-            continue;
-        }
-        if let Some(i) = known.iter().position(|(s, e, _)| (*s..*e).contains(&us)) {
-            last = i;
-            out.append_value(&known[i].2);
             continue;
         }
         let label = grain.label(local_date_of_micros(us));
         out.append_value(&label);
-        let Some((first, last_day)) = grain.bounds(&label) else {
-            continue;
-        };
-        let Some(next) = last_day.succ_opt() else {
-            continue;
-        };
-        if known.len() == REMEMBERED {
-            known.clear();
+        if let Some((first, next)) = grain
+            .bounds(&label)
+            .and_then(|(first, last)| Some((first, last.succ_opt()?)))
+        {
+            known.insert(
+                local_midnight_micros(first),
+                local_midnight_micros(next),
+                label,
+            );
         }
-        known.push((
-            local_midnight_micros(first),
-            local_midnight_micros(next),
-            label,
-        ));
-        last = known.len() - 1;
     }
     out.finish()
 }
@@ -299,14 +313,7 @@ impl Deadline {
 
 /// End of the n-th working day after `d`: the next local midnight, in UTC.
 pub fn deadline(d: NaiveDate, n: u32) -> DateTime<Utc> {
-    let day = add_working_days(d, n).succ_opt().expect("date in range");
-    let midnight = day.and_hms_opt(0, 0, 0).expect("midnight");
-    // Midnight always exists in Helsinki (changes happen at 03:00/04:00).
-    HELSINKI
-        .from_local_datetime(&midnight)
-        .earliest()
-        .expect("midnight exists")
-        .with_timezone(&Utc)
+    local_midnight(add_working_days(d, n).succ_opt().expect("date in range"))
 }
 
 impl ScalarUDFImpl for Deadline {
@@ -345,40 +352,24 @@ impl ScalarUDFImpl for Deadline {
 /// Deadlines of UTC timestamps: the local date of each row is found from the remembered
 /// UTC bounds of the days met, and each (date, n) deadline is computed once per batch.
 fn deadlines(ts: &TimestampMicrosecondArray, n: &Int64Array) -> TimestampMicrosecondArray {
-    const REMEMBERED: usize = 64;
-    let mut days: Vec<(i64, i64, NaiveDate)> = Vec::with_capacity(REMEMBERED);
-    let mut last = 0;
+    let mut days = Remembered::new();
     let mut memo: std::collections::HashMap<(NaiveDate, i64), i64> =
         std::collections::HashMap::new();
     let mut out = arrow::array::TimestampMicrosecondBuilder::with_capacity(ts.len());
     for (t, n) in ts.iter().zip(n.iter()) {
-        let (Some(us), Some(n)) = (t, n) else {
+        let (Some(us), Some(n)) = (t, n.filter(|n| *n >= 0)) else {
             out.append_null();
             continue;
         };
-        if n < 0 {
-            out.append_null();
-            continue;
-        }
-        let day = match days.get(last) {
-            Some((start, end, d)) if (*start..*end).contains(&us) => *d,
-            _ => match days.iter().position(|(s, e, _)| (*s..*e).contains(&us)) {
-                Some(i) => {
-                    last = i;
-                    days[i].2
+        let day = match days.get(us) {
+            Some(d) => *d,
+            None => {
+                let d = local_date_of_micros(us);
+                if let Some(next) = d.succ_opt() {
+                    days.insert(local_midnight_micros(d), local_midnight_micros(next), d);
                 }
-                None => {
-                    let d = local_date_of_micros(us);
-                    if let Some(next) = d.succ_opt() {
-                        if days.len() == REMEMBERED {
-                            days.clear();
-                        }
-                        days.push((local_midnight_micros(d), local_midnight_micros(next), d));
-                        last = days.len() - 1;
-                    }
-                    d
-                }
-            },
+                d
+            }
         };
         let due = *memo
             .entry((day, n))
