@@ -5,12 +5,13 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result, bail};
-use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use anyhow::{Context, Result};
+use chrono::{Datelike, NaiveDate, Utc};
 use clap::{Parser, Subcommand, ValueEnum};
 use tilannekuva_pipelines::{LoadReport, Outcome};
-use tilannekuva_tiles::{Grain, TilesDoc, render};
+use tilannekuva_tiles::{Grain, render};
 
+use crate::output::{self, Format};
 use crate::project::{DEFAULT_CONFIG, Overrides, Project};
 
 /// Tilannekuva: from source-system exports to the KPI tiles of the leadership desktop.
@@ -47,17 +48,6 @@ pub enum LogFormat {
     Text,
     /// One JSON object per line.
     Json,
-}
-
-/// Output formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
-    /// A readable table.
-    Table,
-    /// JSON.
-    Json,
-    /// CSV.
-    Csv,
 }
 
 /// The subcommands.
@@ -296,9 +286,12 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             tile,
         } => {
             let project = Project::load(&cli.config, &overrides)?;
-            let as_of = as_of.map(|s| parse_instant(&s)).transpose()?;
+            let as_of = as_of
+                .map(|s| tilannekuva_tiles::parse_as_of(&s))
+                .transpose()
+                .map_err(|e| anyhow::anyhow!("--as-of: {e}"))?;
             let doc = tilannekuva_tiles::read_snapshot(&project.warehouse()?, as_of).await?;
-            print_tiles(&doc, format, grain, period.as_deref(), tile.as_deref())?;
+            output::print_tiles(&doc, format, grain, period.as_deref(), tile.as_deref())?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Sql {
@@ -312,7 +305,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Check => {
             let project = Project::load(&cli.config, &overrides)?;
             project.pipelines(None)?;
-            let problems = project.engine()?.check().await?;
+            let problems = project.engine()?.check_definitions().await?;
             if problems.is_empty() {
                 println!(
                     "ok: {} tables, {} sources, {} tiles",
@@ -371,19 +364,6 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             crate::scheduling::backfill(&project, jobs.as_deref(), &job, from, to).await
         }
     }
-}
-
-fn parse_instant(s: &str) -> Result<DateTime<Utc>> {
-    if let Ok(t) = s.parse::<DateTime<Utc>>() {
-        return Ok(t);
-    }
-    if let Ok(d) = s.parse::<NaiveDate>() {
-        // A date means "as published by the end of that day".
-        return Ok(d.and_hms_opt(23, 59, 59).expect("valid").and_utc());
-    }
-    bail!(
-        "--as-of: `{s}` is neither an RFC 3339 time (2025-04-01T08:00:00Z) nor a date (2025-04-01)"
-    )
 }
 
 /// What the command line says about the demo's sample data.
@@ -519,50 +499,6 @@ async fn load(project: &Project, only: &[String], settle_seconds: Option<u64>) -
     })
 }
 
-fn print_tiles(
-    doc: &TilesDoc,
-    format: Format,
-    grain: Grain,
-    period: Option<&str>,
-    tile: Option<&str>,
-) -> Result<()> {
-    let out = std::io::stdout();
-    let mut out = out.lock();
-    match (format, tile) {
-        (Format::Json, None) => serde_json::to_writer_pretty(&mut out, doc)?,
-        (Format::Json, Some(id)) => {
-            let t = doc
-                .tile(id)
-                .with_context(|| format!("no tile `{id}` in snapshot {}", doc.snapshot_id))?;
-            serde_json::to_writer_pretty(&mut out, t)?
-        }
-        (Format::Table, None) => {
-            writeln!(
-                out,
-                "snapshot {} computed {} (data version {})",
-                doc.snapshot_id,
-                doc.computed_at.format("%Y-%m-%d %H:%M UTC"),
-                doc.data_version
-            )?;
-            writeln!(out, "{}", render::table(doc, grain, period))?
-        }
-        (Format::Table, Some(id)) => {
-            let b = render::breakdown(doc, id, grain, period)
-                .with_context(|| format!("no tile `{id}` or no figure for that period"))?;
-            writeln!(out, "{b}")?
-        }
-        (Format::Csv, _) => {
-            let batch = doc.to_batch()?;
-            let mut w = arrow::csv::WriterBuilder::new()
-                .with_header(true)
-                .build(&mut out);
-            w.write(&batch)?;
-        }
-    }
-    writeln!(out)?;
-    Ok(())
-}
-
 async fn sql(
     project: &Project,
     query: Option<String>,
@@ -582,7 +518,7 @@ async fn sql(
     match query {
         Some(q) => {
             let batches = run(q).await?;
-            print_batches(&batches, format)?;
+            output::print_batches(&batches, format)?;
             Ok(ExitCode::SUCCESS)
         }
         None => {
@@ -620,7 +556,7 @@ async fn sql(
                 if line.trim_end().ends_with(';') {
                     let q = std::mem::take(&mut buf);
                     match run(q).await {
-                        Ok(b) => print_batches(&b, format)?,
+                        Ok(b) => output::print_batches(&b, format)?,
                         Err(e) => eprintln!("error: {}", error_chain(&e)),
                     }
                 }
@@ -628,33 +564,4 @@ async fn sql(
             Ok(ExitCode::SUCCESS)
         }
     }
-}
-
-fn print_batches(batches: &[arrow::array::RecordBatch], format: Format) -> Result<()> {
-    let out = std::io::stdout();
-    let mut out = out.lock();
-    match format {
-        Format::Table => writeln!(
-            out,
-            "{}",
-            arrow::util::pretty::pretty_format_batches(batches)?
-        )?,
-        Format::Csv => {
-            let mut w = arrow::csv::WriterBuilder::new()
-                .with_header(true)
-                .build(&mut out);
-            for b in batches {
-                w.write(b)?;
-            }
-        }
-        Format::Json => {
-            let mut w = arrow::json::ArrayWriter::new(&mut out);
-            for b in batches {
-                w.write(b)?;
-            }
-            w.finish()?;
-            writeln!(out)?;
-        }
-    }
-    Ok(())
 }

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
+use tilannekuva_desktop::DesktopSettings;
 use tilannekuva_pipelines::Pipelines;
 use tilannekuva_pipelines::config::{self, Cadence, Lookup, SourceConfig};
 use tilannekuva_pipelines::fetch::FetchContext;
@@ -28,100 +29,7 @@ struct MainConfig {
     #[serde(default)]
     demo: Option<DemoSection>,
     #[serde(default)]
-    desktop: Option<DesktopSection>,
-}
-
-/// `[desktop]`: the leadership desktop's address and who may sign in.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DesktopSection {
-    /// Address to listen on; `--bind` overrides it.
-    #[serde(default)]
-    pub bind: Option<std::net::SocketAddr>,
-    /// Access tokens, as sha256 hashes (`tilannekuva token` prints one), optionally limited
-    /// to sectors.
-    #[serde(default)]
-    pub tokens: Vec<tilannekuva_desktop::TokenConfig>,
-    /// Environment variable holding one more token, unrestricted (for the operator).
-    #[serde(default = "default_token_env")]
-    pub token_env: String,
-    /// Environment variable holding the hex key that signs session cookies; without it a
-    /// random key is used and sessions end when the process restarts.
-    #[serde(default = "default_session_env")]
-    pub session_secret_env: String,
-    /// A figure whose data ends more than this many days before its snapshot is stale.
-    #[serde(default)]
-    pub stale_after_days: Option<i64>,
-    /// Mark the session cookie `Secure` (when served behind HTTPS).
-    #[serde(default)]
-    pub secure_cookie: bool,
-}
-
-fn default_token_env() -> String {
-    "TILANNEKUVA_DESKTOP_TOKEN".into()
-}
-
-fn default_session_env() -> String {
-    "TILANNEKUVA_SESSION_SECRET".into()
-}
-
-impl Default for DesktopSection {
-    fn default() -> Self {
-        Self {
-            bind: None,
-            tokens: Vec::new(),
-            token_env: default_token_env(),
-            session_secret_env: default_session_env(),
-            stale_after_days: None,
-            secure_cookie: false,
-        }
-    }
-}
-
-impl DesktopSection {
-    /// The desktop's configuration: the configured tokens plus the one in `token_env`.
-    pub fn config(&self, bind: std::net::SocketAddr) -> Result<tilannekuva_desktop::DesktopConfig> {
-        let mut tokens = self.tokens.clone();
-        if let Ok(t) = std::env::var(&self.token_env)
-            && !t.is_empty()
-        {
-            tokens.push(tilannekuva_desktop::TokenConfig::from_secret(
-                "operator",
-                &t,
-                Vec::new(),
-            ));
-        }
-        let mut config = tilannekuva_desktop::DesktopConfig::new(bind, tokens);
-        if let Ok(hex) = std::env::var(&self.session_secret_env)
-            && !hex.is_empty()
-        {
-            let bytes = hex_decode(hex.trim())
-                .with_context(|| format!("{} must be hex digits", self.session_secret_env))?;
-            anyhow::ensure!(
-                bytes.len() >= 16,
-                "{} must be at least 16 bytes (32 hex digits)",
-                self.session_secret_env
-            );
-            config.session_secret = tilannekuva_desktop::SessionSecret::from_bytes(bytes);
-        }
-        if let Some(days) = self.stale_after_days {
-            config.stale_after_days = days;
-        }
-        config.secure_cookie = self.secure_cookie;
-        Ok(config)
-    }
-}
-
-fn hex_decode(s: &str) -> Result<Vec<u8>> {
-    anyhow::ensure!(s.len().is_multiple_of(2), "odd number of digits");
-    (0..s.len())
-        .step_by(2)
-        .map(|i| {
-            s.get(i..i + 2)
-                .and_then(|b| u8::from_str_radix(b, 16).ok())
-                .context("not a hex digit")
-        })
-        .collect()
+    desktop: Option<DesktopSettings>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -200,7 +108,7 @@ pub struct Project {
     /// The scheduler's jobs file (`[definitions] jobs`), when configured.
     pub jobs_path: Option<PathBuf>,
     /// The desktop's settings.
-    pub desktop: DesktopSection,
+    pub desktop: DesktopSettings,
     key: Option<Vec<u8>>,
 }
 

@@ -16,7 +16,7 @@ use async_trait::async_trait;
 use chrono::{NaiveDate, Utc};
 use tilannekuva_pipelines::{Outcome, Pipelines};
 use tilannekuva_scheduler::{
-    History, RunRecord, RunResult, Runner, Scheduler, SystemClock, Work, late_sources,
+    PipelineStatus, RunRecord, RunResult, Runner, Scheduler, SystemClock, WorkDone,
 };
 use tilannekuva_tiles::Engine;
 use tokio_util::sync::CancellationToken;
@@ -42,8 +42,8 @@ impl ProjectRunner {
 
 #[async_trait]
 impl Runner for ProjectRunner {
-    async fn load(&self, source: &str) -> anyhow::Result<Work> {
-        let mut work = Work::default();
+    async fn load(&self, source: &str) -> anyhow::Result<WorkDone> {
+        let mut work = WorkDone::default();
         for result in self.pipelines.load_source(source).await? {
             match result {
                 Ok(report) => match report.outcome {
@@ -60,11 +60,11 @@ impl Runner for ProjectRunner {
         Ok(work)
     }
 
-    async fn compute(&self) -> anyhow::Result<Work> {
+    async fn compute(&self) -> anyhow::Result<WorkDone> {
         let doc = self.engine.publish().await?;
-        Ok(Work {
+        Ok(WorkDone {
             snapshot_id: Some(doc.snapshot_id),
-            ..Work::default()
+            ..WorkDone::default()
         })
     }
 }
@@ -107,7 +107,7 @@ pub async fn backfill(
 fn report(result: RunResult, job: &str) -> Result<ExitCode> {
     match result {
         RunResult::Recorded(r) => {
-            print_runs(std::slice::from_ref(&r), crate::cli::Format::Table)?;
+            print_runs(std::slice::from_ref(&r), crate::output::Format::Table)?;
             Ok(
                 if r.outcome == tilannekuva_scheduler::RunOutcome::Succeeded {
                     ExitCode::SUCCESS
@@ -132,21 +132,18 @@ pub async fn runs(
     project: &Project,
     job: Option<&str>,
     limit: usize,
-    format: crate::cli::Format,
+    format: crate::output::Format,
 ) -> Result<ExitCode> {
     let wh = project.warehouse()?;
-    let mut runs = History::new(wh.clone()).list(job).await?;
-    runs.reverse();
-    runs.truncate(limit);
-    let late = late_sources(&wh, &project.expected_every_hours(), Utc::now()).await?;
+    let status =
+        PipelineStatus::read(&wh, job, limit, &project.expected_every_hours(), Utc::now()).await?;
     match format {
-        crate::cli::Format::Json => {
-            let out = serde_json::json!({ "runs": runs, "late_sources": late });
-            println!("{}", serde_json::to_string_pretty(&out)?);
+        crate::output::Format::Json => {
+            println!("{}", serde_json::to_string_pretty(&status)?);
         }
         f => {
-            print_runs(&runs, f)?;
-            for l in &late {
+            print_runs(&status.runs, f)?;
+            for l in &status.late_sources {
                 match l.last_loaded_at {
                     Some(t) => eprintln!(
                         "late: {} last loaded {} (expected every {} h)",
@@ -165,15 +162,15 @@ pub async fn runs(
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_runs(runs: &[RunRecord], format: crate::cli::Format) -> Result<()> {
+fn print_runs(runs: &[RunRecord], format: crate::output::Format) -> Result<()> {
     let out = std::io::stdout();
     let mut out = out.lock();
-    if format == crate::cli::Format::Json {
+    if format == crate::output::Format::Json {
         serde_json::to_writer_pretty(&mut out, runs)?;
         writeln!(out)?;
         return Ok(());
     }
-    let sep = if format == crate::cli::Format::Csv {
+    let sep = if format == crate::output::Format::Csv {
         ","
     } else {
         "  "
@@ -215,8 +212,8 @@ fn print_runs(runs: &[RunRecord], format: crate::cli::Format) -> Result<()> {
                     .map(|s| s.format("%H:%M:%S").to_string())
                     .unwrap_or_default(),
                 took,
-                r.rows_loaded.to_string(),
-                r.rows_rejected.to_string(),
+                r.work.rows_loaded.to_string(),
+                r.work.rows_rejected.to_string(),
                 text.replace('\n', " "),
             ]
             .join(sep)
@@ -264,10 +261,12 @@ pub async fn serve(
     bind: Option<SocketAddr>,
     demo: bool,
 ) -> Result<ExitCode> {
-    let bind = bind
-        .or(project.desktop.bind)
-        .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
-    let mut desktop_config = project.desktop.config(bind)?;
+    let bind = project.desktop.address(bind);
+    let mut desktop_config = project
+        .desktop
+        .resolve(bind)
+        .map_err(anyhow::Error::msg)
+        .with_context(|| format!("[desktop] in {}", project.config_path.display()))?;
     let mut demo_token = None;
     if demo && desktop_config.tokens.is_empty() {
         let token = uuid::Uuid::new_v4().simple().to_string();
@@ -303,22 +302,19 @@ pub async fn serve(
 
     // The desktop's pipeline status: refreshed after each scheduler wake-up, read by the
     // desktop's synchronous hook.
-    let status = Arc::new(Mutex::new(serde_json::json!({})));
+    let status = Arc::new(Mutex::new(Arc::new(PipelineStatus::default())));
     let refresh = {
         let (status, wh, expected) = (status.clone(), wh.clone(), project.expected_every_hours());
         let shutdown = shutdown.clone();
         async move {
             loop {
-                let runs = History::new(wh.clone())
-                    .list(None)
-                    .await
-                    .unwrap_or_default();
-                let recent: Vec<_> = runs.iter().rev().take(50).collect();
-                let late = late_sources(&wh, &expected, Utc::now())
-                    .await
-                    .unwrap_or_default();
-                if let Ok(mut s) = status.lock() {
-                    *s = serde_json::json!({ "runs": recent, "late_sources": late });
+                match PipelineStatus::read(&wh, None, 50, &expected, Utc::now()).await {
+                    Ok(now) => {
+                        if let Ok(mut s) = status.lock() {
+                            *s = Arc::new(now);
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "pipeline status not refreshed"),
                 }
                 tokio::select! {
                     () = tokio::time::sleep(std::time::Duration::from_secs(15)) => {}

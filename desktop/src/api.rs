@@ -10,10 +10,10 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use tilannekuva_tiles::{Grain, PeriodFigure, Tile, TilesDoc};
+use tilannekuva_tiles::{Grain, PeriodFigure, Tile, TilesDoc, encode, snapshot};
 use tilannekuva_warehouse::{LoadStatus, Manifest, QUARANTINE_TABLE};
 
 use crate::{ApiError, AppState, Principal};
@@ -32,50 +32,6 @@ pub(crate) struct TileQuery {
     canonical: String,
 }
 
-fn parse_grain(s: &str) -> Result<Grain, ApiError> {
-    match s {
-        "month" => Ok(Grain::Month),
-        "quarter" => Ok(Grain::Quarter),
-        "year" => Ok(Grain::Year),
-        _ => Err(ApiError::bad_request(
-            "bad_grain",
-            format!("grain `{s}` is not one of month, quarter, year"),
-        )),
-    }
-}
-
-fn parse_as_of(s: &str) -> Result<DateTime<Utc>, ApiError> {
-    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-        return Ok(t.with_timezone(&Utc));
-    }
-    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-        // A date means the end of that day in Helsinki.
-        if let Some(next) = d.succ_opt().and_then(|n| n.and_hms_opt(0, 0, 0))
-            && let Some(t) = chrono_tz::Europe::Helsinki
-                .from_local_datetime(&next)
-                .earliest()
-        {
-            return Ok(t.with_timezone(&Utc) - chrono::Duration::microseconds(1));
-        }
-    }
-    Err(ApiError::bad_request(
-        "bad_as_of",
-        format!(
-            "as_of `{s}` is neither an RFC 3339 time (2025-12-31T12:00:00Z) nor a date (2025-12-31)"
-        ),
-    ))
-}
-
-fn infer_grain(period: &str) -> Grain {
-    if period.contains("-Q") {
-        Grain::Quarter
-    } else if period.len() == 4 {
-        Grain::Year
-    } else {
-        Grain::Month
-    }
-}
-
 pub(crate) fn parse_query(
     q: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<TileQuery, ApiError> {
@@ -92,8 +48,17 @@ pub(crate) fn parse_query(
         }
         let v = v.trim().to_string();
         match k.as_str() {
-            "as_of" => out.as_of = Some(parse_as_of(&v)?),
-            "grain" => out.grain = Some(parse_grain(&v)?),
+            "as_of" => {
+                let at = tilannekuva_tiles::parse_as_of(&v)
+                    .map_err(|e| ApiError::bad_request("bad_as_of", format!("as_of {e}")))?;
+                out.as_of = Some(at);
+            }
+            "grain" => {
+                let g = v
+                    .parse::<Grain>()
+                    .map_err(|e| ApiError::bad_request("bad_grain", e))?;
+                out.grain = Some(g);
+            }
             "period" => out.period = Some(v.clone()),
             "sector" => out.sector = Some(v.clone()),
             "priority" => out.priority = Some(v.clone()),
@@ -109,18 +74,14 @@ pub(crate) fn parse_query(
         seen.insert(k, v);
     }
     if let Some(p) = &out.period {
-        let grain = *out.grain.get_or_insert_with(|| infer_grain(p));
+        let grain = *out.grain.get_or_insert_with(|| Grain::of_label(p));
         if grain.bounds(p).is_none() {
-            let example = match grain {
-                Grain::Month => "2025-12",
-                Grain::Quarter => "2025-Q4",
-                Grain::Year => "2025",
-            };
             return Err(ApiError::bad_request(
                 "bad_period",
                 format!(
-                    "period `{p}` is not a {} label like {example}",
-                    grain.as_str()
+                    "period `{p}` is not a {} label like {}",
+                    grain.as_str(),
+                    grain.example()
                 ),
             ));
         }
@@ -143,27 +104,19 @@ async fn load(
         .manifest()
         .await
         .map_err(|e| ApiError::internal("reading the manifest", &e))?;
-    let record = match as_of {
-        None => manifest.latest_snapshot(),
-        Some(at) => manifest.snapshot_as_of(at),
-    }
-    .ok_or_else(|| match as_of {
-        None => ApiError::not_found("no_snapshot", "no tiles have been published yet"),
-        Some(at) => ApiError::not_found(
-            "no_snapshot",
-            format!("no snapshot was published at or before {}", at.to_rfc3339()),
-        ),
-    })?;
+    let record = match snapshot::pick(&manifest, as_of) {
+        Ok(r) => r,
+        Err(tilannekuva_tiles::Error::NoSnapshot(message)) => {
+            return Err(ApiError::not_found("no_snapshot", message));
+        }
+        Err(e) => return Err(ApiError::internal("choosing a snapshot", &e)),
+    };
     if let Some(doc) = state.cached_doc(&record.id) {
         return Ok((doc, manifest));
     }
-    let path = format!("{}/tiles.json", record.path);
-    let bytes = wh
-        .get(&path)
+    let doc = snapshot::read(wh, record)
         .await
         .map_err(|e| ApiError::internal("reading a snapshot", &e))?;
-    let doc: TilesDoc = serde_json::from_slice(&bytes)
-        .map_err(|e| ApiError::internal(&format!("parsing snapshot {path}"), &e))?;
     let doc = Arc::new(doc);
     state.cache_doc(doc.clone());
     Ok((doc, manifest))
@@ -247,17 +200,17 @@ fn notices(state: &AppState, doc: &TilesDoc, t: &Tile, f: Option<&PeriodFigure>)
     if let Some(status) = state.pipeline_status() {
         let fed_by: std::collections::BTreeSet<&str> =
             t.sources.iter().map(|s| s.source.as_str()).collect();
-        for late in status["late_sources"].as_array().into_iter().flatten() {
-            if let Some(source) = late["source"].as_str()
-                && fed_by.contains(source)
-            {
-                out.push(json!({
-                    "code": "late",
-                    "source": source,
-                    "last_loaded_at": late["last_loaded_at"],
-                    "expected_every_hours": late["expected_every_hours"],
-                }));
-            }
+        for late in status
+            .late_sources
+            .iter()
+            .filter(|l| fed_by.contains(l.source.as_str()))
+        {
+            out.push(json!({
+                "code": "late",
+                "source": late.source,
+                "last_loaded_at": late.last_loaded_at,
+                "expected_every_hours": late.expected_every_hours,
+            }));
         }
     }
     let through = f.data_through.or(t.data_through);
@@ -283,7 +236,8 @@ fn snapshot_json(doc: &TilesDoc) -> Value {
     })
 }
 
-fn figure_lite(f: &PeriodFigure) -> Value {
+/// One point of a tile's series: what the sparkline and the series table show.
+fn series_point(f: &PeriodFigure) -> Value {
     json!({ "period": f.period, "value": f.value, "status": f.status, "complete": f.complete })
 }
 
@@ -296,7 +250,7 @@ fn tile_summary(state: &AppState, doc: &TilesDoc, t: &Tile, q: &TileQuery) -> Va
         .map(|s| {
             s.iter()
                 .filter(|x| f.is_none_or(|f| x.end <= f.end))
-                .map(figure_lite)
+                .map(series_point)
                 .collect()
         })
         .unwrap_or_default();
@@ -343,6 +297,16 @@ fn http_date(t: DateTime<Utc>) -> String {
     t.format("%a, %d %b %Y %H:%M:%S GMT").to_string()
 }
 
+/// What an ETag stands for.
+enum Validator<'a> {
+    /// A download of a snapshot's rows: the same snapshot, query and access give the same
+    /// bytes, so the ETag is known before they are made and `If-Modified-Since` holds too.
+    Snapshot,
+    /// A JSON answer that also tells what changes between snapshots (late sources, stale
+    /// data): its ETag is a hash of the answer itself, so a 304 never hides a new notice.
+    Content(&'a [u8]),
+}
+
 /// ETag and Last-Modified for a view of a snapshot; `Some(304)` when the client has it.
 fn conditional(
     headers: &HeaderMap,
@@ -350,11 +314,15 @@ fn conditional(
     view: &str,
     q: &TileQuery,
     who: &Principal,
+    validator: Validator<'_>,
 ) -> (HeaderMap, Option<Response>) {
     let mut h = Sha256::new();
     for part in [doc.snapshot_id.as_str(), view, &q.canonical, &who.scope()] {
         h.update(part.as_bytes());
         h.update([0]);
+    }
+    if let Validator::Content(body) = validator {
+        h.update(body);
     }
     let etag = format!("\"{}\"", &hex::encode(h.finalize())[..24]);
     let mut out = HeaderMap::new();
@@ -380,14 +348,37 @@ fn conditional(
             .split(',')
             .map(|s| s.trim().trim_start_matches("W/"))
             .any(|s| s == etag || s == "*"),
-        None => headers
+        // A date says nothing of the notices: only a download is judged by it.
+        None if matches!(validator, Validator::Snapshot) => headers
             .get(header::IF_MODIFIED_SINCE)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| DateTime::parse_from_rfc2822(v).ok())
             .is_some_and(|ims| doc.computed_at.timestamp() <= ims.timestamp()),
+        None => false,
     };
     let resp = not_modified.then(|| (StatusCode::NOT_MODIFIED, out.clone()).into_response());
     (out, resp)
+}
+
+/// A JSON answer with its validators: 304 when the client has exactly this answer.
+fn json_answer(
+    headers: &HeaderMap,
+    doc: &TilesDoc,
+    view: &str,
+    q: &TileQuery,
+    who: &Principal,
+    body: &Value,
+) -> Result<Response, ApiError> {
+    let bytes = serde_json::to_vec(body).map_err(|e| ApiError::internal("writing JSON", &e))?;
+    let (mut h, not_modified) = conditional(headers, doc, view, q, who, Validator::Content(&bytes));
+    if let Some(r) = not_modified {
+        return Ok(r);
+    }
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    Ok((h, Body::from(bytes)).into_response())
 }
 
 /// `GET /api/v1/tiles`
@@ -400,10 +391,6 @@ pub(crate) async fn tiles(
     let q = parse_query(q)?;
     let (doc, _) = load(&state, q.as_of).await?;
     check_filters(&doc, &q, &who)?;
-    let (h, not_modified) = conditional(&headers, &doc, "tiles", &q, &who);
-    if let Some(r) = not_modified {
-        return Ok(r);
-    }
     let tiles = selected(&doc, &q, &who);
     let g = grain_of(&q);
     let body = json!({
@@ -415,7 +402,7 @@ pub(crate) async fn tiles(
         "access": { "name": who.name, "sectors": who.sectors },
         "tiles": tiles.iter().map(|t| tile_summary(&state, &doc, t, &q)).collect::<Vec<_>>(),
     });
-    Ok((h, Json(body)).into_response())
+    json_answer(&headers, &doc, "tiles", &q, &who, &body)
 }
 
 /// `GET /api/v1/tiles/{id}`
@@ -438,10 +425,6 @@ pub(crate) async fn tile(
     if !who.may_see(&t.meta.owner.sector) {
         return Err(ApiError::forbidden_sector(&t.meta.owner.sector));
     }
-    let (h, not_modified) = conditional(&headers, &doc, &format!("tile/{id}"), &q, &who);
-    if let Some(r) = not_modified {
-        return Ok(r);
-    }
     let f = figure(t, &q);
     let names: Vec<&str> = {
         let mut v: Vec<&str> = t.sources.iter().map(|s| s.source.as_str()).collect();
@@ -460,7 +443,7 @@ pub(crate) async fn tile(
         "notices": notices(&state, &doc, t, f),
         "source_status": ledger,
     });
-    Ok((h, Json(body)).into_response())
+    json_answer(&headers, &doc, &format!("tile/{id}"), &q, &who, &body)
 }
 
 /// The tiles of the query as a document, its series narrowed to the query's grain and period.
@@ -489,7 +472,9 @@ fn narrowed(doc: &TilesDoc, q: &TileQuery, who: &Principal) -> TilesDoc {
     }
 }
 
-async fn flat(
+/// The query's tiles as flat rows (totals and breakdown cells), or the 304 answer when the
+/// client has them.
+async fn flat_rows(
     state: &AppState,
     who: &Principal,
     headers: &HeaderMap,
@@ -499,7 +484,7 @@ async fn flat(
     let q = parse_query(q)?;
     let (doc, _) = load(state, q.as_of).await?;
     check_filters(&doc, &q, who)?;
-    let (h, not_modified) = conditional(headers, &doc, view, &q, who);
+    let (h, not_modified) = conditional(headers, &doc, view, &q, who, Validator::Snapshot);
     if let Some(r) = not_modified {
         return Ok(Err(r));
     }
@@ -521,18 +506,13 @@ pub(crate) async fn tiles_csv(
     headers: HeaderMap,
     q: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let (mut h, batch, id) = match flat(&state, &who, &headers, q, "csv").await? {
+    let (mut h, batch, id) = match flat_rows(&state, &who, &headers, q, "csv").await? {
         Ok(x) => x,
         Err(r) => return Ok(r),
     };
-    let mut buf = b"\xEF\xBB\xBF".to_vec();
-    {
-        let mut w = arrow::csv::WriterBuilder::new()
-            .with_header(true)
-            .build(&mut buf);
-        w.write(&batch)
-            .map_err(|e| ApiError::internal("writing CSV", &e))?;
-    }
+    let mut buf = Vec::new();
+    encode::write_csv(&mut buf, &[batch], true)
+        .map_err(|e| ApiError::internal("writing CSV", &e))?;
     h.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/csv; charset=utf-8"),
@@ -551,19 +531,12 @@ pub(crate) async fn tiles_parquet(
     headers: HeaderMap,
     q: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let (mut h, batch, id) = match flat(&state, &who, &headers, q, "parquet").await? {
+    let (mut h, batch, id) = match flat_rows(&state, &who, &headers, q, "parquet").await? {
         Ok(x) => x,
         Err(r) => return Ok(r),
     };
-    let mut buf = Vec::new();
-    {
-        let mut w = parquet::arrow::ArrowWriter::try_new(&mut buf, batch.schema(), None)
-            .map_err(|e| ApiError::internal("writing Parquet", &e))?;
-        w.write(&batch)
-            .map_err(|e| ApiError::internal("writing Parquet", &e))?;
-        w.close()
-            .map_err(|e| ApiError::internal("writing Parquet", &e))?;
-    }
+    let buf = encode::parquet_bytes(batch.schema(), &[batch])
+        .map_err(|e| ApiError::internal("writing Parquet", &e))?;
     h.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/vnd.apache.parquet"),
@@ -616,7 +589,7 @@ pub(crate) async fn status(State(state): State<AppState>) -> Result<Response, Ap
         "snapshots": snapshots.iter().map(|s| json!({
             "id": s.id, "computed_at": s.computed_at, "data_version": s.data_version, "rows": s.rows,
         })).collect::<Vec<_>>(),
-        "pipeline": state.pipeline_status(),
+        "pipeline": state.pipeline_status().as_deref(),
     });
     Ok((
         [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],

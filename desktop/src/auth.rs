@@ -1,5 +1,7 @@
 //! Who is asking: a bearer token or a signed session cookie, checked in constant time.
 
+use std::time::Instant;
+
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, header};
 use axum::middleware::Next;
@@ -133,7 +135,17 @@ pub(crate) async fn require_auth(
     mut req: Request,
     next: Next,
 ) -> Response {
-    match authenticate(&state, req.headers()) {
+    let client = crate::limit::client_of(req.extensions());
+    let presented = req.headers().contains_key(header::AUTHORIZATION)
+        || cookie(req.headers(), COOKIE).is_some();
+    if presented && let Some(wait) = state.sign_ins().wait(client, Instant::now()) {
+        return crate::limit::too_many(wait);
+    }
+    let who = authenticate(&state, req.headers());
+    if who.is_none() && presented {
+        state.sign_ins().failed(client, Instant::now());
+    }
+    match who {
         Some(p) => {
             tracing::debug!(principal = %p.name, path = %req.uri().path(), "request");
             req.extensions_mut().insert(p);

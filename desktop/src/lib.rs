@@ -2,11 +2,13 @@
 //! tiles and a web page bundled into the binary.
 //!
 //! - [`router`] builds the axum router; [`serve`] runs it on a listener until shutdown;
-//! - [`DesktopConfig`] is what the operator configures: bind address, access tokens (stored
-//!   as sha256 hashes, optionally limited to sectors) and the secret that signs session
-//!   cookies;
-//! - [`AppState`] holds the [`Warehouse`], the configuration and an optional pipeline-status
-//!   hook the scheduler fills.
+//! - [`DesktopSettings`] is the `[desktop]` section of the main config file: bind address,
+//!   access tokens (stored as sha256 hashes, optionally limited to sectors) and the names of
+//!   the environment variables holding the operator's token and the session key;
+//! - [`DesktopConfig`] is what the server runs with: those settings resolved, the session
+//!   key in hand;
+//! - [`AppState`] holds the [`Warehouse`], the configuration and an optional hook returning
+//!   the scheduler's [`PipelineStatus`].
 //!
 //! Routes (see `openapi.json`, served at `/api/v1/openapi.json`):
 //!
@@ -19,10 +21,16 @@
 //! | `GET /api/v1/status` | yes | source freshness from the load ledger, snapshots, pipeline runs |
 //! | `GET /api/v1/openapi.json` | yes | OpenAPI 3 description |
 //! | `GET /api/v1/healthz`, `/api/v1/readyz` (also `/healthz`, `/readyz`) | no | liveness, readiness |
+//!
+//! Caching: every tile answer has an `ETag`. For the JSON answers it is a hash of the answer
+//! itself, notices included, so a source turning late or data going stale changes it even
+//! within one snapshot; the CSV and Parquet downloads depend only on the snapshot, the query
+//! and the caller's access, and also honour `If-Modified-Since`.
 
 mod api;
 mod auth;
 mod error;
+mod limit;
 mod web;
 
 use std::collections::HashMap;
@@ -34,14 +42,16 @@ use std::time::Duration;
 use axum::Router;
 use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
+use tilannekuva_scheduler::PipelineStatus;
 use tilannekuva_tiles::TilesDoc;
 use tilannekuva_warehouse::Warehouse;
 
 pub use auth::Principal;
 pub use error::ApiError;
 
-/// Hook returning the scheduler's run history as JSON, shown under `pipeline` in `/status`.
-pub type PipelineStatusFn = Arc<dyn Fn() -> serde_json::Value + Send + Sync>;
+/// Hook returning the scheduler's latest runs and late sources, shown under `pipeline` in
+/// `/status` and as `late` notices on the tiles the late sources feed.
+pub type PipelineStatusFn = Arc<dyn Fn() -> Arc<PipelineStatus> + Send + Sync>;
 
 /// An access token configured by the operator. Only the token's sha256 is kept.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -103,61 +113,132 @@ impl std::fmt::Debug for SessionSecret {
     }
 }
 
-impl Serialize for SessionSecret {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&hex::encode(&self.0))
-    }
-}
-
-impl<'de> Deserialize<'de> for SessionSecret {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        let bytes = hex::decode(s.trim())
-            .map_err(|_| serde::de::Error::custom("session_secret must be hex"))?;
-        if bytes.len() < 16 {
-            return Err(serde::de::Error::custom(
-                "session_secret must be at least 16 bytes (32 hex digits)",
-            ));
-        }
-        Ok(Self(bytes))
-    }
-}
-
-fn default_bind() -> SocketAddr {
-    SocketAddr::from(([127, 0, 0, 1], 8080))
-}
-fn default_secret() -> SessionSecret {
-    SessionSecret::random()
-}
 fn default_ttl() -> u64 {
     12 * 3600
 }
 fn default_stale() -> i64 {
     45
 }
+fn default_token_env() -> String {
+    "TILANNEKUVA_DESKTOP_TOKEN".into()
+}
+fn default_session_env() -> String {
+    "TILANNEKUVA_SESSION_SECRET".into()
+}
 
-/// What the operator configures for the desktop.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// `[desktop]` in the main config file: the leadership desktop's address and who may sign
+/// in. Secrets are never in the file: the operator's token and the session key come from
+/// the environment variables it names.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct DesktopConfig {
-    /// Address to listen on (used by [`run`]; [`serve`] takes a bound listener).
-    #[serde(default = "default_bind")]
-    pub bind: SocketAddr,
-    /// Access tokens. With none, nobody can sign in.
+pub struct DesktopSettings {
+    /// Address to listen on; `--bind` overrides it (default 127.0.0.1:8080).
+    #[serde(default)]
+    pub bind: Option<SocketAddr>,
+    /// Access tokens, as sha256 hashes, optionally limited to sectors.
     #[serde(default)]
     pub tokens: Vec<TokenConfig>,
-    /// Key signing session cookies, hex in files; random when not given.
-    #[serde(default = "default_secret")]
-    pub session_secret: SessionSecret,
+    /// Environment variable holding one more token, unrestricted (for the operator).
+    #[serde(default = "default_token_env")]
+    pub token_env: String,
+    /// Environment variable holding the hex key that signs session cookies; without it a
+    /// random key is used and sessions end when the process restarts.
+    #[serde(default = "default_session_env")]
+    pub session_secret_env: String,
     /// How long a session cookie is valid, in seconds.
     #[serde(default = "default_ttl")]
     pub session_ttl_secs: u64,
-    /// Add `Secure` to the session cookie (set when served over HTTPS).
-    #[serde(default)]
-    pub secure_cookie: bool,
-    /// A figure whose data ends more than this many days before the snapshot is flagged stale.
+    /// A figure whose data ends more than this many days before its snapshot is stale.
     #[serde(default = "default_stale")]
     pub stale_after_days: i64,
+    /// Mark the session cookie `Secure` (when served behind HTTPS).
+    #[serde(default)]
+    pub secure_cookie: bool,
+    /// Wrong tokens accepted from one client address within a minute; past that, its
+    /// sign-ins get 429 with `Retry-After` until the oldest failure is a minute old.
+    #[serde(default = "default_failed_sign_ins")]
+    pub failed_sign_ins_per_minute: u32,
+}
+
+fn default_failed_sign_ins() -> u32 {
+    10
+}
+
+impl Default for DesktopSettings {
+    fn default() -> Self {
+        Self {
+            bind: None,
+            tokens: Vec::new(),
+            token_env: default_token_env(),
+            session_secret_env: default_session_env(),
+            session_ttl_secs: default_ttl(),
+            stale_after_days: default_stale(),
+            secure_cookie: false,
+            failed_sign_ins_per_minute: default_failed_sign_ins(),
+        }
+    }
+}
+
+impl DesktopSettings {
+    /// The address to listen on: `bind` when given, else the configured one, else
+    /// 127.0.0.1:8080.
+    pub fn address(&self, bind: Option<SocketAddr>) -> SocketAddr {
+        bind.or(self.bind)
+            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)))
+    }
+
+    /// What the server runs with: the configured tokens plus the one in `token_env`, and
+    /// the session key from `session_secret_env` (random when it is unset).
+    pub fn resolve(&self, bind: SocketAddr) -> Result<DesktopConfig, String> {
+        let mut tokens = self.tokens.clone();
+        if let Ok(t) = std::env::var(&self.token_env)
+            && !t.is_empty()
+        {
+            tokens.push(TokenConfig::from_secret("operator", &t, Vec::new()));
+        }
+        let session_secret = match std::env::var(&self.session_secret_env) {
+            Ok(h) if !h.trim().is_empty() => {
+                let bytes = hex::decode(h.trim())
+                    .map_err(|_| format!("{} must be hex digits", self.session_secret_env))?;
+                if bytes.len() < 16 {
+                    return Err(format!(
+                        "{} must be at least 16 bytes (32 hex digits)",
+                        self.session_secret_env
+                    ));
+                }
+                SessionSecret::from_bytes(bytes)
+            }
+            _ => SessionSecret::random(),
+        };
+        Ok(DesktopConfig {
+            bind,
+            tokens,
+            session_secret,
+            session_ttl_secs: self.session_ttl_secs,
+            secure_cookie: self.secure_cookie,
+            stale_after_days: self.stale_after_days,
+            failed_sign_ins_per_minute: self.failed_sign_ins_per_minute,
+        })
+    }
+}
+
+/// What the desktop server runs with (see [`DesktopSettings::resolve`]).
+#[derive(Debug, Clone)]
+pub struct DesktopConfig {
+    /// Address it listens on (the caller binds it and hands [`serve`] the listener).
+    pub bind: SocketAddr,
+    /// Access tokens. With none, nobody can sign in.
+    pub tokens: Vec<TokenConfig>,
+    /// Key signing session cookies.
+    pub session_secret: SessionSecret,
+    /// How long a session cookie is valid, in seconds.
+    pub session_ttl_secs: u64,
+    /// Add `Secure` to the session cookie (set when served over HTTPS).
+    pub secure_cookie: bool,
+    /// A figure whose data ends more than this many days before the snapshot is flagged stale.
+    pub stale_after_days: i64,
+    /// Failed sign-ins allowed per client address and minute.
+    pub failed_sign_ins_per_minute: u32,
 }
 
 impl DesktopConfig {
@@ -170,6 +251,7 @@ impl DesktopConfig {
             session_ttl_secs: default_ttl(),
             secure_cookie: false,
             stale_after_days: default_stale(),
+            failed_sign_ins_per_minute: default_failed_sign_ins(),
         }
     }
 
@@ -180,6 +262,7 @@ impl DesktopConfig {
 
 struct Inner {
     warehouse: Warehouse,
+    sign_ins: limit::SignInLimiter,
     config: DesktopConfig,
     pipeline_status: Option<PipelineStatusFn>,
     docs: Mutex<HashMap<String, Arc<TilesDoc>>>,
@@ -207,6 +290,7 @@ impl AppState {
         Self {
             inner: Arc::new(Inner {
                 warehouse,
+                sign_ins: limit::SignInLimiter::new(config.failed_sign_ins_per_minute),
                 config,
                 pipeline_status: None,
                 docs: Mutex::new(HashMap::new()),
@@ -218,6 +302,7 @@ impl AppState {
     pub fn with_pipeline_status(self, hook: PipelineStatusFn) -> Self {
         let inner = Arc::try_unwrap(self.inner).unwrap_or_else(|arc| Inner {
             warehouse: arc.warehouse.clone(),
+            sign_ins: limit::SignInLimiter::new(arc.config.failed_sign_ins_per_minute),
             config: arc.config.clone(),
             pipeline_status: None,
             docs: Mutex::new(HashMap::new()),
@@ -240,8 +325,12 @@ impl AppState {
         &self.inner.config
     }
 
-    pub(crate) fn pipeline_status(&self) -> Option<serde_json::Value> {
+    pub(crate) fn pipeline_status(&self) -> Option<Arc<PipelineStatus>> {
         self.inner.pipeline_status.as_ref().map(|f| f())
+    }
+
+    pub(crate) fn sign_ins(&self) -> &limit::SignInLimiter {
+        &self.inner.sign_ins
     }
 
     pub(crate) fn cached_doc(&self, id: &str) -> Option<Arc<TilesDoc>> {
@@ -297,16 +386,10 @@ pub async fn serve(
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, tokens = state.config().tokens.len(), "desktop listening");
     }
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
-}
-
-/// Binds `config.bind` and serves until `shutdown`.
-pub async fn run(
-    state: AppState,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    let listener = tokio::net::TcpListener::bind(state.config().bind).await?;
-    serve(listener, state, shutdown).await
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }

@@ -75,8 +75,13 @@ pub(crate) struct LoginForm {
 /// `POST /login`: checks the token and sets the signed session cookie.
 pub(crate) async fn login(
     State(state): State<AppState>,
+    extensions: axum::http::Extensions,
     form: Result<Form<LoginForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
+    let client = crate::limit::client_of(&extensions);
+    if let Some(wait) = state.sign_ins().wait(client, std::time::Instant::now()) {
+        return no_store(crate::limit::too_many(wait));
+    }
     let Ok(Form(form)) = form else {
         return no_store((
             StatusCode::BAD_REQUEST,
@@ -103,7 +108,8 @@ pub(crate) async fn login(
             no_store(r)
         }
         None => {
-            tracing::warn!("sign-in with an unknown token");
+            state.sign_ins().failed(client, std::time::Instant::now());
+            tracing::warn!(%client, "sign-in with an unknown token");
             no_store((
                 StatusCode::UNAUTHORIZED,
                 login_html(

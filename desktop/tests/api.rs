@@ -9,6 +9,7 @@ use axum::http::{Request, StatusCode, header};
 use common::{ADMIN, HEALTH};
 use serde_json::Value;
 use tilannekuva_desktop::{AppState, router};
+use tilannekuva_scheduler::{LateSource, PipelineStatus, RunOutcome, RunRecord, Trigger, WorkDone};
 use tower::ServiceExt;
 
 async fn send(
@@ -285,6 +286,54 @@ async fn etag_and_last_modified_give_304() {
 }
 
 #[tokio::test]
+async fn a_source_turning_late_changes_the_etag() {
+    let (_dir, state) = common::state().await;
+    let status = Arc::new(std::sync::Mutex::new(Arc::new(PipelineStatus::default())));
+    let hook = status.clone();
+    let state = state.with_pipeline_status(Arc::new(move || hook.lock().unwrap().clone()));
+    let conditional = |etag: &str, path: &str| {
+        Request::get(path)
+            .header(header::AUTHORIZATION, format!("Bearer {ADMIN}"))
+            .header(header::IF_NONE_MATCH, etag)
+            .header(header::IF_MODIFIED_SINCE, "Sun, 01 Feb 2026 08:00:00 GMT")
+            .body(Body::empty())
+            .unwrap()
+    };
+    for path in ["/api/v1/tiles", "/api/v1/tiles/callback_share"] {
+        *status.lock().unwrap() = Arc::new(PipelineStatus::default());
+        let (s, h, _) = send(&state, get(path, Some(ADMIN))).await;
+        assert_eq!(s, StatusCode::OK, "{path}");
+        let before = h[header::ETAG].to_str().unwrap().to_string();
+        assert_eq!(
+            send(&state, conditional(&before, path)).await.0,
+            StatusCode::NOT_MODIFIED,
+            "{path}: nothing changed"
+        );
+        // The same snapshot, but now the contact centre's export is late.
+        *status.lock().unwrap() = Arc::new(PipelineStatus {
+            runs: Vec::new(),
+            late_sources: vec![LateSource {
+                source: "contact_centre".into(),
+                last_loaded_at: Some("2026-01-10T06:00:00Z".parse().unwrap()),
+                expected_every_hours: 24.0,
+                overdue_hours: Some(30.0),
+            }],
+        });
+        let (s, h, b) = send(&state, conditional(&before, path)).await;
+        assert_eq!(
+            s,
+            StatusCode::OK,
+            "{path}: a 304 would hide the late source"
+        );
+        assert_ne!(h[header::ETAG].to_str().unwrap(), before, "{path}");
+        assert!(
+            String::from_utf8(b).unwrap().contains("\"late\""),
+            "{path}: the answer says so"
+        );
+    }
+}
+
+#[tokio::test]
 async fn csv_and_parquet_have_their_content_types() {
     let (_dir, state) = common::state().await;
     let (s, h, b) = send(
@@ -437,9 +486,28 @@ async fn signing_in_sets_a_signed_http_only_strict_cookie() {
 #[tokio::test]
 async fn status_shows_source_freshness_snapshots_and_the_pipeline_hook() {
     let (_dir, state) = common::state().await;
-    let state = state.with_pipeline_status(Arc::new(
-        || serde_json::json!({ "runs": [{ "job": "load", "ok": true }] }),
-    ));
+    let run = RunRecord {
+        job: "load".into(),
+        scheduled_for: "2026-01-10T04:00:00Z".parse().unwrap(),
+        trigger: Trigger::Schedule,
+        started_at: Some("2026-01-10T04:00:01Z".parse().unwrap()),
+        finished_at: "2026-01-10T04:00:09Z".parse().unwrap(),
+        outcome: RunOutcome::Succeeded,
+        attempts: 1,
+        work: WorkDone {
+            rows_loaded: 4269,
+            ..WorkDone::default()
+        },
+        input_version: None,
+        error: None,
+        note: None,
+        holder: "test".into(),
+    };
+    let status = Arc::new(PipelineStatus {
+        runs: vec![run],
+        late_sources: Vec::new(),
+    });
+    let state = state.with_pipeline_status(Arc::new(move || status.clone()));
     let (s, _, b) = send(&state, get("/api/v1/status", Some(ADMIN))).await;
     assert_eq!(s, StatusCode::OK);
     let v = json(&b);
@@ -452,6 +520,9 @@ async fn status_shows_source_freshness_snapshots_and_the_pipeline_hook() {
     assert_eq!(v["snapshots"].as_array().unwrap().len(), 2);
     assert_eq!(v["snapshots"][0]["id"], "20260201T080000000Z-new000");
     assert_eq!(v["pipeline"]["runs"][0]["job"], "load");
+    assert_eq!(v["pipeline"]["runs"][0]["outcome"], "succeeded");
+    assert_eq!(v["pipeline"]["runs"][0]["rows_loaded"], 4269);
+    assert_eq!(v["pipeline"]["late_sources"], serde_json::json!([]));
 }
 
 #[tokio::test]
@@ -474,17 +545,24 @@ async fn internal_errors_say_nothing_of_the_internals() {
 #[tokio::test]
 async fn a_tile_fed_by_a_late_source_says_so() {
     let (_dir, state) = common::state().await;
-    let state = state.with_pipeline_status(Arc::new(|| {
-        serde_json::json!({
-            "runs": [],
-            "late_sources": [
-                { "source": "contact_centre", "last_loaded_at": "2026-01-10T06:00:00Z",
-                  "expected_every_hours": 24.0, "overdue_hours": 500.0 },
-                { "source": "somewhere_else", "last_loaded_at": null,
-                  "expected_every_hours": 24.0, "overdue_hours": null }
-            ]
-        })
-    }));
+    let status = Arc::new(PipelineStatus {
+        runs: Vec::new(),
+        late_sources: vec![
+            LateSource {
+                source: "contact_centre".into(),
+                last_loaded_at: Some("2026-01-10T06:00:00Z".parse().unwrap()),
+                expected_every_hours: 24.0,
+                overdue_hours: Some(500.0),
+            },
+            LateSource {
+                source: "somewhere_else".into(),
+                last_loaded_at: None,
+                expected_every_hours: 24.0,
+                overdue_hours: None,
+            },
+        ],
+    });
+    let state = state.with_pipeline_status(Arc::new(move || status.clone()));
     let (s, _, b) = send(&state, get("/api/v1/tiles", Some(ADMIN))).await;
     assert_eq!(s, StatusCode::OK);
     let v = json(&b);

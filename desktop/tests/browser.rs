@@ -62,7 +62,7 @@ fn the_desktop_in_chromium_shows_the_api_values_and_works_with_the_keyboard() {
     );
     assert!(
         chromium.exists(),
-        "Chromium not found at {}: install it (`apt-get install -y chromium`), point \
+        "Chromium not found at {}: run the tests with `scripts/test` (it installs Debian's chromium), point \
          TILANNEKUVA_CHROMIUM at it, or set TILANNEKUVA_SKIP_BROWSER=1 to skip this test",
         chromium.display()
     );

@@ -78,3 +78,71 @@ async fn serves_on_a_real_socket_and_shuts_down() {
         .unwrap()
         .unwrap();
 }
+
+#[tokio::test]
+async fn failed_sign_ins_are_limited_per_client_address() {
+    let (_dir, state) = common::state().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(tilannekuva_desktop::serve(listener, state, async move {
+        let _ = stopped.await;
+    }));
+    let base = format!("http://{addr}");
+    let client = common::client_builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    // The default limit: 10 wrong tokens a minute, through the form or the API.
+    for i in 0..10 {
+        let r = if i % 2 == 0 {
+            client
+                .post(format!("{base}/login"))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(format!("token=guess-{i}"))
+                .send()
+                .await
+                .unwrap()
+        } else {
+            client
+                .get(format!("{base}/api/v1/tiles"))
+                .bearer_auth(format!("guess-{i}"))
+                .send()
+                .await
+                .unwrap()
+        };
+        assert_eq!(r.status(), 401, "attempt {i}");
+    }
+    // Now every credential from this address waits, the right one too: guessing learns
+    // nothing while the limit holds.
+    for r in [
+        client
+            .get(format!("{base}/api/v1/tiles"))
+            .bearer_auth(ADMIN)
+            .send()
+            .await
+            .unwrap(),
+        client
+            .post(format!("{base}/login"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("token={ADMIN}"))
+            .send()
+            .await
+            .unwrap(),
+    ] {
+        assert_eq!(r.status(), 429);
+        let wait: u64 = r.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=60).contains(&wait), "{wait}");
+        let v: serde_json::Value = serde_json::from_str(&r.text().await.unwrap()).unwrap();
+        assert_eq!(v["error"]["code"], "too_many_failed_sign_ins");
+    }
+    // Requests without credentials are not sign-ins: the health check still answers.
+    let r = client.get(format!("{base}/healthz")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    stop.send(()).unwrap();
+    server.await.unwrap().unwrap();
+}

@@ -60,6 +60,13 @@ pub enum Error {
         #[source]
         source: Box<tilannekuva_warehouse::Error>,
     },
+    /// Reading the load ledger for the pipeline's status failed.
+    #[error("reading the load ledger for the pipeline status: {source}")]
+    Status {
+        /// Warehouse error.
+        #[source]
+        source: Box<tilannekuva_warehouse::Error>,
+    },
     /// Listing or reading scheduler objects in the warehouse failed.
     #[error("scheduler state in the warehouse at {path}: {reason}")]
     State {

@@ -86,6 +86,39 @@ impl Trigger {
     }
 }
 
+/// What one piece of work did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkDone {
+    /// Rows committed.
+    pub rows_loaded: u64,
+    /// Rows quarantined.
+    pub rows_rejected: u64,
+    /// Exports loaded.
+    pub exports_loaded: u64,
+    /// Exports already in the ledger.
+    pub exports_already_loaded: u64,
+    /// Deliveries that failed while others loaded (a load job with any is `failed`; the
+    /// run's record keeps them in `error`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failures: Vec<String>,
+    /// The snapshot a compute published.
+    #[serde(default)]
+    pub snapshot_id: Option<String>,
+}
+
+impl WorkDone {
+    pub(crate) fn add(&mut self, other: WorkDone) {
+        self.rows_loaded += other.rows_loaded;
+        self.rows_rejected += other.rows_rejected;
+        self.exports_loaded += other.exports_loaded;
+        self.exports_already_loaded += other.exports_already_loaded;
+        self.failures.extend(other.failures);
+        if other.snapshot_id.is_some() {
+            self.snapshot_id = other.snapshot_id;
+        }
+    }
+}
+
 /// One finished run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunRecord {
@@ -103,16 +136,9 @@ pub struct RunRecord {
     pub outcome: RunOutcome,
     /// Attempts made.
     pub attempts: u32,
-    /// Rows committed to curated tables.
-    pub rows_loaded: u64,
-    /// Rows sent to quarantine.
-    pub rows_rejected: u64,
-    /// Exports loaded.
-    pub exports_loaded: u64,
-    /// Exports found already in the ledger (loaded zero rows).
-    pub exports_already_loaded: u64,
-    /// Published snapshot, for a compute.
-    pub snapshot_id: Option<String>,
+    /// What the run did: rows and exports loaded, the snapshot published.
+    #[serde(flatten)]
+    pub work: WorkDone,
     /// For a compute: the input version it saw (see [`crate::input_version`]).
     pub input_version: Option<u64>,
     /// Error text of the last failed attempt.
@@ -176,11 +202,7 @@ impl History {
             finished_at: scheduled_for,
             outcome: RunOutcome::Missed,
             attempts: 0,
-            rows_loaded: 0,
-            rows_rejected: 0,
-            exports_loaded: 0,
-            exports_already_loaded: 0,
-            snapshot_id: None,
+            work: WorkDone::default(),
             input_version: None,
             error: None,
             note: None,

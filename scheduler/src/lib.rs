@@ -45,15 +45,17 @@ pub mod history;
 pub mod lease;
 pub mod schedule;
 mod scheduler;
+pub mod status;
 
 pub use clock::{Clock, FakeClock, SystemClock};
 pub use config::{CatchUp, Job, JobAction, JobConfig, Jobs, SchedulerSettings};
 pub use error::{Error, Result};
 pub use freshness::{LateSource, input_version, late_sources, late_sources_in};
-pub use history::{History, RunOutcome, RunRecord, Trigger};
+pub use history::{History, RunOutcome, RunRecord, Trigger, WorkDone};
 pub use lease::{Lease, Leases};
 pub use schedule::JobSchedule;
-pub use scheduler::{Planned, RunResult, Runner, Scheduler, Work};
+pub use scheduler::{Planned, RunResult, Runner, Scheduler};
+pub use status::PipelineStatus;
 
 #[cfg(test)]
 mod tests;

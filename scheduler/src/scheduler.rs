@@ -14,38 +14,8 @@ use crate::clock::Clock;
 use crate::config::{CatchUp, Job, Jobs};
 use crate::error::{Error, Result};
 use crate::freshness::input_version;
-use crate::history::{History, RunOutcome, RunRecord, Trigger};
+use crate::history::{History, RunOutcome, RunRecord, Trigger, WorkDone};
 use crate::lease::{Lease, Leases};
-
-/// What one piece of work did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Work {
-    /// Rows committed.
-    pub rows_loaded: u64,
-    /// Rows quarantined.
-    pub rows_rejected: u64,
-    /// Exports loaded.
-    pub exports_loaded: u64,
-    /// Exports already in the ledger.
-    pub exports_already_loaded: u64,
-    /// Deliveries that failed while others loaded (a load job with any is `failed`).
-    pub failures: Vec<String>,
-    /// The snapshot a compute published.
-    pub snapshot_id: Option<String>,
-}
-
-impl Work {
-    fn add(&mut self, other: Work) {
-        self.rows_loaded += other.rows_loaded;
-        self.rows_rejected += other.rows_rejected;
-        self.exports_loaded += other.exports_loaded;
-        self.exports_already_loaded += other.exports_already_loaded;
-        self.failures.extend(other.failures);
-        if other.snapshot_id.is_some() {
-            self.snapshot_id = other.snapshot_id;
-        }
-    }
-}
 
 /// What actually loads and computes: the `tilannekuva` command implements it with its
 /// pipelines and tile engine; tests with fakes.
@@ -55,9 +25,9 @@ impl Work {
 #[async_trait]
 pub trait Runner: Send + Sync {
     /// Fetches and loads a source's new exports.
-    async fn load(&self, source: &str) -> anyhow::Result<Work>;
+    async fn load(&self, source: &str) -> anyhow::Result<WorkDone>;
     /// Computes every tile and publishes a snapshot.
-    async fn compute(&self) -> anyhow::Result<Work>;
+    async fn compute(&self) -> anyhow::Result<WorkDone>;
 }
 
 /// What became of a request to run a job.
@@ -297,11 +267,7 @@ impl Scheduler {
             finished_at: self.clock.now(),
             outcome: RunOutcome::Missed,
             attempts: 0,
-            rows_loaded: 0,
-            rows_rejected: 0,
-            exports_loaded: 0,
-            exports_already_loaded: 0,
-            snapshot_id: None,
+            work: WorkDone::default(),
             input_version: None,
             error: None,
             note,
@@ -411,11 +377,7 @@ impl Scheduler {
             finished_at: started_at,
             outcome: RunOutcome::Failed,
             attempts: 0,
-            rows_loaded: 0,
-            rows_rejected: 0,
-            exports_loaded: 0,
-            exports_already_loaded: 0,
-            snapshot_id: None,
+            work: WorkDone::default(),
             input_version: None,
             error: None,
             note,
@@ -447,7 +409,7 @@ impl Scheduler {
                 return Ok(record);
             }
         }
-        let mut total = Work::default();
+        let mut total = WorkDone::default();
         let timeout = StdDuration::from_secs(c.timeout_seconds);
         for attempt in 0..=c.retries {
             if attempt > 0 {
@@ -480,7 +442,7 @@ impl Scheduler {
             match tokio::time::timeout(timeout, self.work(job)).await {
                 Ok(Ok(work)) => {
                     let failures = work.failures.clone();
-                    total.add(Work {
+                    total.add(WorkDone {
                         failures: Vec::new(),
                         ..work
                     });
@@ -506,20 +468,16 @@ impl Scheduler {
                 }
             }
         }
-        record.rows_loaded = total.rows_loaded;
-        record.rows_rejected = total.rows_rejected;
-        record.exports_loaded = total.exports_loaded;
-        record.exports_already_loaded = total.exports_already_loaded;
-        record.snapshot_id = total.snapshot_id;
+        record.work = total;
         record.finished_at = self.clock.now();
         Ok(record)
     }
 
-    async fn work(&self, job: &Job) -> anyhow::Result<Work> {
+    async fn work(&self, job: &Job) -> anyhow::Result<WorkDone> {
         if job.is_compute() {
             return self.runner.compute().await;
         }
-        let mut total = Work::default();
+        let mut total = WorkDone::default();
         for source in &job.config.run.load {
             let w = self
                 .runner

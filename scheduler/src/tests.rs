@@ -25,25 +25,25 @@ struct FakeRunner {
 
 #[async_trait]
 impl Runner for FakeRunner {
-    async fn load(&self, source: &str) -> anyhow::Result<Work> {
+    async fn load(&self, source: &str) -> anyhow::Result<WorkDone> {
         let n = self.loads.fetch_add(1, Ordering::SeqCst);
         tokio::time::sleep(self.delay).await;
         if n < self.fail_first {
             anyhow::bail!("export server of {source} answered 503");
         }
-        Ok(Work {
+        Ok(WorkDone {
             rows_loaded: 10,
             rows_rejected: 1,
             exports_loaded: 1,
-            ..Work::default()
+            ..WorkDone::default()
         })
     }
 
-    async fn compute(&self) -> anyhow::Result<Work> {
+    async fn compute(&self) -> anyhow::Result<WorkDone> {
         self.computes.fetch_add(1, Ordering::SeqCst);
-        Ok(Work {
+        Ok(WorkDone {
             snapshot_id: Some("s".into()),
-            ..Work::default()
+            ..WorkDone::default()
         })
     }
 }
@@ -162,8 +162,8 @@ async fn on_time_runs_then_its_dependents_and_nothing_twice() {
             ("compute".into(), "10:00".into(), "succeeded"),
         ]
     );
-    assert_eq!(runs[0].rows_loaded, 10);
-    assert_eq!(runs[0].rows_rejected, 1);
+    assert_eq!(runs[0].work.rows_loaded, 10);
+    assert_eq!(runs[0].work.rows_rejected, 1);
     assert_eq!(runs[1].trigger, Trigger::After);
     // Ticking again at the same time does nothing: the history has the run.
     assert!(sched.tick().await.unwrap().is_empty());

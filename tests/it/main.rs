@@ -3,6 +3,7 @@
 //!
 //! One test binary (modules below) so the workspace links DataFusion once for all of them.
 
+mod as_of;
 mod check;
 mod common;
 mod crash;

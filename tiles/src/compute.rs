@@ -27,8 +27,8 @@ use serde::{Deserialize, Serialize};
 use tilannekuva_conventions::datetime::{HELSINKI, local_midnight};
 use tilannekuva_warehouse::{LoadStatus, Manifest};
 
+use crate::Grain;
 use crate::definition::{Direction, TileDef};
-use crate::udf::Grain;
 use crate::{Error, Result};
 
 /// How often a source is expected to deliver data for a period.
@@ -200,7 +200,7 @@ impl Tile {
 /// One row a tile's SQL returned, as read from the query. Numbers are kept as exact decimal
 /// text when serialised, so rows read back are bit for bit the rows computed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RawRow {
+pub struct QueryRow {
     /// Period label.
     pub period: String,
     /// Value (non-finite values are read as none).
@@ -242,7 +242,7 @@ mod exact {
 }
 
 /// Runs one tile's SQL for one grain in `ctx` (whose `fi_period` must be for that grain).
-pub(crate) async fn run_sql(ctx: &SessionContext, tile: &TileDef) -> Result<Vec<RawRow>> {
+pub(crate) async fn run_sql(ctx: &SessionContext, tile: &TileDef) -> Result<Vec<QueryRow>> {
     let df = ctx.sql(&tile.sql).await.map_err(|e| Error::sql(tile, e))?;
     let batches = df.collect().await.map_err(|e| Error::sql(tile, e))?;
     let mut out = Vec::new();
@@ -280,7 +280,7 @@ fn column(
     }
 }
 
-fn rows_of(tile: &TileDef, b: &RecordBatch) -> Result<Vec<RawRow>> {
+fn rows_of(tile: &TileDef, b: &RecordBatch) -> Result<Vec<QueryRow>> {
     let period = column(tile, b, "period", &DataType::Utf8, true)?.expect("required");
     let value = column(tile, b, "value", &DataType::Float64, true)?.expect("required");
     let n = column(tile, b, "n", &DataType::Int64, true)?.expect("required");
@@ -308,7 +308,7 @@ fn rows_of(tile: &TileDef, b: &RecordBatch) -> Result<Vec<RawRow>> {
         if !period.is_valid(i) {
             continue; // rows outside any period (no timestamp) carry no figure
         }
-        out.push(RawRow {
+        out.push(QueryRow {
             period: period.value(i).to_string(),
             value: value
                 .is_valid(i)
@@ -503,13 +503,13 @@ pub const NO_MEMBER: &str = "(none)";
 pub(crate) fn figures(
     tile: &TileDef,
     grain: Grain,
-    rows: &[RawRow],
+    rows: &[QueryRow],
     inputs: &Inputs<'_>,
 ) -> Vec<PeriodFigure> {
     let meta = &tile.meta;
     let data_through = inputs.data_through(&meta.inputs);
-    let mut totals: BTreeMap<&str, &RawRow> = BTreeMap::new();
-    let mut cells: BTreeMap<&str, Vec<&RawRow>> = BTreeMap::new();
+    let mut totals: BTreeMap<&str, &QueryRow> = BTreeMap::new();
+    let mut cells: BTreeMap<&str, Vec<&QueryRow>> = BTreeMap::new();
     for r in rows {
         match &r.dimension {
             // A breakdown cell, also when its member is NULL (rows with no value in the

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::udf::Grain;
+use crate::Grain;
 
 /// Text in the county's languages.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

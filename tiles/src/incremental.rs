@@ -24,16 +24,18 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tilannekuva_warehouse::Manifest;
 
-use crate::compute::RawRow;
-use crate::udf::Grain;
+use crate::Grain;
+use crate::compute::QueryRow;
+use crate::definition::TileDef;
 
 /// Version of the `raw.json` layout and of how rows are computed; a different one is not
 /// reused.
 pub const FORMAT: u32 = 1;
 
-/// What a snapshot remembers for the next incremental publish.
+/// What a snapshot remembers for the next incremental publish (its `raw.json`): the rows
+/// each tile's SQL returned, and what the input files were when they were computed.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct RawCache {
+pub struct ReusableRows {
     /// [`FORMAT`] when written.
     pub format: u32,
     /// Version of the engine that computed the rows (the Finnish functions live in code).
@@ -55,13 +57,59 @@ pub struct CachedTile {
     /// Tables the query reads.
     pub reads: Vec<String>,
     /// Rows per grain.
-    pub rows: BTreeMap<Grain, Vec<RawRow>>,
+    pub rows: BTreeMap<Grain, Vec<QueryRow>>,
 }
 
-impl RawCache {
+impl ReusableRows {
     /// Whether rows in this cache may be reused by this engine.
     pub fn usable(&self) -> bool {
         self.format == FORMAT && self.engine == engine_version()
+    }
+}
+
+/// How a publish computes one tile, decided by [`decide`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recompute {
+    /// Over all of its data, for the reason given.
+    Full(String),
+    /// Only the periods containing these months (`YYYY-MM`); the rest are reused.
+    Periods(BTreeSet<String>),
+    /// Nothing: every period's rows are reused.
+    Reuse,
+}
+
+/// How to compute `tile`, which reads the tables `reads`, given the rows the previous
+/// snapshot kept and the files live now.
+pub fn decide(
+    tile: &TileDef,
+    reads: &[String],
+    previous: Option<&ReusableRows>,
+    fingerprints: &BTreeMap<String, BTreeMap<String, String>>,
+    ends: &BTreeMap<String, DateTime<Utc>>,
+) -> Recompute {
+    let cached = previous.and_then(|p| p.tiles.get(&tile.meta.id));
+    match (previous, cached) {
+        _ if !tile.meta.incremental => Recompute::Full("not incremental".into()),
+        (None, _) => Recompute::Full("no earlier rows to reuse".into()),
+        (Some(_), None) => Recompute::Full("new tile".into()),
+        (Some(_), Some(c)) if c.version != tile.version() => {
+            Recompute::Full("definition changed".into())
+        }
+        (Some(_), Some(c)) if c.reads != reads => Recompute::Full("reads other tables".into()),
+        (Some(p), Some(_)) => {
+            let mut changed = changed_months(&p.inputs, fingerprints, reads);
+            let moved = reads.iter().any(|t| p.ends.get(t) != ends.get(t));
+            if let Some(days) = tile.meta.lookback_days
+                && (moved || !changed.is_empty())
+            {
+                changed.extend(lookback_months(&p.ends, ends, reads, days));
+            }
+            if changed.is_empty() {
+                Recompute::Reuse
+            } else {
+                Recompute::Periods(changed)
+            }
+        }
     }
 }
 

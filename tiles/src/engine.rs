@@ -1,0 +1,354 @@
+//! The engine: DataFusion sessions over the warehouse, computing every tile and publishing
+//! snapshots.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use arrow::datatypes::{DataType, Field, Schema};
+use chrono::{DateTime, Utc};
+use datafusion::datasource::MemTable;
+use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
+use tilannekuva_warehouse::catalog::{TableDef, schemas};
+use tilannekuva_warehouse::{Manifest, Warehouse};
+
+use crate::compute::{self, ExpectedSource, QueryRow, Tile};
+use crate::definition::TileDef;
+use crate::incremental::{self, CachedTile, Recompute, Recomputed, ReusableRows};
+use crate::snapshot::{self, TilesDoc, tile_rows_schema};
+use crate::strategy::Strategy;
+use crate::{Error, Grain, Result, udf};
+
+/// Computes tiles over a warehouse.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    /// The warehouse.
+    pub warehouse: Warehouse,
+    /// Canonical tables.
+    pub tables: BTreeMap<String, TableDef>,
+    /// Tile definitions.
+    pub tiles: Vec<TileDef>,
+    /// Strategy structure.
+    pub strategy: Strategy,
+    /// Sources expected to fill each table, for completeness.
+    pub expected: BTreeMap<String, Vec<ExpectedSource>>,
+}
+
+fn calendar_table(from: i32, to: i32) -> Result<MemTable> {
+    use arrow::array::{BooleanArray, Date32Array, StringArray};
+    use tilannekuva_conventions::calendar::{holiday_name, is_working_day};
+    let start = chrono::NaiveDate::from_ymd_opt(from, 1, 1).expect("valid");
+    let end = chrono::NaiveDate::from_ymd_opt(to, 12, 31).expect("valid");
+    let days: Vec<_> = start.iter_days().take_while(|d| *d <= end).collect();
+    let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch");
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("date", DataType::Date32, false),
+        Field::new("is_working_day", DataType::Boolean, false),
+        Field::new("holiday", DataType::Utf8, true),
+    ]));
+    let batch = arrow::array::RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(Date32Array::from_iter_values(
+                days.iter().map(|d| (*d - epoch).num_days() as i32),
+            )),
+            Arc::new(BooleanArray::from_iter(
+                days.iter().map(|d| Some(is_working_day(*d))),
+            )),
+            Arc::new(StringArray::from_iter(
+                days.iter().map(|d| holiday_name(*d)),
+            )),
+        ],
+    )
+    .map_err(|e| Error::DataFusion(e.into()))?;
+    Ok(MemTable::try_new(schema, vec![vec![batch]])?)
+}
+
+impl Engine {
+    /// A SQL session over the warehouse at `manifest`, with the Finnish functions for
+    /// `grain`, a `calendar` table, and the latest published tiles as `tiles`.
+    pub async fn session(&self, manifest: &Manifest, grain: Grain) -> Result<SessionContext> {
+        let config = SessionConfig::new()
+            .with_target_partitions(2)
+            .with_information_schema(true);
+        let ctx = SessionContext::new_with_config(config);
+        self.warehouse
+            .register_tables(&ctx, manifest, &schemas(&self.tables))
+            .await?;
+        udf::register(&ctx, grain);
+        ctx.register_table("calendar", Arc::new(calendar_table(2015, 2035)?))?;
+        if let Some(s) = manifest.latest_snapshot() {
+            let url = self
+                .warehouse
+                .object_url(&format!("{}/tiles.parquet", s.path));
+            let schema = tile_rows_schema();
+            let df = ctx
+                .read_parquet(url, ParquetReadOptions::default().schema(schema.as_ref()))
+                .await?;
+            ctx.register_table("tiles", df.into_view())?;
+        } else {
+            ctx.register_table(
+                "tiles",
+                Arc::new(MemTable::try_new(tile_rows_schema(), vec![vec![]])?),
+            )?;
+        }
+        Ok(ctx)
+    }
+
+    /// Checks every tile's metadata against the strategy and the tables, and plans its SQL
+    /// without running it; returns every problem.
+    pub async fn check_definitions(&self) -> Result<Vec<String>> {
+        let manifest = Manifest::default();
+        let mut problems = Vec::new();
+        if let Err(p) = self.strategy.check_tiles(&self.tiles) {
+            problems.extend(p);
+        }
+        let known: Vec<&String> = self.tables.keys().collect();
+        for t in &self.tiles {
+            for input in &t.meta.inputs {
+                if !self.tables.contains_key(input) {
+                    problems.push(format!(
+                        "{}: `inputs`: unknown table `{input}`; tables are {known:?}",
+                        t.meta_path.display()
+                    ));
+                }
+            }
+        }
+        let ctx = self.session(&manifest, Grain::Quarter).await?;
+        for t in &self.tiles {
+            match ctx.sql(&t.sql).await {
+                Err(e) => problems.push(Error::sql(t, e).to_string()),
+                Ok(df) => {
+                    let schema = df.schema();
+                    for required in ["period", "value", "n"] {
+                        if schema.field_with_unqualified_name(required).is_err() {
+                            problems.push(format!(
+                                "{}: the query must return a column `{required}`",
+                                t.sql_path.display()
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        Ok(problems)
+    }
+
+    /// Computes every tile from the committed data, without publishing, as of now.
+    pub async fn compute(&self, manifest: &Manifest) -> Result<Vec<Tile>> {
+        self.compute_at(manifest, Utc::now()).await
+    }
+
+    /// Computes every tile as at `now`: periods not ended by then are in progress, and
+    /// only deliveries for months ended by then are expected.
+    pub async fn compute_at(&self, manifest: &Manifest, now: DateTime<Utc>) -> Result<Vec<Tile>> {
+        Ok(self.compute_from(manifest, now, None).await?.tiles)
+    }
+
+    /// Computes every tile as at `now`, reusing the rows of `previous` for the periods
+    /// whose input files have not changed since (see [`incremental`]).
+    pub async fn compute_from(
+        &self,
+        manifest: &Manifest,
+        now: DateTime<Utc>,
+        previous: Option<&ReusableRows>,
+    ) -> Result<Computation> {
+        let inputs = compute::Inputs::new(manifest, &self.expected, now);
+        let fingerprints = incremental::fingerprints(manifest);
+        let ends = incremental::ends(manifest);
+        let previous = previous.filter(|p| p.usable());
+        // The tables each tile reads, from its query plan.
+        let planning = self.session(&Manifest::default(), Grain::Month).await?;
+        let mut reads = Vec::with_capacity(self.tiles.len());
+        for t in &self.tiles {
+            let df = planning.sql(&t.sql).await.map_err(|e| Error::sql(t, e))?;
+            reads.push(incremental::tables_read(df.logical_plan()));
+        }
+        drop(planning);
+
+        let mut decisions: Vec<Recompute> = self
+            .tiles
+            .iter()
+            .zip(&reads)
+            .map(|(t, reads)| incremental::decide(t, reads, previous, &fingerprints, &ends))
+            .collect();
+
+        // The rows the previous snapshot kept for a tile and grain.
+        let cached_rows = |id: &str, grain: Grain| -> &[QueryRow] {
+            previous
+                .and_then(|p| p.tiles.get(id))
+                .and_then(|c| c.rows.get(&grain))
+                .map_or(&[], Vec::as_slice)
+        };
+        let mut rows: Vec<BTreeMap<Grain, Vec<QueryRow>>> = vec![BTreeMap::new(); self.tiles.len()];
+        let mut report = Recomputed::default();
+        for grain in Grain::ALL {
+            let wanted = |i: usize| self.tiles[i].meta.grains.contains(&grain);
+            // Tiles computed in part, grouped by the periods they recompute: each group reads
+            // only the files of its periods.
+            let mut groups: BTreeMap<BTreeSet<String>, Vec<usize>> = BTreeMap::new();
+            for (i, d) in decisions.iter().enumerate() {
+                if let (true, Recompute::Periods(months)) = (wanted(i), d) {
+                    groups
+                        .entry(incremental::periods_of(grain, months))
+                        .or_default()
+                        .push(i);
+                }
+            }
+            let mut broken = BTreeSet::new();
+            for (periods, members) in &groups {
+                let restricted = incremental::restrict(manifest, grain, periods);
+                let ctx = self.session(&restricted, grain).await?;
+                for &i in members {
+                    let t = &self.tiles[i];
+                    let fresh = compute::run_sql(&ctx, t).await?;
+                    if let Some(stray) = fresh.iter().find(|r| !periods.contains(&r.period)) {
+                        tracing::warn!(
+                            tile = %t.meta.id,
+                            period = %stray.period,
+                            "the tile is marked incremental but rows filed under other months \
+                             fall in this period; computing it in full"
+                        );
+                        broken.insert(i);
+                        continue;
+                    }
+                    let mut merged: Vec<QueryRow> = cached_rows(&t.meta.id, grain)
+                        .iter()
+                        .filter(|r| !periods.contains(&r.period))
+                        .cloned()
+                        .collect();
+                    merged.extend(fresh);
+                    rows[i].insert(grain, merged);
+                }
+            }
+            for i in &broken {
+                decisions[*i] = Recompute::Full("rows outside the periods recomputed".into());
+            }
+            let full: Vec<usize> = (0..self.tiles.len())
+                .filter(|&i| wanted(i) && matches!(decisions[i], Recompute::Full(_)))
+                .collect();
+            if !full.is_empty() {
+                let ctx = self.session(manifest, grain).await?;
+                for i in full {
+                    rows[i].insert(grain, compute::run_sql(&ctx, &self.tiles[i]).await?);
+                }
+            }
+            for (i, t) in self.tiles.iter().enumerate() {
+                if wanted(i) && matches!(decisions[i], Recompute::Reuse) {
+                    rows[i].insert(grain, cached_rows(&t.meta.id, grain).to_vec());
+                }
+            }
+        }
+        for (t, d) in self.tiles.iter().zip(&decisions) {
+            let id = t.meta.id.clone();
+            match d {
+                Recompute::Full(why) => report.full.push((id, why.clone())),
+                Recompute::Periods(m) => report.partial.push((id, m.iter().cloned().collect())),
+                Recompute::Reuse => report.reused.push(id),
+            }
+        }
+
+        let mut cache = ReusableRows {
+            format: incremental::FORMAT,
+            engine: incremental::engine_version(),
+            inputs: fingerprints,
+            ends,
+            tiles: BTreeMap::new(),
+        };
+        let mut tiles = Vec::with_capacity(self.tiles.len());
+        for ((t, reads), per_grain) in self.tiles.iter().zip(reads).zip(rows) {
+            let series = per_grain
+                .iter()
+                .map(|(grain, rows)| (*grain, compute::figures(t, *grain, rows, &inputs)))
+                .collect();
+            tiles.push(compute::tile(t, series, &inputs));
+            cache.tiles.insert(
+                t.meta.id.clone(),
+                CachedTile {
+                    version: t.version(),
+                    reads,
+                    rows: per_grain,
+                },
+            );
+        }
+        Ok(Computation {
+            tiles,
+            cache,
+            recomputed: report,
+        })
+    }
+
+    /// Computes every tile and publishes the result as a new snapshot, recomputing only
+    /// the periods whose input files changed since the latest snapshot.
+    pub async fn publish(&self) -> Result<TilesDoc> {
+        Ok(self.publish_with(false).await?.0)
+    }
+
+    /// Publishes a new snapshot; `full` recomputes every tile over all of its data. Also
+    /// tells what was recomputed.
+    pub async fn publish_with(&self, full: bool) -> Result<(TilesDoc, Recomputed)> {
+        let manifest = self.warehouse.manifest().await?;
+        let previous = if full {
+            None
+        } else {
+            self.previous_rows(&manifest).await
+        };
+        let computed_at = Utc::now();
+        let Computation {
+            tiles,
+            cache,
+            recomputed,
+        } = self
+            .compute_from(&manifest, computed_at, previous.as_ref())
+            .await?;
+        tracing::info!("{recomputed}");
+        let snapshot_id = format!(
+            "{}-{}",
+            computed_at.format("%Y%m%dT%H%M%S%3fZ"),
+            &uuid::Uuid::new_v4().simple().to_string()[..6]
+        );
+        let doc = TilesDoc {
+            snapshot_id: snapshot_id.clone(),
+            computed_at,
+            data_version: manifest.version,
+            strategy: self.strategy.clone(),
+            tiles,
+        };
+        let definitions = self
+            .tiles
+            .iter()
+            .map(|t| (t.meta.id.clone(), t.version()))
+            .collect();
+        let record = snapshot::write(&self.warehouse, &doc, &cache, definitions).await?;
+        self.warehouse
+            .commit(&format!("publish tiles {}", record.id), |m| {
+                m.snapshots.push(record.clone());
+                Ok(())
+            })
+            .await?;
+        Ok((doc, recomputed))
+    }
+
+    /// The rows the latest snapshot kept for reuse; none when there is no snapshot or its
+    /// rows cannot be read (the publish is then a full one, and says why in the log).
+    async fn previous_rows(&self, manifest: &Manifest) -> Option<ReusableRows> {
+        let latest = manifest.latest_snapshot()?;
+        match snapshot::read_reusable_rows(&self.warehouse, latest).await {
+            Ok(rows) => Some(rows),
+            Err(e) => {
+                tracing::info!(snapshot = %latest.id, "earlier tile rows not reused: {e}");
+                None
+            }
+        }
+    }
+}
+
+/// The result of computing tiles.
+#[derive(Debug, Clone)]
+pub struct Computation {
+    /// The tiles.
+    pub tiles: Vec<Tile>,
+    /// The rows behind them, for the next incremental publish.
+    pub cache: ReusableRows,
+    /// What was recomputed.
+    pub recomputed: Recomputed,
+}
