@@ -305,13 +305,14 @@ pub async fn serve(
     let status = Arc::new(Mutex::new(Arc::new(PipelineStatus::default())));
     let refresh = {
         let (status, wh, expected) = (status.clone(), wh.clone(), project.expected_every_hours());
+        let jobs = scheduler.jobs().clone();
         let shutdown = shutdown.clone();
         async move {
             loop {
                 match PipelineStatus::read(&wh, None, 50, &expected, Utc::now()).await {
                     Ok(now) => {
                         if let Ok(mut s) = status.lock() {
-                            *s = Arc::new(now);
+                            *s = Arc::new(now.with_jobs(&jobs));
                         }
                     }
                     Err(e) => tracing::warn!(error = %e, "pipeline status not refreshed"),

@@ -571,25 +571,54 @@ fn source_status(m: &Manifest, source: &str) -> Value {
     })
 }
 
-/// `GET /api/v1/status`
-pub(crate) async fn status(State(state): State<AppState>) -> Result<Response, ApiError> {
+/// `GET /api/v1/status`: the load ledger's view of each source, the snapshots and the
+/// scheduler's runs. A caller limited to sectors sees only the sources feeding the tiles it
+/// may see (in the latest snapshot), their late-source entries and the runs of their jobs.
+pub(crate) async fn status(
+    State(state): State<AppState>,
+    Extension(who): Extension<Principal>,
+) -> Result<Response, ApiError> {
     let m = state
         .warehouse()
         .manifest()
         .await
         .map_err(|e| ApiError::internal("reading the manifest", &e))?;
-    let mut names: Vec<&str> = m.loads.iter().map(|l| l.source.as_str()).collect();
+    let visible: Option<std::collections::BTreeSet<String>> = match who.sectors {
+        None => None,
+        Some(_) => Some(match snapshot::pick(&m, None) {
+            Ok(_) => {
+                let (doc, _) = load(&state, None).await?;
+                doc.tiles
+                    .iter()
+                    .filter(|t| who.may_see(&t.meta.owner.sector))
+                    .flat_map(|t| t.sources.iter().map(|s| s.source.clone()))
+                    .collect()
+            }
+            Err(_) => Default::default(),
+        }),
+    };
+    let may_see = |source: &str| visible.as_ref().is_none_or(|v| v.contains(source));
+    let mut names: Vec<&str> = m
+        .loads
+        .iter()
+        .map(|l| l.source.as_str())
+        .filter(|s| may_see(s))
+        .collect();
     names.sort();
     names.dedup();
     let mut snapshots: Vec<_> = m.snapshots.iter().collect();
     snapshots.sort_by_key(|s| std::cmp::Reverse(s.computed_at));
+    let pipeline = state.pipeline_status().map(|p| match &visible {
+        None => (*p).clone(),
+        Some(_) => p.visible(may_see),
+    });
     let body = json!({
         "manifest": { "version": m.version, "committed_at": m.committed_at },
         "sources": names.iter().map(|s| source_status(&m, s)).collect::<Vec<_>>(),
         "snapshots": snapshots.iter().map(|s| json!({
             "id": s.id, "computed_at": s.computed_at, "data_version": s.data_version, "rows": s.rows,
         })).collect::<Vec<_>>(),
-        "pipeline": state.pipeline_status().as_deref(),
+        "pipeline": pipeline,
     });
     Ok((
         [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],

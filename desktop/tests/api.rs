@@ -312,6 +312,7 @@ async fn a_source_turning_late_changes_the_etag() {
         // The same snapshot, but now the contact centre's export is late.
         *status.lock().unwrap() = Arc::new(PipelineStatus {
             runs: Vec::new(),
+            sources_of_job: Default::default(),
             late_sources: vec![LateSource {
                 source: "contact_centre".into(),
                 last_loaded_at: Some("2026-01-10T06:00:00Z".parse().unwrap()),
@@ -505,7 +506,7 @@ async fn status_shows_source_freshness_snapshots_and_the_pipeline_hook() {
     };
     let status = Arc::new(PipelineStatus {
         runs: vec![run],
-        late_sources: Vec::new(),
+        ..PipelineStatus::default()
     });
     let state = state.with_pipeline_status(Arc::new(move || status.clone()));
     let (s, _, b) = send(&state, get("/api/v1/status", Some(ADMIN))).await;
@@ -523,6 +524,89 @@ async fn status_shows_source_freshness_snapshots_and_the_pipeline_hook() {
     assert_eq!(v["pipeline"]["runs"][0]["outcome"], "succeeded");
     assert_eq!(v["pipeline"]["runs"][0]["rows_loaded"], 4269);
     assert_eq!(v["pipeline"]["late_sources"], serde_json::json!([]));
+}
+
+#[tokio::test]
+async fn status_shows_a_sector_limited_token_only_its_sources_and_their_runs() {
+    let (_dir, state) = common::state().await;
+    // A second source whose exports feed no tile the health sector sees.
+    state
+        .warehouse()
+        .commit("load", |m| {
+            let mut other = m.loads[0].clone();
+            other.load_id = "load-ems".into();
+            other.source = "ems_missions".into();
+            other.original_name = "tehtavat_2025-12.csv".into();
+            m.loads.push(other);
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let run = |job: &str| RunRecord {
+        job: job.into(),
+        scheduled_for: "2026-01-10T04:00:00Z".parse().unwrap(),
+        trigger: Trigger::Schedule,
+        started_at: None,
+        finished_at: "2026-01-10T04:00:09Z".parse().unwrap(),
+        outcome: RunOutcome::Succeeded,
+        attempts: 1,
+        work: WorkDone::default(),
+        input_version: None,
+        error: None,
+        note: None,
+        holder: "test".into(),
+    };
+    let late = |source: &str| LateSource {
+        source: source.into(),
+        last_loaded_at: None,
+        expected_every_hours: 24.0,
+        overdue_hours: None,
+    };
+    let status = Arc::new(PipelineStatus {
+        runs: vec![run("load_contacts"), run("load_ems"), run("compute")],
+        late_sources: vec![late("contact_centre"), late("ems_missions")],
+        sources_of_job: [
+            (
+                "load_contacts".to_string(),
+                vec!["contact_centre".to_string()],
+            ),
+            ("load_ems".to_string(), vec!["ems_missions".to_string()]),
+            ("compute".to_string(), vec![]),
+        ]
+        .into(),
+    });
+    let state = state.with_pipeline_status(Arc::new(move || status.clone()));
+    let names = |v: &Value, list: &str, key: &str| -> Vec<String> {
+        v.pointer(list)
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x[key].as_str().unwrap().to_string())
+            .collect()
+    };
+    let (s, _, b) = send(&state, get("/api/v1/status", Some(ADMIN))).await;
+    assert_eq!(s, StatusCode::OK);
+    let all = json(&b);
+    assert_eq!(
+        names(&all, "/sources", "source"),
+        ["contact_centre", "ems_missions"]
+    );
+    assert_eq!(names(&all, "/pipeline/runs", "job").len(), 3);
+    assert_eq!(names(&all, "/pipeline/late_sources", "source").len(), 2);
+
+    let (s, _, b) = send(&state, get("/api/v1/status", Some(HEALTH))).await;
+    assert_eq!(s, StatusCode::OK);
+    let health = json(&b);
+    assert_eq!(names(&health, "/sources", "source"), ["contact_centre"]);
+    assert_eq!(
+        names(&health, "/pipeline/runs", "job"),
+        ["load_contacts", "compute"]
+    );
+    assert_eq!(
+        names(&health, "/pipeline/late_sources", "source"),
+        ["contact_centre"]
+    );
 }
 
 #[tokio::test]
@@ -547,6 +631,7 @@ async fn a_tile_fed_by_a_late_source_says_so() {
     let (_dir, state) = common::state().await;
     let status = Arc::new(PipelineStatus {
         runs: Vec::new(),
+        sources_of_job: Default::default(),
         late_sources: vec![
             LateSource {
                 source: "contact_centre".into(),

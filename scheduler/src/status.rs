@@ -19,6 +19,10 @@ pub struct PipelineStatus {
     pub runs: Vec<RunRecord>,
     /// Sources not delivered within their expected interval.
     pub late_sources: Vec<LateSource>,
+    /// The sources each job loads (none for a compute job), for showing a caller only the
+    /// runs of the sources it may see.
+    #[serde(skip)]
+    pub sources_of_job: BTreeMap<String, Vec<String>>,
 }
 
 impl PipelineStatus {
@@ -39,7 +43,47 @@ impl PipelineStatus {
             .map_err(|source| crate::Error::Status {
                 source: Box::new(source),
             })?;
-        Ok(Self { runs, late_sources })
+        Ok(Self {
+            runs,
+            late_sources,
+            sources_of_job: BTreeMap::new(),
+        })
+    }
+
+    /// The same status with each job's sources, from the jobs file.
+    pub fn with_jobs(mut self, jobs: &crate::Jobs) -> Self {
+        self.sources_of_job = jobs
+            .jobs
+            .iter()
+            .map(|j| (j.name().to_string(), j.config.run.load.clone()))
+            .collect();
+        self
+    }
+
+    /// What a caller who may see only the sources for which `visible` says yes is shown:
+    /// their late sources, and the runs of jobs loading any of them or loading nothing (a
+    /// compute). Runs of a job not in the jobs file are left out.
+    pub fn visible(&self, visible: impl Fn(&str) -> bool) -> Self {
+        let job_visible = |job: &str| {
+            self.sources_of_job
+                .get(job)
+                .is_some_and(|s| s.is_empty() || s.iter().any(|x| visible(x)))
+        };
+        Self {
+            runs: self
+                .runs
+                .iter()
+                .filter(|r| job_visible(&r.job))
+                .cloned()
+                .collect(),
+            late_sources: self
+                .late_sources
+                .iter()
+                .filter(|l| visible(&l.source))
+                .cloned()
+                .collect(),
+            sources_of_job: self.sources_of_job.clone(),
+        }
     }
 
     /// The late-source entry of `source`, if it is late.
