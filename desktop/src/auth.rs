@@ -151,7 +151,10 @@ pub(crate) async fn require_auth(
             req.extensions_mut().insert(p);
             next.run(req).await
         }
-        None if req.uri().path().starts_with("/api/") => ApiError::unauthorized().into_response(),
+        // Machines get 401; people are sent to the sign-in form.
+        None if req.uri().path().starts_with("/api/") || req.uri().path() == "/metrics" => {
+            ApiError::unauthorized().into_response()
+        }
         None => Redirect::to("/login").into_response(),
     }
 }

@@ -31,10 +31,11 @@ mod api;
 mod auth;
 mod error;
 mod limit;
+mod metrics;
 mod web;
 
 use std::collections::HashMap;
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -158,6 +159,11 @@ pub struct DesktopSettings {
     /// sign-ins get 429 with `Retry-After` until the oldest failure is a minute old.
     #[serde(default = "default_failed_sign_ins")]
     pub failed_sign_ins_per_minute: u32,
+    /// Address of a separate listener serving only `/metrics`, without sign-in (bind it to
+    /// an address only the monitoring system reaches). Without it, `/metrics` is served
+    /// beside the API and needs a token like the API.
+    #[serde(default)]
+    pub metrics_bind: Option<SocketAddr>,
 }
 
 fn default_failed_sign_ins() -> u32 {
@@ -175,6 +181,7 @@ impl Default for DesktopSettings {
             stale_after_days: default_stale(),
             secure_cookie: false,
             failed_sign_ins_per_minute: default_failed_sign_ins(),
+            metrics_bind: None,
         }
     }
 }
@@ -218,6 +225,7 @@ impl DesktopSettings {
             secure_cookie: self.secure_cookie,
             stale_after_days: self.stale_after_days,
             failed_sign_ins_per_minute: self.failed_sign_ins_per_minute,
+            metrics_bind: self.metrics_bind,
         })
     }
 }
@@ -239,6 +247,9 @@ pub struct DesktopConfig {
     pub stale_after_days: i64,
     /// Failed sign-ins allowed per client address and minute.
     pub failed_sign_ins_per_minute: u32,
+    /// A separate listener for `/metrics` without sign-in; `None`: `/metrics` is beside the
+    /// API, behind sign-in.
+    pub metrics_bind: Option<SocketAddr>,
 }
 
 impl DesktopConfig {
@@ -252,6 +263,7 @@ impl DesktopConfig {
             secure_cookie: false,
             stale_after_days: default_stale(),
             failed_sign_ins_per_minute: default_failed_sign_ins(),
+            metrics_bind: None,
         }
     }
 
@@ -263,6 +275,7 @@ impl DesktopConfig {
 struct Inner {
     warehouse: Warehouse,
     sign_ins: limit::SignInLimiter,
+    http_metrics: metrics::HttpMetrics,
     config: DesktopConfig,
     pipeline_status: Option<PipelineStatusFn>,
     docs: Mutex<HashMap<String, Arc<TilesDoc>>>,
@@ -291,6 +304,7 @@ impl AppState {
             inner: Arc::new(Inner {
                 warehouse,
                 sign_ins: limit::SignInLimiter::new(config.failed_sign_ins_per_minute),
+                http_metrics: metrics::HttpMetrics::default(),
                 config,
                 pipeline_status: None,
                 docs: Mutex::new(HashMap::new()),
@@ -303,6 +317,7 @@ impl AppState {
         let inner = Arc::try_unwrap(self.inner).unwrap_or_else(|arc| Inner {
             warehouse: arc.warehouse.clone(),
             sign_ins: limit::SignInLimiter::new(arc.config.failed_sign_ins_per_minute),
+            http_metrics: metrics::HttpMetrics::default(),
             config: arc.config.clone(),
             pipeline_status: None,
             docs: Mutex::new(HashMap::new()),
@@ -327,6 +342,10 @@ impl AppState {
 
     pub(crate) fn pipeline_status(&self) -> Option<Arc<PipelineStatus>> {
         self.inner.pipeline_status.as_ref().map(|f| f())
+    }
+
+    pub(crate) fn http_metrics(&self) -> &metrics::HttpMetrics {
+        &self.inner.http_metrics
     }
 
     pub(crate) fn sign_ins(&self) -> &limit::SignInLimiter {
@@ -356,11 +375,16 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/tiles.parquet", get(api::tiles_parquet))
         .route("/api/v1/tiles/{id}", get(api::tile))
         .route("/api/v1/status", get(api::status))
-        .route("/api/v1/openapi.json", get(api::openapi))
-        .route_layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            auth::require_auth,
-        ));
+        .route("/api/v1/openapi.json", get(api::openapi));
+    let protected = if state.config().metrics_bind.is_none() {
+        protected.route("/metrics", get(metrics::metrics))
+    } else {
+        protected
+    };
+    let protected = protected.route_layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        auth::require_auth,
+    ));
     let public = Router::new()
         .route("/login", get(web::login_page).post(web::login))
         .route("/logout", post(web::logout))
@@ -373,7 +397,20 @@ pub fn router(state: AppState) -> Router {
     protected
         .merge(public)
         .fallback(api::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::count_requests,
+        ))
         .layer(axum::middleware::from_fn(web::security_headers))
+        .with_state(state)
+}
+
+/// The router of the separate metrics listener (`metrics_bind`): `/metrics` only, no
+/// sign-in.
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics::metrics))
+        .fallback(api::not_found)
         .with_state(state)
 }
 
@@ -386,10 +423,34 @@ pub async fn serve(
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, tokens = state.config().tokens.len(), "desktop listening");
     }
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop.send(true);
+    });
+    let until_stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stopped| *stopped).await;
+    };
+    let metrics = match state.config().metrics_bind {
+        Some(addr) => {
+            let listener = tokio::net::TcpListener::bind(addr).await?;
+            tracing::info!(addr = %listener.local_addr()?, "metrics listening");
+            Some(tokio::spawn(
+                axum::serve(listener, metrics_router(state.clone()))
+                    .with_graceful_shutdown(until_stopped(stopping.clone()))
+                    .into_future(),
+            ))
+        }
+        None => None,
+    };
     axum::serve(
         listener,
         router(state).into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown)
-    .await
+    .with_graceful_shutdown(until_stopped(stopping))
+    .await?;
+    if let Some(m) = metrics {
+        m.await.map_err(std::io::Error::other)??;
+    }
+    Ok(())
 }

@@ -312,13 +312,13 @@ async fn a_source_turning_late_changes_the_etag() {
         // The same snapshot, but now the contact centre's export is late.
         *status.lock().unwrap() = Arc::new(PipelineStatus {
             runs: Vec::new(),
-            sources_of_job: Default::default(),
             late_sources: vec![LateSource {
                 source: "contact_centre".into(),
                 last_loaded_at: Some("2026-01-10T06:00:00Z".parse().unwrap()),
                 expected_every_hours: 24.0,
                 overdue_hours: Some(30.0),
             }],
+            ..PipelineStatus::default()
         });
         let (s, h, b) = send(&state, conditional(&before, path)).await;
         assert_eq!(
@@ -574,6 +574,7 @@ async fn status_shows_a_sector_limited_token_only_its_sources_and_their_runs() {
             ("compute".to_string(), vec![]),
         ]
         .into(),
+        ..PipelineStatus::default()
     });
     let state = state.with_pipeline_status(Arc::new(move || status.clone()));
     let names = |v: &Value, list: &str, key: &str| -> Vec<String> {
@@ -631,7 +632,6 @@ async fn a_tile_fed_by_a_late_source_says_so() {
     let (_dir, state) = common::state().await;
     let status = Arc::new(PipelineStatus {
         runs: Vec::new(),
-        sources_of_job: Default::default(),
         late_sources: vec![
             LateSource {
                 source: "contact_centre".into(),
@@ -646,6 +646,7 @@ async fn a_tile_fed_by_a_late_source_says_so() {
                 overdue_hours: None,
             },
         ],
+        ..PipelineStatus::default()
     });
     let state = state.with_pipeline_status(Arc::new(move || status.clone()));
     let (s, _, b) = send(&state, get("/api/v1/tiles", Some(ADMIN))).await;
@@ -685,4 +686,168 @@ async fn a_tile_fed_by_a_late_source_says_so() {
         }
     }
     assert!(fed > 0, "some tile is fed by the late source");
+}
+
+/// The samples of an OpenMetrics text exposition, by series (`name{labels}`), after checking
+/// that every line is a comment, `# EOF` or a sample of a declared family.
+fn parse_exposition(text: &str) -> std::collections::BTreeMap<String, f64> {
+    let mut types = std::collections::BTreeMap::new();
+    let mut samples = std::collections::BTreeMap::new();
+    let valid_name = |n: &str| {
+        !n.is_empty()
+            && n.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+            && !n.starts_with(|c: char| c.is_ascii_digit())
+    };
+    assert!(text.ends_with("# EOF\n"), "ends with # EOF");
+    for line in text.lines() {
+        if line == "# EOF" {
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let (name, kind) = rest.split_once(' ').unwrap();
+            assert!(valid_name(name), "{line}");
+            assert!(
+                ["counter", "gauge", "histogram", "unknown"].contains(&kind),
+                "{line}"
+            );
+            types.insert(name.to_string(), kind.to_string());
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix("# HELP ") {
+            assert!(rest.contains(' '), "{line}");
+            continue;
+        }
+        let (series, value) = line.rsplit_once(' ').unwrap();
+        let name = series.split('{').next().unwrap();
+        assert!(valid_name(name), "{line}");
+        let family = types
+            .keys()
+            .find(|f| {
+                name == f.as_str()
+                    || ["_total", "_bucket", "_sum", "_count", "_created"]
+                        .iter()
+                        .any(|s| name == format!("{f}{s}"))
+            })
+            .unwrap_or_else(|| panic!("{line}: no # TYPE for it"));
+        if let Some(labels) = series.strip_prefix(name)
+            && !labels.is_empty()
+        {
+            assert!(labels.starts_with('{') && labels.ends_with('}'), "{line}");
+            for pair in labels[1..labels.len() - 1].split("\",") {
+                let (k, v) = pair.split_once('=').unwrap();
+                assert!(valid_name(k) && v.starts_with('"'), "{line}");
+            }
+        }
+        let v: f64 = value.parse().unwrap_or_else(|_| panic!("{line}: value"));
+        assert!(!family.is_empty());
+        samples.insert(series.to_string(), v);
+    }
+    samples
+}
+
+#[tokio::test]
+async fn metrics_are_scraped_in_the_exposition_format() {
+    let (_dir, state) = common::state().await;
+    let run = |job: &str, outcome: RunOutcome| RunRecord {
+        job: job.into(),
+        scheduled_for: "2026-01-10T04:00:00Z".parse().unwrap(),
+        trigger: Trigger::Schedule,
+        started_at: Some("2026-01-10T04:00:00Z".parse().unwrap()),
+        finished_at: "2026-01-10T04:00:02.5Z".parse().unwrap(),
+        outcome,
+        attempts: 1,
+        work: WorkDone::default(),
+        input_version: None,
+        error: None,
+        note: None,
+        holder: "test".into(),
+    };
+    let status = Arc::new(PipelineStatus {
+        runs: vec![run("load_contacts", RunOutcome::Failed)],
+        late_sources: vec![LateSource {
+            source: "contact_centre".into(),
+            last_loaded_at: None,
+            expected_every_hours: 24.0,
+            overdue_hours: Some(7.5),
+        }],
+        run_totals: [
+            (("load_contacts".to_string(), RunOutcome::Succeeded), 41),
+            (("load_contacts".to_string(), RunOutcome::Failed), 2),
+        ]
+        .into(),
+        ..PipelineStatus::default()
+    });
+    let state = state.with_pipeline_status(Arc::new(move || status.clone()));
+    // Without a separate metrics address, /metrics needs sign-in like the API.
+    let (s, _, _) = send(&state, get("/metrics", None)).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    let (s, _, b) = send(&state, get("/api/v1/tiles", Some(ADMIN))).await;
+    assert_eq!(s, StatusCode::OK);
+    let tiles = json(&b);
+    send(&state, get("/api/v1/tiles/nope", Some(ADMIN))).await;
+
+    let (s, h, b) = send(&state, get("/metrics", Some(ADMIN))).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(
+        h[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("application/openmetrics-text")
+    );
+    let m = parse_exposition(&String::from_utf8(b).unwrap());
+    let at = |series: &str| {
+        *m.get(series)
+            .unwrap_or_else(|| panic!("no {series} in {:#?}", m.keys().collect::<Vec<_>>()))
+    };
+    assert_eq!(
+        at(r#"http_requests_total{route="/api/v1/tiles",method="GET",status="200"}"#),
+        1.0
+    );
+    assert_eq!(
+        at(r#"http_requests_total{route="/api/v1/tiles/{id}",method="GET",status="404"}"#),
+        1.0
+    );
+    assert_eq!(
+        at(r#"http_request_duration_seconds_count{route="/api/v1/tiles"}"#),
+        1.0
+    );
+    assert_eq!(
+        at(r#"tilannekuva_job_runs_total{job="load_contacts",outcome="succeeded"}"#),
+        41.0
+    );
+    assert_eq!(
+        at(r#"tilannekuva_job_last_run_duration_seconds{job="load_contacts"}"#),
+        2.5
+    );
+    assert_eq!(
+        at(r#"tilannekuva_source_rows_loaded_total{source="contact_centre"}"#),
+        4269.0
+    );
+    assert_eq!(
+        at(r#"tilannekuva_source_rows_quarantined_total{source="contact_centre"}"#),
+        3.0
+    );
+    assert!(
+        (at(r#"tilannekuva_source_last_load_reject_ratio{source="contact_centre"}"#)
+            - 3.0 / 4272.0)
+            .abs()
+            < 1e-12
+    );
+    assert_eq!(
+        at(r#"tilannekuva_source_late{source="contact_centre"}"#),
+        1.0
+    );
+    assert_eq!(
+        at(r#"tilannekuva_source_overdue_hours{source="contact_centre"}"#),
+        7.5
+    );
+    assert!(at("tilannekuva_snapshot_age_seconds") > 0.0);
+    // Tiles by status agree with what the API shows at each tile's first grain.
+    let tile_count: f64 = m
+        .iter()
+        .filter(|(k, _)| k.starts_with("tilannekuva_tiles{"))
+        .map(|(_, v)| v)
+        .sum();
+    assert_eq!(tile_count, tiles["tiles"].as_array().unwrap().len() as f64);
 }

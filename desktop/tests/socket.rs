@@ -146,3 +146,52 @@ async fn failed_sign_ins_are_limited_per_client_address() {
     stop.send(()).unwrap();
     server.await.unwrap().unwrap();
 }
+
+#[tokio::test]
+async fn metrics_on_their_own_address_need_no_sign_in() {
+    let (_dir, wh) = common::warehouse().await;
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let metrics_addr = free.local_addr().unwrap();
+    drop(free);
+    let mut config = common::config();
+    config.metrics_bind = Some(metrics_addr);
+    let state = tilannekuva_desktop::AppState::new(wh, config);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(tilannekuva_desktop::serve(listener, state, async move {
+        let _ = stopped.await;
+    }));
+    let client = common::client_builder().build().unwrap();
+    let mut r = None;
+    for _ in 0..50 {
+        match client
+            .get(format!("http://{metrics_addr}/metrics"))
+            .send()
+            .await
+        {
+            Ok(ok) => {
+                r = Some(ok);
+                break;
+            }
+            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
+        }
+    }
+    let r = r.expect("the metrics listener answers");
+    assert_eq!(r.status(), 200);
+    let text = r.text().await.unwrap();
+    assert!(
+        text.contains("tilannekuva_source_rows_loaded_total{source=\"contact_centre\"} 4269"),
+        "{text}"
+    );
+    // The desktop's own address no longer serves them.
+    let r = client
+        .get(format!("http://{addr}/metrics"))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    stop.send(()).unwrap();
+    server.await.unwrap().unwrap();
+}

@@ -23,7 +23,7 @@ use crate::error::{Error, Result};
 pub const RUNS_PREFIX: &str = "_scheduler/runs";
 
 /// How a run ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RunOutcome {
     /// The work was done.

@@ -10,7 +10,7 @@ use tilannekuva_warehouse::Warehouse;
 
 use crate::error::Result;
 use crate::freshness::{LateSource, late_sources};
-use crate::history::{History, RunRecord};
+use crate::history::{History, RunOutcome, RunRecord};
 
 /// The pipeline's state as the scheduler reports it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -23,6 +23,10 @@ pub struct PipelineStatus {
     /// runs of the sources it may see.
     #[serde(skip)]
     pub sources_of_job: BTreeMap<String, Vec<String>>,
+    /// Every recorded run counted by job and outcome (the history only grows, so these are
+    /// counters), for the metrics.
+    #[serde(skip)]
+    pub run_totals: BTreeMap<(String, RunOutcome), u64>,
 }
 
 impl PipelineStatus {
@@ -36,6 +40,10 @@ impl PipelineStatus {
         now: DateTime<Utc>,
     ) -> Result<Self> {
         let mut runs = History::new(warehouse.clone()).list(job).await?;
+        let mut run_totals = BTreeMap::new();
+        for r in &runs {
+            *run_totals.entry((r.job.clone(), r.outcome)).or_insert(0) += 1;
+        }
         runs.reverse();
         runs.truncate(limit);
         let late_sources = late_sources(warehouse, expected_every_hours, now)
@@ -47,6 +55,7 @@ impl PipelineStatus {
             runs,
             late_sources,
             sources_of_job: BTreeMap::new(),
+            run_totals,
         })
     }
 
@@ -83,6 +92,12 @@ impl PipelineStatus {
                 .cloned()
                 .collect(),
             sources_of_job: self.sources_of_job.clone(),
+            run_totals: self
+                .run_totals
+                .iter()
+                .filter(|((job, _), _)| job_visible(job))
+                .map(|(k, v)| (k.clone(), *v))
+                .collect(),
         }
     }
 
