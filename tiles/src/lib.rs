@@ -13,6 +13,7 @@ pub mod definition;
 pub mod incremental;
 pub mod render;
 pub mod strategy;
+pub mod suppression;
 pub mod udf;
 
 use std::collections::{BTreeMap, BTreeSet};
