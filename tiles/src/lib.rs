@@ -12,6 +12,7 @@ pub mod compute;
 pub mod definition;
 pub mod incremental;
 pub mod render;
+pub mod status;
 pub mod strategy;
 pub mod suppression;
 pub mod udf;
@@ -209,7 +210,7 @@ pub fn tile_rows_schema() -> SchemaRef {
         Field::new("value", DataType::Float64, true),
         Field::new("numerator", DataType::Float64, true),
         Field::new("denominator", DataType::Float64, true),
-        Field::new("n", DataType::Int64, false),
+        Field::new("n", DataType::Int64, true),
         Field::new("target", DataType::Float64, true),
         Field::new("attainment", DataType::Float64, true),
         Field::new("status", DataType::Utf8, false),
@@ -236,7 +237,7 @@ struct FlatRow<'a> {
     value: Option<f64>,
     numerator: Option<f64>,
     denominator: Option<f64>,
-    n: i64,
+    n: Option<i64>,
     target: Option<f64>,
     attainment: Option<f64>,
     status: &'a str,
@@ -289,7 +290,7 @@ impl TilesDoc {
                             value: c.value,
                             numerator: c.numerator,
                             denominator: c.denominator,
-                            n: c.n,
+                            n: Some(c.n),
                             attainment: None,
                             status: c.status.as_str(),
                             status_reason: None,
