@@ -368,7 +368,8 @@ pub fn copy_tree(from: &Path, to: &Path) -> Result<()> {
 }
 
 /// Tile values by tile, grain and period: (value, n) of the totals.
-pub type TileValues = BTreeMap<String, BTreeMap<String, BTreeMap<String, (Option<f64>, i64)>>>;
+pub type TileValues =
+    BTreeMap<String, BTreeMap<String, BTreeMap<String, (Option<f64>, Option<i64>)>>>;
 
 /// Computes the tiles named in `only` (all when `None`) over the committed data, `runs`
 /// times; returns the seconds of each run and the values of the last.
@@ -481,7 +482,7 @@ pub struct CrossCheck {
 }
 
 /// Compares our values with a peer's (values within 1e-9 relative, n exactly). Figures we
-/// suppress (value `None` with n > 0) are compared on n only.
+/// suppress (value and n `None`) are not compared.
 pub fn cross_check(ours: &TileValues, theirs: &TileValues, tiles: &[&str]) -> CrossCheck {
     let mut c = CrossCheck::default();
     for tile in tiles {
@@ -492,7 +493,7 @@ pub fn cross_check(ours: &TileValues, theirs: &TileValues, tiles: &[&str]) -> Cr
             let b = theirs.get(*tile).and_then(|t| t.get(g)).unwrap_or(&empty);
             for (period, (va, na)) in a {
                 let Some((vb, nb)) = b.get(period) else {
-                    if *na > 0 {
+                    if na.is_none_or(|n| n > 0) {
                         c.missing.push(format!("{tile} {g} {period}: only ours"));
                     }
                     continue;
@@ -503,9 +504,10 @@ pub fn cross_check(ours: &TileValues, theirs: &TileValues, tiles: &[&str]) -> Cr
                     (None, _) => true,
                     (Some(_), None) => false,
                 };
-                if !same_value || na != nb {
+                let same_n = na.is_none() || na == nb;
+                if !same_value || !same_n {
                     c.mismatches.push(format!(
-                        "{tile} {g} {period}: ours {va:?} (n {na}), peer {vb:?} (n {nb})"
+                        "{tile} {g} {period}: ours {va:?} (n {na:?}), peer {vb:?} (n {nb:?})"
                     ));
                 }
             }

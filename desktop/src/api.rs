@@ -183,9 +183,10 @@ fn notices(state: &AppState, doc: &TilesDoc, t: &Tile, f: Option<&PeriodFigure>)
         out.push(json!({ "code": "no_data" }));
         return out;
     };
-    let suppressed = f.n < t.meta.min_n && f.value.is_none();
+    // A suppressed figure publishes no n (older snapshots did, below the minimum).
+    let suppressed = f.value.is_none() && f.n.is_none_or(|n| n < t.meta.min_n);
     if suppressed {
-        out.push(json!({ "code": "suppressed", "n": f.n, "min_n": t.meta.min_n }));
+        out.push(json!({ "code": "suppressed", "min_n": t.meta.min_n }));
     } else if f.value.is_none() {
         out.push(json!({ "code": "no_data" }));
     }

@@ -288,22 +288,31 @@ fn nps_matches_the_truth_and_hides_small_cells() {
     assert!(value_of(&q, "2024-Q1") < value_of(&q, "2024-Q4"));
 
     // Breakdown cells: never fewer than 5 respondents; the small unit's small quarters are
-    // absent, the others present with the true count.
+    // absent, and so is at least one more unit (else the small one would be the total minus
+    // the rest); the units shown have the true count.
     let mut hidden = 0;
     for (p, period) in &q {
         let cells = period["breakdown"].as_array().unwrap();
         assert!(cells.iter().all(|c| c["n"].as_i64().unwrap() >= 5), "{p}");
+        let mut absent = 0;
         for ((up, unit), n) in units.iter().filter(|((up, _), _)| up == p) {
             let cell = cells
                 .iter()
                 .find(|c| c["dimension"] == "unit" && c["member"] == unit.as_str());
-            if *n < 5 {
-                hidden += 1;
-                assert!(cell.is_none(), "{up} {unit}: n = {n} must be hidden");
-            } else {
-                assert_eq!(cell.unwrap()["n"].as_i64(), Some(*n), "{up} {unit}");
+            match cell {
+                _ if *n < 5 => {
+                    hidden += 1;
+                    assert!(cell.is_none(), "{up} {unit}: n = {n} must be hidden");
+                }
+                Some(cell) => assert_eq!(cell["n"].as_i64(), Some(*n), "{up} {unit}"),
+                None => {}
             }
+            absent += usize::from(cell.is_none());
         }
+        assert_ne!(
+            absent, 1,
+            "{p}: one unit alone hidden is the total minus the rest"
+        );
     }
     assert!(hidden > 0, "the sample has small cells to hide");
 }

@@ -24,11 +24,13 @@ use arrow::datatypes::{DataType, Float64Type, Int64Type};
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use datafusion::prelude::SessionContext;
 use serde::{Deserialize, Serialize};
-use tilannekuva_conventions::datetime::{HELSINKI, local_midnight};
+use tilannekuva_conventions::datetime::local_midnight;
 use tilannekuva_warehouse::{LoadStatus, Manifest};
 
 use crate::Grain;
-use crate::definition::{Direction, TileDef};
+use crate::definition::TileDef;
+use crate::status::{self, TotalFacts};
+use crate::suppression::{self, CellCounts, Counts, Protection};
 use crate::{Error, Result};
 
 /// How often a source is expected to deliver data for a period.
@@ -109,12 +111,12 @@ pub struct PeriodFigure {
     pub end: NaiveDate,
     /// Value; `None` when there is no data or it is suppressed.
     pub value: Option<f64>,
-    /// Numerator.
+    /// Numerator; `None` when suppressed.
     pub numerator: Option<f64>,
-    /// Denominator.
+    /// Denominator; `None` when suppressed.
     pub denominator: Option<f64>,
-    /// Observations.
-    pub n: i64,
+    /// Observations; `None` when suppressed (see [`crate::suppression`]).
+    pub n: Option<i64>,
     /// Target in force.
     pub target: Option<f64>,
     /// Attainment of the target (1.0 = reached).
@@ -137,7 +139,8 @@ pub struct PeriodFigure {
     pub missing: Vec<String>,
     /// The input data reaches this far into the period.
     pub data_through: Option<DateTime<Utc>>,
-    /// Breakdown cells shown (cells under the minimum n are left out).
+    /// Breakdown cells shown (cells under the minimum n, and those that would let one be
+    /// computed, are left out).
     pub breakdown: Vec<Cell>,
 }
 
@@ -324,34 +327,7 @@ fn rows_of(tile: &TileDef, b: &RecordBatch) -> Result<Vec<QueryRow>> {
     Ok(out)
 }
 
-/// Attainment of a target; see the module docs.
-pub fn attainment(
-    direction: Direction,
-    value: f64,
-    target: f64,
-    baseline: Option<f64>,
-) -> Option<f64> {
-    let a = match baseline {
-        Some(b) if (target - b).abs() > f64::EPSILON => (value - b) / (target - b),
-        _ => match direction {
-            Direction::HigherIsBetter if target != 0.0 => value / target,
-            Direction::LowerIsBetter if value > 0.0 => target / value,
-            Direction::LowerIsBetter => 1.0,
-            _ => return None,
-        },
-    };
-    Some(a.max(0.0))
-}
-
-fn colour(tile: &TileDef, a: f64) -> Status {
-    if a > tile.meta.thresholds.green_above {
-        Status::Green
-    } else if a > tile.meta.thresholds.yellow_above {
-        Status::Yellow
-    } else {
-        Status::Red
-    }
-}
+pub use crate::status::attainment;
 
 fn previous_label(grain: Grain, start: NaiveDate) -> Option<String> {
     let prev_day = start.pred_opt()?;
@@ -520,9 +496,22 @@ pub(crate) fn figures(
             }
         }
     }
+    for c in cells.values_mut() {
+        c.sort_by(|a, b| (&a.dimension, &a.member).cmp(&(&b.dimension, &b.member)));
+    }
+    // What of each period may be published: primary and secondary suppression.
+    let protections: BTreeMap<&str, Protection> = totals
+        .iter()
+        .map(|(p, r)| {
+            (
+                *p,
+                protect(tile, r, cells.get(p).map(Vec::as_slice).unwrap_or_default()),
+            )
+        })
+        .collect();
     let values: BTreeMap<&str, Option<f64>> = totals
         .iter()
-        .map(|(p, r)| (*p, if r.n < meta.min_n { None } else { r.value }))
+        .map(|(p, r)| (*p, r.value.filter(|_| protections[p].total.is_none())))
         .collect();
     let mut out = Vec::new();
     for (period, r) in totals {
@@ -534,63 +523,38 @@ pub(crate) fn figures(
         let missing = inputs.missing(&meta.inputs, start, end);
         let in_progress = end_of_local_day(end) > inputs.now;
         let complete = missing.is_empty() && !in_progress;
-        let suppressed = r.n < meta.min_n;
-        let value = if suppressed { None } else { r.value };
+        let protection = &protections[period];
+        let hidden = protection.total.is_some();
+        let value = if hidden { None } else { r.value };
         let attainment = match (value, target) {
             (Some(v), Some(t)) => attainment(meta.direction, v, t, meta.baseline),
             _ => None,
         };
-        let (status, reason) = if suppressed {
-            (
-                Status::Grey,
-                Some(format!(
-                    "suppressed: n = {} is below the minimum {}",
-                    r.n, meta.min_n
-                )),
-            )
-        } else if value.is_none() {
-            (Status::Grey, Some("no data for the period".to_string()))
-        } else if !missing.is_empty() {
-            let shown: Vec<&str> = missing.iter().take(4).map(String::as_str).collect();
-            let more = if missing.len() > 4 {
-                format!(" and {} more", missing.len() - 4)
-            } else {
-                String::new()
-            };
-            (
-                Status::Grey,
-                Some(format!(
-                    "incomplete data: missing {}{more}",
-                    shown.join(", ")
-                )),
-            )
-        } else if in_progress {
-            let through = data_through
-                .map(|t| {
-                    format!(
-                        ": data through {}",
-                        t.with_timezone(&HELSINKI).format("%-d.%-m.%Y")
-                    )
-                })
-                .unwrap_or_default();
-            (Status::Grey, Some(format!("period in progress{through}")))
-        } else {
-            match attainment {
-                Some(a) => (colour(tile, a), None),
-                None => (Status::None, None),
-            }
-        };
+        let (status, reason) = status::total_status(&TotalFacts {
+            suppressed: protection.total,
+            min_n: meta.min_n,
+            min_cell_n: meta.min_cell_n,
+            value,
+            missing: &missing,
+            in_progress,
+            data_through,
+            attainment,
+            thresholds: &meta.thresholds,
+        });
         let previous_value =
             previous_label(grain, start).and_then(|p| values.get(p.as_str()).copied().flatten());
         let change = value.zip(previous_value).map(|(v, p)| v - p);
-        let mut period_cells = cells.remove(period).unwrap_or_default();
-        period_cells.sort_by(|a, b| (&a.dimension, &a.member).cmp(&(&b.dimension, &b.member)));
-        let breakdown = period_cells
+        let breakdown = cells
+            .remove(period)
+            .unwrap_or_default()
             .into_iter()
-            .filter(|c| c.n >= meta.min_cell_n)
-            .map(|c| {
+            .enumerate()
+            .filter(|(i, _)| protection.shows_cell(*i))
+            .map(|(_, c)| {
                 let status = match (c.value, target) {
-                    (Some(v), Some(t)) => attainment_status(tile, v, t),
+                    (Some(v), Some(t)) => {
+                        status::judge(meta.direction, v, t, meta.baseline, &meta.thresholds)
+                    }
                     (None, _) => Status::Grey,
                     _ => Status::None,
                 };
@@ -611,9 +575,9 @@ pub(crate) fn figures(
             start,
             end,
             value,
-            numerator: r.numerator,
-            denominator: r.denominator,
-            n: r.n,
+            numerator: r.numerator.filter(|_| !hidden),
+            denominator: r.denominator.filter(|_| !hidden),
+            n: (!hidden).then_some(r.n),
             target,
             attainment,
             status,
@@ -630,9 +594,21 @@ pub(crate) fn figures(
     out
 }
 
-fn attainment_status(tile: &TileDef, v: f64, t: f64) -> Status {
-    attainment(tile.meta.direction, v, t, tile.meta.baseline)
-        .map_or(Status::None, |a| colour(tile, a))
+/// Primary and secondary suppression of one period's total and (sorted) cells.
+fn protect(tile: &TileDef, total: &QueryRow, cells: &[&QueryRow]) -> Protection {
+    let counts = |r: &QueryRow| Counts {
+        n: r.n,
+        numerator: r.numerator,
+        denominator: r.denominator,
+    };
+    let cells: Vec<CellCounts<'_>> = cells
+        .iter()
+        .map(|c| CellCounts {
+            dimension: c.dimension.as_deref().unwrap_or_default(),
+            counts: counts(c),
+        })
+        .collect();
+    suppression::protect(counts(total), &cells, tile.meta.min_n, tile.meta.min_cell_n)
 }
 
 /// Builds a tile from its figures per grain.
@@ -654,30 +630,6 @@ pub(crate) fn tile(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn attainment_follows_the_documented_rules() {
-        assert_eq!(
-            attainment(Direction::HigherIsBetter, 45.0, 50.0, None),
-            Some(0.9)
-        );
-        assert_eq!(
-            attainment(Direction::LowerIsBetter, 8.0, 6.0, None),
-            Some(0.75)
-        );
-        assert_eq!(
-            attainment(Direction::LowerIsBetter, 5.0, 6.0, None),
-            Some(1.2)
-        );
-        // Baseline 1.9 → target 1.6, now 1.75: half of the planned change.
-        let a = attainment(Direction::LowerIsBetter, 1.75, 1.6, Some(1.9)).unwrap();
-        assert!((a - 0.5).abs() < 1e-9);
-        // Moving the wrong way is 0, not negative.
-        assert_eq!(
-            attainment(Direction::LowerIsBetter, 2.0, 1.6, Some(1.9)),
-            Some(0.0)
-        );
-    }
 
     #[test]
     fn month_labels_cover_a_quarter() {

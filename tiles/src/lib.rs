@@ -6,6 +6,8 @@
 //! - [`udf`]: Finnish reporting functions available in SQL (`fi_period`, `fi_deadline`, ...);
 //! - [`engine`]: DataFusion sessions over the warehouse; computing and publishing;
 //! - [`compute`]: from query rows to figures with target, status, trend and completeness;
+//! - [`status`]: attainment, colour and the grey reasons;
+//! - [`suppression`]: which figures and counts may be published (small-number protection);
 //! - [`incremental`]: publishing again recomputes only the periods whose files changed;
 //! - [`snapshot`]: the snapshot format and which snapshot a time picks;
 //! - [`encode`]: record batches as CSV, JSON and Parquet, for the command line and the API;
@@ -22,7 +24,9 @@ pub mod grain;
 pub mod incremental;
 pub mod render;
 pub mod snapshot;
+pub mod status;
 pub mod strategy;
+pub mod suppression;
 pub mod udf;
 
 pub use compute::{

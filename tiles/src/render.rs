@@ -85,7 +85,8 @@ pub fn table(doc: &TilesDoc, grain: Grain, period: Option<&str>) -> String {
             .set_alignment(CellAlignment::Right),
             Cell::new(status_text(f.status)),
             Cell::new(change).set_alignment(CellAlignment::Right),
-            Cell::new(f.n).set_alignment(CellAlignment::Right),
+            Cell::new(f.n.map_or_else(|| "–".to_string(), |n| n.to_string()))
+                .set_alignment(CellAlignment::Right),
             Cell::new(
                 f.data_through
                     .map(|t| t.format("%Y-%m-%d").to_string())

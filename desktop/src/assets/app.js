@@ -13,7 +13,7 @@ const I18N = {
     through: "Data asti", n: "n",
     st: { green: "Tavoitteessa", yellow: "Osittain tavoitteessa", red: "Jäljessä tavoitteesta", grey: "Ei arvioitavissa", none: "Ei tavoitetta" },
     nt: {
-      suppressed: (x) => `Arvo piilotettu: liian vähän havaintoja (n = ${x.n}, vähintään ${x.min_n})`,
+      suppressed: (x) => `Arvo piilotettu: liian vähän havaintoja (vähintään ${x.min_n})`,
       incomplete: (x) => `Tiedot puutteelliset: puuttuu ${x.missing.slice(0, 3).join(", ")}${x.missing.length > 3 ? " …" : ""}`,
       stale: (x) => `Tiedot vanhentuneet: viimeisimmät ${fmtDate(x.data_through)} (${x.days} vrk)`,
       no_data: () => "Ei tietoja jaksolta",
@@ -41,7 +41,7 @@ const I18N = {
     through: "Data till", n: "n",
     st: { green: "Enligt målet", yellow: "Delvis enligt målet", red: "Efter målet", grey: "Kan inte bedömas", none: "Inget mål" },
     nt: {
-      suppressed: (x) => `Värdet dolt: för få observationer (n = ${x.n}, minst ${x.min_n})`,
+      suppressed: (x) => `Värdet dolt: för få observationer (minst ${x.min_n})`,
       incomplete: (x) => `Ofullständiga uppgifter: saknas ${x.missing.slice(0, 3).join(", ")}${x.missing.length > 3 ? " …" : ""}`,
       stale: (x) => `Föråldrade uppgifter: senaste ${fmtDate(x.data_through)} (${x.days} dygn)`,
       no_data: () => "Inga uppgifter för perioden",
@@ -69,7 +69,7 @@ const I18N = {
     through: "Data through", n: "n",
     st: { green: "On target", yellow: "Partly on target", red: "Behind target", grey: "Not assessable", none: "No target" },
     nt: {
-      suppressed: (x) => `Value suppressed: too few observations (n = ${x.n}, minimum ${x.min_n})`,
+      suppressed: (x) => `Value suppressed: too few observations (minimum ${x.min_n})`,
       incomplete: (x) => `Incomplete data: missing ${x.missing.slice(0, 3).join(", ")}${x.missing.length > 3 ? " …" : ""}`,
       stale: (x) => `Stale data: latest from ${fmtDate(x.data_through)} (${x.days} days)`,
       no_data: () => "No data for the period",

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use bytes::Bytes;
 use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
 use tilannekuva_desktop::{AppState, DesktopConfig, TokenConfig};
-use tilannekuva_tiles::compute::attainment;
 use tilannekuva_tiles::definition::{Direction, Owner, Placement, Target, Text, Thresholds};
+use tilannekuva_tiles::status::{attainment, colour};
 use tilannekuva_tiles::{
     Cell, Grain, PeriodFigure, SourceFile, Status, Strategy, Tile, TileMeta, TilesDoc,
 };
@@ -68,10 +68,7 @@ fn status_of(
     if n < spec.min_n {
         return (
             Status::Grey,
-            Some(format!(
-                "suppressed: n = {n} is below the minimum {}",
-                spec.min_n
-            )),
+            Some(format!("suppressed: n is below the minimum {}", spec.min_n)),
             None,
         );
     }
@@ -89,14 +86,7 @@ fn status_of(
         None => (Status::None, None, None),
         Some(t) => {
             let a = attainment(spec.direction, v, t, None).unwrap();
-            let s = if a > 0.9 {
-                Status::Green
-            } else if a > 0.5 {
-                Status::Yellow
-            } else {
-                Status::Red
-            };
-            (s, None, Some(a))
+            (colour(a, &Thresholds::default()), None, Some(a))
         }
     }
 }
@@ -148,7 +138,7 @@ fn build_tile(spec: Spec, loaded_at: DateTime<Utc>) -> Tile {
             value: shown,
             numerator: None,
             denominator: None,
-            n,
+            n: (n >= spec.min_n).then_some(n),
             target: spec.target,
             attainment: att,
             status,
@@ -171,7 +161,10 @@ fn build_tile(spec: Spec, loaded_at: DateTime<Utc>) -> Tile {
     for year in [2024, 2025] {
         let qs: Vec<&PeriodFigure> = quarters.iter().filter(|q| q.start.year() == year).collect();
         let vals: Vec<f64> = qs.iter().filter_map(|q| q.value).collect();
-        let n: i64 = qs.iter().map(|q| q.n).sum();
+        let n: i64 = spec.values[(year - 2024) as usize * 4..][..4]
+            .iter()
+            .map(|(_, n)| n)
+            .sum();
         let v = (!vals.is_empty()).then(|| vals.iter().sum::<f64>() / vals.len() as f64);
         let (start, end) = Grain::Year.bounds(&year.to_string()).unwrap();
         let (status, reason, att) = status_of(&spec, v, n, true);
@@ -182,7 +175,7 @@ fn build_tile(spec: Spec, loaded_at: DateTime<Utc>) -> Tile {
             value: v,
             numerator: None,
             denominator: None,
-            n,
+            n: (n >= spec.min_n).then_some(n),
             target: spec.target,
             attainment: att,
             status,

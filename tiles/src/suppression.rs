@@ -1,0 +1,458 @@
+//! Which figures of a period may be published: primary and secondary suppression.
+//!
+//! **Primary**: the total is hidden when its `n` is below `min_n`, a breakdown cell when
+//! its `n` is below `min_cell_n`.
+//!
+//! **Secondary**: a reader knows that the cells of each dimension add up to the total
+//! (the query computes them in one aggregation). Hiding one cell of a dimension while the
+//! total and the other cells are shown hides nothing: it is the total minus the rest. So
+//! after the primary rule, more cells are hidden, the smallest of the dimension first,
+//! until **no hidden figure can be computed from the published ones** by any linear
+//! combination of the equations "the cells of each dimension add up to the total"
+//! (checked exactly, by Gaussian elimination over the rationals). In particular:
+//!
+//! - a dimension never has exactly one hidden cell while its total is shown;
+//! - a hidden total is not the sum of a dimension whose cells are all shown: each
+//!   dimension then has a hidden cell too;
+//! - cells of different dimensions with the same counts (`n`, `numerator`,
+//!   `denominator`) are **linked**, as are cells with the counts of the total: a sector
+//!   with one service is the same figure twice, and a dimension with one member is the
+//!   total. Linked figures are hidden together, so one never reveals the other.
+//!
+//! When nothing else can be hidden, the total is hidden too (and, as a last resort, the
+//! whole period). Numbers are never substituted: a hidden figure is left out (cells) or
+//! published without value, numerator, denominator and n (totals).
+//!
+//! The check is structural: whether a figure can be computed depends only on which
+//! figures are hidden, not on their values, so one check covers `n`, `numerator` and
+//! `denominator` alike. Only the sums within one period are modelled; relations the rows
+//! do not tell (which services make up a sector, months adding up to a quarter) are not.
+
+use std::collections::BTreeMap;
+
+/// The additive counts of a figure: what a reader could add and subtract.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Counts {
+    /// Observations.
+    pub n: i64,
+    /// Numerator, when the query returns one.
+    pub numerator: Option<f64>,
+    /// Denominator, when the query returns one.
+    pub denominator: Option<f64>,
+}
+
+impl Counts {
+    /// Counts with `n` only.
+    pub fn n(n: i64) -> Self {
+        Self {
+            n,
+            numerator: None,
+            denominator: None,
+        }
+    }
+
+    /// Identity for linking: figures with the same key are the same numbers.
+    fn key(&self) -> (i64, Option<u64>, Option<u64>) {
+        (
+            self.n,
+            self.numerator.map(f64::to_bits),
+            self.denominator.map(f64::to_bits),
+        )
+    }
+}
+
+/// One breakdown cell of a period, as far as suppression cares.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CellCounts<'a> {
+    /// Its dimension.
+    pub dimension: &'a str,
+    /// Its counts.
+    pub counts: Counts,
+}
+
+/// Why the total of a period is hidden.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TotalHidden {
+    /// Its `n` is below `min_n`.
+    BelowMinN,
+    /// Shown, it would let a hidden breakdown cell be computed.
+    ProtectsCell,
+}
+
+/// What may be published of one period.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Protection {
+    /// Whether the total is hidden, and why.
+    pub total: Option<TotalHidden>,
+    /// Per cell, in the order given: whether it is hidden.
+    pub cell_hidden: Vec<bool>,
+}
+
+impl Protection {
+    /// Whether the cell at `i` is published.
+    pub fn shows_cell(&self, i: usize) -> bool {
+        !self.cell_hidden[i]
+    }
+}
+
+/// Decides what of one period may be published: see the module docs.
+pub fn protect(total: Counts, cells: &[CellCounts<'_>], min_n: i64, min_cell_n: i64) -> Protection {
+    let structure = Structure::new(total, cells);
+    let groups = structure.groups.len();
+    let mut hidden = vec![false; groups];
+    // Primary suppression; linked figures share a group, so hiding one hides them all.
+    if total.n < min_n {
+        hidden[structure.total_group] = true;
+    }
+    for (i, c) in cells.iter().enumerate() {
+        if c.counts.n < min_cell_n {
+            hidden[structure.cell_group[i]] = true;
+        }
+    }
+    // A total hidden only because it is linked to a small cell protects that cell.
+    let total_below_min = total.n < min_n;
+    // Secondary suppression: while some hidden figure can be computed, hide one more.
+    loop {
+        let determined = structure.determined(&hidden);
+        let Some(&v) = determined.first() else {
+            break;
+        };
+        match structure.next_to_hide(v, &hidden) {
+            Some(g) => hidden[g] = true,
+            None => {
+                // Nothing left that would help: hide the period entirely.
+                hidden.iter_mut().for_each(|h| *h = true);
+                break;
+            }
+        }
+    }
+    let total_hidden = hidden[structure.total_group];
+    Protection {
+        total: match (total_hidden, total_below_min) {
+            (false, _) => None,
+            (true, true) => Some(TotalHidden::BelowMinN),
+            (true, false) => Some(TotalHidden::ProtectsCell),
+        },
+        cell_hidden: structure.cell_group.iter().map(|&g| hidden[g]).collect(),
+    }
+}
+
+/// The linear structure of a period: figures grouped by linking, and one equation per
+/// dimension, `Σ cells − total = 0`, as integer coefficients per group.
+struct Structure {
+    /// Per group: the smallest `n` of its members (they are equal) and its first cell.
+    groups: Vec<Group>,
+    total_group: usize,
+    cell_group: Vec<usize>,
+    /// Per dimension: coefficient per group.
+    equations: Vec<Vec<i128>>,
+}
+
+struct Group {
+    n: i64,
+    has_cell: bool,
+}
+
+impl Structure {
+    fn new(total: Counts, cells: &[CellCounts<'_>]) -> Self {
+        let mut by_key: BTreeMap<(i64, Option<u64>, Option<u64>), Vec<usize>> = BTreeMap::new();
+        // Index 0 is the total; cell i is i + 1.
+        by_key.entry(total.key()).or_default().push(0);
+        for (i, c) in cells.iter().enumerate() {
+            by_key.entry(c.counts.key()).or_default().push(i + 1);
+        }
+        let dimension_of = |f: usize| (f > 0).then(|| cells[f - 1].dimension);
+        // Union: a figure joins the others with its counts when they are in another
+        // dimension (or one of them is the total). Figures with equal counts in the same
+        // dimension are different members, linked only through a third figure.
+        let mut parent: Vec<usize> = (0..=cells.len()).collect();
+        fn find(parent: &mut [usize], mut x: usize) -> usize {
+            while parent[x] != x {
+                parent[x] = parent[parent[x]];
+                x = parent[x];
+            }
+            x
+        }
+        for same in by_key.values() {
+            for (a_pos, &a) in same.iter().enumerate() {
+                for &b in &same[a_pos + 1..] {
+                    let (da, db) = (dimension_of(a), dimension_of(b));
+                    if da.is_none() || db.is_none() || da != db {
+                        let (ra, rb) = (find(&mut parent, a), find(&mut parent, b));
+                        if ra != rb {
+                            parent[ra.max(rb)] = ra.min(rb);
+                        }
+                    }
+                }
+            }
+        }
+        let mut group_of_root: BTreeMap<usize, usize> = BTreeMap::new();
+        let mut groups = Vec::new();
+        let mut figure_group = Vec::with_capacity(cells.len() + 1);
+        for f in 0..=cells.len() {
+            let root = find(&mut parent, f);
+            let g = *group_of_root.entry(root).or_insert_with(|| {
+                groups.push(Group {
+                    n: i64::MAX,
+                    has_cell: false,
+                });
+                groups.len() - 1
+            });
+            let n = if f == 0 {
+                total.n
+            } else {
+                cells[f - 1].counts.n
+            };
+            groups[g].n = groups[g].n.min(n);
+            groups[g].has_cell |= f > 0;
+            figure_group.push(g);
+        }
+        let total_group = figure_group[0];
+        let cell_group = figure_group[1..].to_vec();
+        let mut dims: BTreeMap<&str, Vec<i128>> = BTreeMap::new();
+        for (i, c) in cells.iter().enumerate() {
+            let eq = dims.entry(c.dimension).or_insert_with(|| {
+                let mut e = vec![0; groups.len()];
+                e[total_group] -= 1;
+                e
+            });
+            eq[cell_group[i]] += 1;
+        }
+        Self {
+            groups,
+            total_group,
+            cell_group,
+            equations: dims.into_values().collect(),
+        }
+    }
+
+    /// The hidden groups whose value follows from the published ones, smallest index first.
+    fn determined(&self, hidden: &[bool]) -> Vec<usize> {
+        determined(&self.equations, hidden)
+    }
+
+    /// The group to hide next so that `v` stops being determined: the smallest shown cell
+    /// of the dimension with `v` that has the fewest hidden figures; the total when no
+    /// cell is left to hide.
+    fn next_to_hide(&self, v: usize, hidden: &[bool]) -> Option<usize> {
+        let mut best: Option<(usize, i64, usize)> = None; // (hidden in the equation, n, group)
+        for eq in &self.equations {
+            if eq[v] == 0 {
+                continue;
+            }
+            let unknowns = (0..eq.len()).filter(|&g| eq[g] != 0 && hidden[g]).count();
+            for (g, &coefficient) in eq.iter().enumerate() {
+                if coefficient == 0
+                    || hidden[g]
+                    || !self.groups[g].has_cell
+                    || g == self.total_group
+                {
+                    continue;
+                }
+                let key = (unknowns, self.groups[g].n, g);
+                if best.is_none_or(|b| key < b) {
+                    best = Some(key);
+                }
+            }
+        }
+        best.map(|(_, _, g)| g)
+            .or_else(|| (!hidden[self.total_group]).then_some(self.total_group))
+    }
+}
+
+/// Of the unknowns (columns with `hidden` set) of `equations` (rows of coefficients, right
+/// hand sides known), those whose value the equations fix: the unit vectors in the row
+/// space restricted to the unknown columns. Exact, in integers.
+pub fn determined(equations: &[Vec<i128>], hidden: &[bool]) -> Vec<usize> {
+    let unknown: Vec<usize> = (0..hidden.len()).filter(|&j| hidden[j]).collect();
+    let mut rows: Vec<Vec<i128>> = equations
+        .iter()
+        .map(|e| unknown.iter().map(|&j| e[j]).collect())
+        .filter(|r: &Vec<i128>| r.iter().any(|&x| x != 0))
+        .collect();
+    let cols = unknown.len();
+    let mut pivots: Vec<(usize, usize)> = Vec::new(); // (row, column)
+    let mut r = 0;
+    for c in 0..cols {
+        let Some(p) = (r..rows.len()).find(|&i| rows[i][c] != 0) else {
+            continue;
+        };
+        rows.swap(r, p);
+        for i in 0..rows.len() {
+            if i != r && rows[i][c] != 0 {
+                let (a, b) = (rows[r][c], rows[i][c]);
+                let pivot = rows[r].clone();
+                for (x, y) in rows[i].iter_mut().zip(&pivot) {
+                    *x = *x * a - *y * b;
+                }
+                normalise(&mut rows[i]);
+            }
+        }
+        pivots.push((r, c));
+        r += 1;
+        if r == rows.len() {
+            break;
+        }
+    }
+    // Reduced: a pivot row with no other non-zero entry fixes its unknown.
+    pivots
+        .into_iter()
+        .filter(|&(row, c)| rows[row].iter().enumerate().all(|(j, &x)| j == c || x == 0))
+        .map(|(_, c)| unknown[c])
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect()
+}
+
+fn normalise(row: &mut [i128]) {
+    let g = row.iter().fold(0i128, |g, &x| gcd(g, x.abs()));
+    if g > 1 {
+        row.iter_mut().for_each(|x| *x /= g);
+    }
+}
+
+fn gcd(a: i128, b: i128) -> i128 {
+    if b == 0 { a } else { gcd(b, a % b) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cells<'a>(spec: &[(&'a str, i64)]) -> Vec<CellCounts<'a>> {
+        spec.iter()
+            .map(|&(d, n)| CellCounts {
+                dimension: d,
+                counts: Counts::n(n),
+            })
+            .collect()
+    }
+
+    fn hidden(p: &Protection) -> Vec<usize> {
+        (0..p.cell_hidden.len())
+            .filter(|&i| p.cell_hidden[i])
+            .collect()
+    }
+
+    #[test]
+    fn nothing_small_nothing_hidden() {
+        let c = cells(&[("service", 40), ("service", 60)]);
+        let p = protect(Counts::n(100), &c, 30, 5);
+        assert_eq!(p.total, None);
+        assert!(hidden(&p).is_empty());
+    }
+
+    #[test]
+    fn a_lone_small_cell_takes_the_smallest_other_cell_with_it() {
+        let c = cells(&[
+            ("service", 3),
+            ("service", 50),
+            ("service", 20),
+            ("service", 27),
+        ]);
+        let p = protect(Counts::n(100), &c, 30, 5);
+        assert_eq!(p.total, None);
+        assert_eq!(hidden(&p), vec![0, 2]);
+    }
+
+    #[test]
+    fn two_small_cells_protect_each_other() {
+        let c = cells(&[("service", 3), ("service", 4), ("service", 93)]);
+        let p = protect(Counts::n(100), &c, 30, 5);
+        assert_eq!(hidden(&p), vec![0, 1]);
+    }
+
+    #[test]
+    fn each_dimension_is_protected_on_its_own() {
+        let c = cells(&[
+            ("channel", 50),
+            ("channel", 50),
+            ("service", 2),
+            ("service", 60),
+            ("service", 38),
+        ]);
+        let p = protect(Counts::n(100), &c, 30, 5);
+        assert_eq!(hidden(&p), vec![2, 4]);
+    }
+
+    #[test]
+    fn a_sector_with_one_service_is_hidden_with_it() {
+        // Sector A = service a1 (n 12); sector B = b1 + b2. Hiding b1 (3) hides a1 (the
+        // smallest other service), and so sector A, which is the same figure.
+        let c = cells(&[
+            ("sector", 12),
+            ("sector", 88),
+            ("service", 12),
+            ("service", 3),
+            ("service", 85),
+        ]);
+        let p = protect(Counts::n(100), &c, 30, 5);
+        assert_eq!(hidden(&p), vec![0, 1, 2, 3]);
+        assert!(determined_after(Counts::n(100), &c, &p).is_empty());
+    }
+
+    #[test]
+    fn a_suppressed_total_is_not_the_sum_of_a_dimension() {
+        let c = cells(&[
+            ("service", 12),
+            ("service", 8),
+            ("channel", 11),
+            ("channel", 9),
+        ]);
+        let p = protect(Counts::n(20), &c, 30, 5);
+        assert_eq!(p.total, Some(TotalHidden::BelowMinN));
+        // One cell per dimension, the smallest.
+        assert_eq!(hidden(&p), vec![1, 3]);
+    }
+
+    #[test]
+    fn a_dimension_with_one_member_is_the_total() {
+        // Everything in one sector: the sector cell is the total, hidden with it.
+        let c = cells(&[("sector", 20), ("service", 12), ("service", 8)]);
+        let p = protect(Counts::n(20), &c, 30, 5);
+        assert_eq!(p.total, Some(TotalHidden::BelowMinN));
+        assert_eq!(hidden(&p), vec![0, 2]);
+        // And a small total with no floor of its own is hidden with its only cell.
+        let c = cells(&[("sector", 3)]);
+        let p = protect(Counts::n(3), &c, 0, 5);
+        assert_eq!(p.total, Some(TotalHidden::ProtectsCell));
+        assert_eq!(hidden(&p), vec![0]);
+    }
+
+    #[test]
+    fn linking_needs_equal_numerators_too() {
+        let mut c = cells(&[
+            ("sector", 12),
+            ("sector", 88),
+            ("service", 12),
+            ("service", 88),
+        ]);
+        c[0].counts.numerator = Some(5.0);
+        c[2].counts.numerator = Some(6.0);
+        let s = Structure::new(Counts::n(100), &c);
+        assert_ne!(s.cell_group[0], s.cell_group[2]);
+        assert_eq!(s.cell_group[1], s.cell_group[3]);
+    }
+
+    #[test]
+    fn elimination_finds_differences_across_dimensions() {
+        // x0 + x1 = T, x0 + x2 = T, with T, x1 shown... only x0, x2 hidden: x0 = T - x1
+        // is fixed, then x2.
+        let eq = vec![vec![1, 1, 0, -1], vec![1, 0, 1, -1]];
+        assert_eq!(determined(&eq, &[true, false, true, false]), vec![0, 2]);
+        // All of x0, x1, x2 hidden, T shown: x0 + x1 = T, x0 + x2 = T: none fixed.
+        assert!(determined(&eq, &[true, true, true, false]).is_empty());
+        // x1 - x2 is fixed once T is hidden too, but neither alone.
+        assert!(determined(&eq, &[true, true, true, true]).is_empty());
+    }
+
+    fn determined_after(total: Counts, c: &[CellCounts<'_>], p: &Protection) -> Vec<usize> {
+        let s = Structure::new(total, c);
+        let mut hidden = vec![false; s.groups.len()];
+        hidden[s.total_group] = p.total.is_some();
+        for (i, &g) in s.cell_group.iter().enumerate() {
+            hidden[g] |= p.cell_hidden[i];
+        }
+        s.determined(&hidden)
+    }
+}

@@ -1,0 +1,330 @@
+//! Secondary suppression: for random breakdowns, nothing hidden can be computed from what
+//! is published; and the engine publishes no counts of what it hides.
+
+mod common;
+
+use arrow::array::Array;
+use common::{cell, compute, months, total};
+use tilannekuva_tiles::suppression::{CellCounts, Counts, protect};
+use tilannekuva_tiles::{Grain, TilesDoc};
+
+/// A small deterministic generator (splitmix64), so that a failure can be replayed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// One random period: observations with a service (and its sector, a coarser grouping
+/// of services: some sectors have one service) and a channel, each either a "yes" or
+/// not (the numerator). Returns the total, the cells, and which cells are the same set of
+/// observations as another (a sector with one service).
+struct Breakdown {
+    total: Counts,
+    cells: Vec<(String, String, Counts)>,
+    /// Pairs of cell indexes known to be the same figure.
+    same: Vec<(usize, usize)>,
+}
+
+fn breakdown(rng: &mut Rng) -> Breakdown {
+    let services = 1 + rng.below(6) as usize;
+    let sectors = 1 + rng.below(services as u64) as usize;
+    // Service s belongs to sector s % sectors: every sector has at least one service.
+    let channels = 1 + rng.below(4) as usize;
+    let with_channel = rng.below(3) > 0;
+    // Skewed sizes, so that small cells are common.
+    let weights: Vec<u64> = (0..services).map(|_| 1 + rng.below(4).pow(3)).collect();
+    let wsum: u64 = weights.iter().sum();
+    let observations = rng.below(120);
+    let mut service = vec![(0i64, 0i64); services];
+    let mut sector = vec![(0i64, 0i64); sectors];
+    let mut channel = vec![(0i64, 0i64); channels];
+    let mut all = (0i64, 0i64);
+    for _ in 0..observations {
+        let mut pick = rng.below(wsum);
+        let mut s = 0;
+        while pick >= weights[s] {
+            pick -= weights[s];
+            s += 1;
+        }
+        let c = rng.below(channels as u64) as usize;
+        let yes = i64::from(rng.below(3) == 0);
+        for slot in [
+            &mut service[s],
+            &mut sector[s % sectors],
+            &mut channel[c],
+            &mut all,
+        ] {
+            slot.0 += 1;
+            slot.1 += yes;
+        }
+    }
+    let counts = |(n, yes): (i64, i64)| Counts {
+        n,
+        numerator: Some(yes as f64),
+        denominator: Some(n as f64),
+    };
+    let mut cells = Vec::new();
+    // Groups with no observation do not come out of GROUP BY.
+    let mut service_cell = vec![None; services];
+    for (s, &c) in service.iter().enumerate() {
+        if c.0 > 0 {
+            service_cell[s] = Some(cells.len());
+            cells.push(("service".to_string(), format!("s{s}"), counts(c)));
+        }
+    }
+    let mut same = Vec::new();
+    for (k, &c) in sector.iter().enumerate() {
+        if c.0 > 0 {
+            let members: Vec<usize> = (0..services).filter(|s| s % sectors == k).collect();
+            let nonempty: Vec<usize> = members
+                .iter()
+                .copied()
+                .filter(|&s| service[s].0 > 0)
+                .collect();
+            if let [only] = nonempty[..] {
+                same.push((cells.len(), service_cell[only].unwrap()));
+            }
+            cells.push(("sector".to_string(), format!("k{k}"), counts(c)));
+        }
+    }
+    if with_channel {
+        for (k, &c) in channel.iter().enumerate() {
+            if c.0 > 0 {
+                cells.push(("channel".to_string(), format!("c{k}"), counts(c)));
+            }
+        }
+    }
+    Breakdown {
+        total: counts(all),
+        cells,
+        same,
+    }
+}
+
+/// Rank of a matrix, by Gaussian elimination with partial pivoting.
+fn rank(mut m: Vec<Vec<f64>>) -> usize {
+    let cols = m.first().map_or(0, Vec::len);
+    let mut r = 0;
+    for c in 0..cols {
+        let Some(p) = (r..m.len()).max_by(|&a, &b| m[a][c].abs().total_cmp(&m[b][c].abs())) else {
+            break;
+        };
+        if m[p][c].abs() < 1e-9 {
+            continue;
+        }
+        m.swap(r, p);
+        let pivot = m[r].clone();
+        for (i, row) in m.iter_mut().enumerate() {
+            if i != r {
+                let f = row[c] / pivot[c];
+                for (x, y) in row.iter_mut().zip(&pivot) {
+                    *x -= f * y;
+                }
+            }
+        }
+        r += 1;
+    }
+    r
+}
+
+/// The hidden figures (cells `0..k`, the total `k`) whose value follows from the
+/// published ones: unknown `j` is fixed exactly when adding the unit row `e_j` to the
+/// equations (restricted to the unknowns) does not raise their rank.
+fn recoverable(b: &Breakdown, cell_hidden: &[bool], total_hidden: bool) -> Vec<usize> {
+    let k = b.cells.len();
+    let mut hidden: Vec<bool> = cell_hidden.to_vec();
+    hidden.push(total_hidden);
+    // What a reader knows: each dimension adds up to the total; a sector with one service
+    // is that service.
+    let mut equations: Vec<Vec<f64>> = Vec::new();
+    for dim in ["service", "sector", "channel"] {
+        let mut e = vec![0.0; k + 1];
+        for (i, c) in b.cells.iter().enumerate() {
+            if c.0 == dim {
+                e[i] = 1.0;
+            }
+        }
+        if e.iter().any(|&x| x != 0.0) {
+            e[k] = -1.0;
+            equations.push(e);
+        }
+    }
+    for &(a, s) in &b.same {
+        let mut e = vec![0.0; k + 1];
+        e[a] = 1.0;
+        e[s] = -1.0;
+        equations.push(e);
+    }
+    let unknown: Vec<usize> = (0..=k).filter(|&j| hidden[j]).collect();
+    let restrict = |e: &Vec<f64>| unknown.iter().map(|&j| e[j]).collect::<Vec<f64>>();
+    let base: Vec<Vec<f64>> = equations.iter().map(restrict).collect();
+    let r = rank(base.clone());
+    unknown
+        .iter()
+        .enumerate()
+        .filter(|&(pos, _)| {
+            let mut with = base.clone();
+            let mut unit = vec![0.0; unknown.len()];
+            unit[pos] = 1.0;
+            with.push(unit);
+            rank(with) == r
+        })
+        .map(|(_, &j)| j)
+        .collect()
+}
+
+#[test]
+fn nothing_hidden_can_be_computed_from_what_is_published() {
+    let mut rng = Rng(20_251_201);
+    let mut hidden_somewhere = 0;
+    let mut secondary = 0;
+    let mut totals_hidden = 0;
+    for case in 0..3000 {
+        let b = breakdown(&mut rng);
+        let min_n = [0, 10, 30][rng.below(3) as usize];
+        let min_cell_n = [0, 3, 5, 10][rng.below(4) as usize];
+        let cells: Vec<CellCounts<'_>> = b
+            .cells
+            .iter()
+            .map(|(d, _, c)| CellCounts {
+                dimension: d,
+                counts: *c,
+            })
+            .collect();
+        let p = protect(b.total, &cells, min_n, min_cell_n);
+        let total_hidden = p.total.is_some();
+        let ctx = || {
+            format!(
+                "case {case}: min_n {min_n}, min_cell_n {min_cell_n}, total {:?} hidden {total_hidden}\ncells {:?}\nhidden {:?}",
+                b.total, b.cells, p.cell_hidden
+            )
+        };
+        // Primary.
+        assert!(total_hidden || b.total.n >= min_n, "{}", ctx());
+        for (i, (_, _, c)) in b.cells.iter().enumerate() {
+            if c.n < min_cell_n {
+                assert!(p.cell_hidden[i], "{}", ctx());
+            }
+        }
+        // Per dimension: with the total shown, zero or at least two cells hidden; with it
+        // hidden, at least one.
+        for dim in ["service", "sector", "channel"] {
+            let in_dim: Vec<usize> = (0..b.cells.len())
+                .filter(|&i| b.cells[i].0 == dim)
+                .collect();
+            let hidden = in_dim.iter().filter(|&&i| p.cell_hidden[i]).count();
+            if in_dim.is_empty() {
+                continue;
+            }
+            if total_hidden {
+                assert!(hidden >= 1, "{dim}: {}", ctx());
+            } else {
+                assert!(hidden != 1, "{dim}: {}", ctx());
+            }
+        }
+        // The real check: no hidden figure is determined.
+        let fixed = recoverable(&b, &p.cell_hidden, total_hidden);
+        assert!(fixed.is_empty(), "recoverable {fixed:?}: {}", ctx());
+        // Secondary suppression only where something was hidden first.
+        let primary = b.total.n < min_n || b.cells.iter().any(|c| c.2.n < min_cell_n);
+        let any = total_hidden || p.cell_hidden.iter().any(|&h| h);
+        assert_eq!(any, primary, "{}", ctx());
+        hidden_somewhere += usize::from(any);
+        totals_hidden += usize::from(total_hidden);
+        let primary_cells = b.cells.iter().filter(|c| c.2.n < min_cell_n).count();
+        secondary += usize::from(p.cell_hidden.iter().filter(|&&h| h).count() > primary_cells);
+    }
+    // The generator exercises what it is meant to.
+    assert!(hidden_somewhere > 1000, "{hidden_somewhere}");
+    assert!(secondary > 500, "{secondary}");
+    assert!(totals_hidden > 300, "{totals_hidden}");
+}
+
+#[tokio::test]
+async fn the_engine_publishes_no_counts_of_what_it_hides() {
+    // 2025-Q1: services A 50, B 27, C 20, D 3; sectors X = A + B + C, Y = D (one service).
+    let at = "2025-02-15T10:00:00Z";
+    let mut facts = vec![
+        total(at, Some(60.0), 100).ratio(60.0, 100.0),
+        cell(at, "service", "A", 50, Some(30.0)),
+        cell(at, "service", "B", 27, Some(17.0)),
+        cell(at, "service", "C", 20, Some(11.0)),
+        cell(at, "service", "D", 3, Some(2.0)),
+        cell(at, "sector", "X", 97, Some(58.0)),
+        cell(at, "sector", "Y", 3, Some(2.0)),
+    ];
+    // 2025-Q2: a total under min_n, everything in one sector.
+    let at = "2025-05-15T10:00:00Z";
+    facts.extend([
+        total(at, Some(50.0), 24).ratio(12.0, 24.0),
+        cell(at, "service", "A", 14, Some(7.0)),
+        cell(at, "service", "B", 10, Some(5.0)),
+        cell(at, "sector", "X", 24, Some(12.0)),
+    ]);
+    let delivered = months("2025-01", "2025-06");
+    let delivered: Vec<&str> = delivered.iter().map(String::as_str).collect();
+    let t = compute(
+        common::tile_def("direction = \"higher_is_better\"\nmin_n = 30"),
+        &facts,
+        &delivered,
+        "2026-01-10T08:00:00Z",
+    )
+    .await;
+    let q1 = t.figure(Grain::Quarter, "2025-Q1").unwrap();
+    let shown: Vec<(&str, &str, i64)> = q1
+        .breakdown
+        .iter()
+        .map(|c| (c.dimension.as_str(), c.member.as_str(), c.n))
+        .collect();
+    // D is small; C, the smallest other service, goes with it; sector Y is D, and then X
+    // would be the total minus Y.
+    assert_eq!(shown, vec![("service", "A", 50), ("service", "B", 27)]);
+    assert_eq!(q1.n, Some(100));
+
+    let q2 = t.figure(Grain::Quarter, "2025-Q2").unwrap();
+    assert_eq!(
+        (q2.value, q2.n, q2.numerator, q2.denominator),
+        (None, None, None, None)
+    );
+    // Sector X is the total; of the services, the smaller goes.
+    let shown: Vec<&str> = q2.breakdown.iter().map(|c| c.member.as_str()).collect();
+    assert_eq!(shown, vec!["A"]);
+
+    // The flat rows carry no n for the suppressed total either.
+    let doc = TilesDoc {
+        snapshot_id: "s".into(),
+        computed_at: "2026-01-10T08:00:00Z".parse().unwrap(),
+        data_version: 1,
+        strategy: tilannekuva_tiles::Strategy::from_file(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/strategy.toml"),
+        )
+        .unwrap(),
+        tiles: vec![t.clone()],
+    };
+    let batch = doc.to_batch().unwrap();
+    let period = batch
+        .column_by_name("period")
+        .unwrap()
+        .as_any()
+        .downcast_ref::<arrow::array::StringArray>()
+        .unwrap()
+        .clone();
+    let dimension = batch.column_by_name("dimension").unwrap().clone();
+    let n = batch.column_by_name("n").unwrap().clone();
+    let q2_total = (0..batch.num_rows())
+        .find(|&i| period.value(i) == "2025-Q2" && dimension.is_null(i))
+        .unwrap();
+    assert!(n.is_null(q2_total));
+    assert_eq!(batch.num_rows(), 2 + 2 + 1);
+}
