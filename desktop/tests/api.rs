@@ -800,47 +800,52 @@ async fn metrics_are_scraped_in_the_exposition_format() {
         *m.get(series)
             .unwrap_or_else(|| panic!("no {series} in {:#?}", m.keys().collect::<Vec<_>>()))
     };
-    assert_eq!(
-        at(r#"http_requests_total{route="/api/v1/tiles",method="GET",status="200"}"#),
-        1.0
-    );
-    assert_eq!(
-        at(r#"http_requests_total{route="/api/v1/tiles/{id}",method="GET",status="404"}"#),
-        1.0
-    );
-    assert_eq!(
-        at(r#"http_request_duration_seconds_count{route="/api/v1/tiles"}"#),
-        1.0
-    );
-    assert_eq!(
-        at(r#"tilannekuva_job_runs_total{job="load_contacts",outcome="succeeded"}"#),
-        41.0
-    );
-    assert_eq!(
-        at(r#"tilannekuva_job_last_run_duration_seconds{job="load_contacts"}"#),
-        2.5
-    );
-    assert_eq!(
-        at(r#"tilannekuva_source_rows_loaded_total{source="contact_centre"}"#),
-        4269.0
-    );
-    assert_eq!(
-        at(r#"tilannekuva_source_rows_quarantined_total{source="contact_centre"}"#),
-        3.0
-    );
+    for (series, expected) in [
+        (
+            r#"http_requests_total{route="/api/v1/tiles",method="GET",status="200"}"#,
+            1.0,
+        ),
+        (
+            r#"http_requests_total{route="/api/v1/tiles/{id}",method="GET",status="404"}"#,
+            1.0,
+        ),
+        (
+            r#"http_request_duration_seconds_count{route="/api/v1/tiles"}"#,
+            1.0,
+        ),
+        (
+            r#"tilannekuva_job_runs_total{job="load_contacts",outcome="succeeded"}"#,
+            41.0,
+        ),
+        (
+            r#"tilannekuva_job_runs_total{job="load_contacts",outcome="failed"}"#,
+            2.0,
+        ),
+        (
+            r#"tilannekuva_job_last_run_duration_seconds{job="load_contacts"}"#,
+            2.5,
+        ),
+        (
+            r#"tilannekuva_source_rows_loaded_total{source="contact_centre"}"#,
+            4269.0,
+        ),
+        (
+            r#"tilannekuva_source_rows_quarantined_total{source="contact_centre"}"#,
+            3.0,
+        ),
+        (r#"tilannekuva_source_late{source="contact_centre"}"#, 1.0),
+        (
+            r#"tilannekuva_source_overdue_hours{source="contact_centre"}"#,
+            7.5,
+        ),
+    ] {
+        assert_eq!(at(series), expected, "{series}");
+    }
     assert!(
         (at(r#"tilannekuva_source_last_load_reject_ratio{source="contact_centre"}"#)
             - 3.0 / 4272.0)
             .abs()
             < 1e-12
-    );
-    assert_eq!(
-        at(r#"tilannekuva_source_late{source="contact_centre"}"#),
-        1.0
-    );
-    assert_eq!(
-        at(r#"tilannekuva_source_overdue_hours{source="contact_centre"}"#),
-        7.5
     );
     assert!(at("tilannekuva_snapshot_age_seconds") > 0.0);
     // Tiles by status agree with what the API shows at each tile's first grain.

@@ -4,15 +4,30 @@ mod common;
 
 use common::{ADMIN, HEALTH};
 
-#[tokio::test]
-async fn serves_on_a_real_socket_and_shuts_down() {
-    let (_dir, state) = common::state().await;
+type Server = tokio::task::JoinHandle<std::io::Result<()>>;
+
+/// Serves `state` on a free port of 127.0.0.1: its address, the sender that stops it, and
+/// the server's task.
+async fn start(
+    state: tilannekuva_desktop::AppState,
+) -> (
+    std::net::SocketAddr,
+    tokio::sync::oneshot::Sender<()>,
+    Server,
+) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(tilannekuva_desktop::serve(listener, state, async move {
         let _ = stopped.await;
     }));
+    (addr, stop, server)
+}
+
+#[tokio::test]
+async fn serves_on_a_real_socket_and_shuts_down() {
+    let (_dir, state) = common::state().await;
+    let (addr, stop, server) = start(state).await;
     let base = format!("http://{addr}");
     let client = common::client_builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -82,12 +97,7 @@ async fn serves_on_a_real_socket_and_shuts_down() {
 #[tokio::test]
 async fn failed_sign_ins_are_limited_per_client_address() {
     let (_dir, state) = common::state().await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(tilannekuva_desktop::serve(listener, state, async move {
-        let _ = stopped.await;
-    }));
+    let (addr, stop, server) = start(state).await;
     let base = format!("http://{addr}");
     let client = common::client_builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -156,12 +166,7 @@ async fn metrics_on_their_own_address_need_no_sign_in() {
     let mut config = common::config();
     config.metrics_bind = Some(metrics_addr);
     let state = tilannekuva_desktop::AppState::new(wh, config);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(tilannekuva_desktop::serve(listener, state, async move {
-        let _ = stopped.await;
-    }));
+    let (addr, stop, server) = start(state).await;
     let client = common::client_builder().build().unwrap();
     let mut r = None;
     for _ in 0..50 {
