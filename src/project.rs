@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 use tilannekuva_pipelines::Pipelines;
-use tilannekuva_pipelines::config::{self, Cadence, Lookup, SourceConfig};
+use tilannekuva_pipelines::config::{self, Lookup, SourceConfig};
 use tilannekuva_pipelines::fetch::FetchContext;
 use tilannekuva_tiles::{Engine, ExpectedSource, Strategy, TileDef};
 use tilannekuva_warehouse::Warehouse;
@@ -315,16 +315,12 @@ impl Project {
     pub fn engine(&self) -> Result<Engine> {
         let mut expected: BTreeMap<String, Vec<ExpectedSource>> = BTreeMap::new();
         for s in &self.sources {
-            let cadence = match s.load.cadence {
-                Cadence::Month => tilannekuva_tiles::Cadence::Month,
-                Cadence::Year => tilannekuva_tiles::Cadence::Year,
-            };
             expected
                 .entry(s.table.clone())
                 .or_default()
                 .push(ExpectedSource {
                     source: s.name.clone(),
-                    cadence,
+                    cadence: s.load.cadence,
                 });
         }
         Ok(Engine {

@@ -14,7 +14,7 @@ use tilannekuva_conventions::datetime::{
 };
 use tilannekuva_conventions::encoding::TextEncoding;
 use tilannekuva_conventions::number::NumberFormat;
-use tilannekuva_warehouse::catalog::{ColumnType, TableDef};
+use tilannekuva_warehouse::catalog::{Cadence, ColumnType, TableDef};
 
 use crate::fetch::FetchConfig;
 
@@ -203,16 +203,6 @@ pub struct LoadPolicy {
     /// Which reporting periods the source covers: `month` (every month) or `year`.
     #[serde(default = "default_cadence")]
     pub cadence: Cadence,
-}
-
-/// Which reporting periods a source delivers data for, for the completeness of tiles.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Cadence {
-    /// Every month.
-    Month,
-    /// Once a year.
-    Year,
 }
 
 fn default_cadence() -> Cadence {

@@ -27,7 +27,7 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use tilannekuva_conventions::boolean::{BoolVocabulary, is_missing, parse_bool};
 use tilannekuva_conventions::datetime::{
-    HELSINKI, LocalTimePolicy, TimeFormat, parse_time, to_local_date, to_utc,
+    HELSINKI, LocalTimePolicy, TimeFormat, epoch_days, parse_time, to_local_date, to_utc,
 };
 use tilannekuva_conventions::hetu::find_hetu;
 use tilannekuva_conventions::number::{NumberFormat, parse_f64, parse_i64};
@@ -583,7 +583,7 @@ impl PeriodBuffer {
                 (Builder::Float(b), Value::Int(i)) => b.append_value(i as f64),
                 (Builder::Bool(b), Value::Bool(x)) => b.append_value(x),
                 (Builder::Ts(b), Value::Timestamp(t)) => b.append_value(t),
-                (Builder::Date(b), Value::Date(d)) => b.append_value(days_since_epoch(d)),
+                (Builder::Date(b), Value::Date(d)) => b.append_value(epoch_days(d)),
                 (Builder::Str(b), _) => b.append_null(),
                 (Builder::Int(b), _) => b.append_null(),
                 (Builder::Float(b), _) => b.append_null(),
@@ -626,10 +626,6 @@ impl PeriodBuffer {
         self.rows = 0;
         RecordBatch::try_new(self.schema.clone(), arrays).expect("builders follow the table schema")
     }
-}
-
-fn days_since_epoch(d: NaiveDate) -> i32 {
-    (d - NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch")).num_days() as i32
 }
 
 /// Outcome of normalising one export.
