@@ -474,7 +474,7 @@ async fn load(project: &Project, only: &[String], settle_seconds: Option<u64>) -
         project.sources.iter().map(|s| s.name.clone()).collect()
     } else {
         for n in only {
-            pipelines.plan(n)?;
+            pipelines.source(n)?;
         }
         only.to_vec()
     };

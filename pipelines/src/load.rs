@@ -25,9 +25,10 @@ use tilannekuva_warehouse::{
     write_parquet,
 };
 
-use crate::config::{FormatConfig, Redelivery};
+use crate::config::Redelivery;
 use crate::fetch::Delivery;
-use crate::normalise::{Plan, Reject, Summary, csv, json};
+use crate::normalise::{self, Ranges, Reject, Summary};
+use crate::source::CompiledSource;
 use crate::{Error, Result, land};
 
 /// What happened to one delivery.
@@ -66,11 +67,13 @@ pub struct LoadReport {
     pub outcome: Outcome,
 }
 
-use crate::normalise::Ranges;
-
 /// Loads one delivery of a compiled source.
-pub async fn load_delivery(wh: &Warehouse, plan: &Plan, d: Delivery) -> Result<LoadReport> {
-    let source = plan.source.name.clone();
+pub async fn load_delivery(
+    wh: &Warehouse,
+    compiled: &CompiledSource,
+    d: Delivery,
+) -> Result<LoadReport> {
+    let source = compiled.config.name.clone();
     let (sha, size) = land::fingerprint(&d).await?;
     let report = |outcome| LoadReport {
         source: source.clone(),
@@ -88,7 +91,7 @@ pub async fn load_delivery(wh: &Warehouse, plan: &Plan, d: Delivery) -> Result<L
     let load_id = format!("{}-{}", Utc::now().format("%Y%m%dT%H%M%S%6f"), &sha[..12]);
 
     let (files, summary) =
-        match write_curated(wh, plan, &d.name, &sha, &raw_path, &load_id, size).await {
+        match write_curated(wh, compiled, &d.name, &sha, &raw_path, &load_id, size).await {
             Ok(ok) => ok,
             Err((e, written)) => {
                 discard(wh, &written).await;
@@ -97,7 +100,7 @@ pub async fn load_delivery(wh: &Warehouse, plan: &Plan, d: Delivery) -> Result<L
         };
     let written: Vec<String> = files.iter().map(|f| f.path.clone()).collect();
     let rejects = summary.rejects.len() as u64;
-    let max = plan.source.load.max_reject_share;
+    let max = compiled.config.load.max_reject_share;
     if summary.rows > 0 && rejects as f64 / summary.rows as f64 > max {
         discard(wh, &written).await;
         let examples: Vec<String> = summary
@@ -155,14 +158,14 @@ pub async fn load_delivery(wh: &Warehouse, plan: &Plan, d: Delivery) -> Result<L
         rows: summary.accepted,
         rejects,
         periods: periods.clone(),
-        policy: match plan.source.load.on_redelivery {
+        policy: match compiled.config.load.on_redelivery {
             Redelivery::Replace => "replace".into(),
             Redelivery::Append => "append".into(),
         },
         replaced: Vec::new(),
         status: LoadStatus::Loaded,
     };
-    let table = plan.table.name.clone();
+    let table = compiled.table.name.clone();
     let mut replaced = Vec::new();
     let committed = wh
         .commit(&format!("load {source} {}", d.name), |m| {
@@ -173,7 +176,7 @@ pub async fn load_delivery(wh: &Warehouse, plan: &Plan, d: Delivery) -> Result<L
                 )));
             }
             let mut rec = record.clone();
-            if plan.source.load.on_redelivery == Redelivery::Replace {
+            if compiled.config.load.on_redelivery == Redelivery::Replace {
                 rec.replaced = m.remove_periods(&source, &periods);
             }
             replaced = rec.replaced.clone();
@@ -224,11 +227,35 @@ pub async fn load_delivery(wh: &Warehouse, plan: &Plan, d: Delivery) -> Result<L
     }
 }
 
+/// A finished Parquet file of one period.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct PeriodFile {
+    /// The reporting period, `YYYY-MM`.
+    period: String,
+    /// Where it was written.
+    path: String,
+    /// Rows in it.
+    rows: u64,
+    /// Its size.
+    bytes: u64,
+}
+
+/// Finishes a period's open file.
+async fn finish(wh: &Warehouse, period: String, sink: ParquetSink) -> Result<PeriodFile> {
+    let (path, rows, bytes) = sink.finish(wh).await?;
+    Ok(PeriodFile {
+        period,
+        path,
+        rows,
+        bytes,
+    })
+}
+
 /// Normalises the landed export into per-period Parquet files. On failure, returns the
 /// error together with the files already finished, for the caller to discard.
 async fn write_curated(
     wh: &Warehouse,
-    plan: &Plan,
+    compiled: &CompiledSource,
     file: &str,
     sha: &str,
     raw_path: &str,
@@ -236,50 +263,31 @@ async fn write_curated(
     size: u64,
 ) -> std::result::Result<(Vec<DataFile>, Summary), (Error, Vec<String>)> {
     let (tx, mut rx) = tokio::sync::mpsc::channel::<(String, RecordBatch)>(4);
-    let progress = progress_bar(&plan.source.name, file, size);
-    let reader_plan = plan.clone();
+    let name = compiled.config.name.clone();
+    let progress = progress_bar(&name, file, size);
+    let reader_source = compiled.clone();
     let (file_s, sha_s) = (file.to_string(), sha.to_string());
-    let json_bytes = match &plan.source.format {
-        FormatConfig::JsonArray { .. } => Some(
-            land::read_landed(wh, raw_path)
-                .await
-                .map_err(|e| (e, vec![]))?,
-        ),
-        FormatConfig::Csv { .. } => None,
-    };
-    let input = match json_bytes {
-        None => Some(
-            land::open_landed(wh, raw_path)
-                .await
-                .map_err(|e| (e, vec![]))?,
-        ),
-        Some(_) => None,
-    };
+    let input = land::open_landed(wh, raw_path)
+        .await
+        .map_err(|e| (e, vec![]))?;
     let pb = progress.clone();
     let worker = tokio::task::spawn_blocking(move || -> Result<(Summary, Ranges)> {
         let emit = |period: &str, batch: RecordBatch| {
             tx.blocking_send((period.to_string(), batch))
                 .map_err(|_| Error::Unreadable {
-                    source_name: reader_plan.source.name.clone(),
+                    source_name: reader_source.config.name.clone(),
                     file: file_s.clone(),
                     line: None,
                     message: "the writer stopped".into(),
                 })
         };
-        match (input, json_bytes) {
-            (Some(input), _) => csv::normalise(
-                &reader_plan,
-                &file_s,
-                &sha_s,
-                Box::new(pb.wrap_read(input)),
-                emit,
-            ),
-            (None, Some(bytes)) => {
-                pb.inc(bytes.len() as u64);
-                json::normalise(&reader_plan, &file_s, &sha_s, &bytes, emit)
-            }
-            (None, None) => unreachable!("one input is set"),
-        }
+        normalise::normalise(
+            &reader_source,
+            &file_s,
+            &sha_s,
+            Box::new(pb.wrap_read(input)),
+            emit,
+        )
     });
 
     // Open files by period, with the order they were last written to. At most
@@ -288,7 +296,7 @@ async fn write_curated(
     // Memory therefore depends on neither the export's size nor how many months it spans.
     let mut sinks: HashMap<String, (ParquetSink, u64)> = HashMap::new();
     let mut parts: HashMap<String, u32> = HashMap::new();
-    let mut closed: Vec<(String, String, u64, u64)> = Vec::new(); // period, path, rows, bytes
+    let mut closed: Vec<PeriodFile> = Vec::new();
     let mut tick = 0u64;
     let mut write_error = None;
     while let Some((period, batch)) = rx.recv().await {
@@ -304,10 +312,10 @@ async fn write_curated(
                     .map(|(p, _)| p.clone())
                     .expect("files are open");
                 let (sink, _) = sinks.remove(&oldest).expect("listed");
-                match sink.finish(wh).await {
-                    Ok((path, rows, bytes)) => closed.push((oldest, path, rows, bytes)),
+                match finish(wh, oldest, sink).await {
+                    Ok(f) => closed.push(f),
                     Err(e) => {
-                        write_error = Some(Error::from(e));
+                        write_error = Some(e);
                         continue;
                     }
                 }
@@ -319,8 +327,11 @@ async fn write_curated(
             } else {
                 format!("{load_id}-{part}")
             };
-            let path = format!("curated/{}/period={period}/{name}.parquet", plan.table.name);
-            match ParquetSink::create(wh, &path, plan.schema.clone()) {
+            let path = format!(
+                "curated/{}/period={period}/{name}.parquet",
+                compiled.table.name
+            );
+            match ParquetSink::create(wh, &path, compiled.rows.schema.clone()) {
                 Ok(s) => {
                     sinks.insert(period.clone(), (s, tick));
                 }
@@ -339,13 +350,13 @@ async fn write_curated(
     progress.finish_and_clear();
     let worked = worker.await.unwrap_or_else(|e| {
         Err(Error::Unreadable {
-            source_name: plan.source.name.clone(),
+            source_name: name.clone(),
             file: file.into(),
             line: None,
             message: format!("normaliser panicked: {e}"),
         })
     });
-    let closed_paths: Vec<String> = closed.iter().map(|c| c.1.clone()).collect();
+    let closed_paths: Vec<String> = closed.iter().map(|c| c.path.clone()).collect();
     let failure = match (worked, write_error) {
         (Err(e), _) | (Ok(_), Some(e)) => Some(e),
         (Ok(ok), None) => {
@@ -354,29 +365,30 @@ async fn write_curated(
             open.sort();
             for period in open {
                 let (sink, _) = sinks.remove(&period).expect("listed period");
-                match sink.finish(wh).await {
-                    Ok((path, rows, bytes)) => closed.push((period, path, rows, bytes)),
+                match finish(wh, period, sink).await {
+                    Ok(f) => closed.push(f),
                     Err(e) => {
                         for (s, _) in sinks.into_values() {
                             s.abort().await;
                         }
-                        let finished = closed.into_iter().map(|c| c.1).collect();
-                        return Err((e.into(), finished));
+                        let finished = closed.into_iter().map(|c| c.path).collect();
+                        return Err((e, finished));
                     }
                 }
             }
             closed.sort();
             let files = closed
                 .into_iter()
-                .map(|(period, path, rows, bytes)| {
-                    let (min_time, max_time) = ranges.get(&period).copied().unwrap_or((None, None));
+                .map(|f| {
+                    let (min_time, max_time) =
+                        ranges.get(&f.period).copied().unwrap_or((None, None));
                     DataFile {
-                        path,
-                        source: plan.source.name.clone(),
+                        path: f.path,
+                        source: name.clone(),
                         load_id: load_id.to_string(),
-                        period,
-                        rows,
-                        bytes,
+                        period: f.period,
+                        rows: f.rows,
+                        bytes: f.bytes,
                         min_time,
                         max_time,
                     }
@@ -473,12 +485,12 @@ fn redact(raw: &str) -> String {
 }
 
 /// Sources grouped by the table they fill.
-pub fn sources_by_table(plans: &[Plan]) -> BTreeMap<String, Vec<String>> {
+pub fn sources_by_table(sources: &[CompiledSource]) -> BTreeMap<String, Vec<String>> {
     let mut m: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for p in plans {
-        m.entry(p.table.name.clone())
+    for s in sources {
+        m.entry(s.table.name.clone())
             .or_default()
-            .push(p.source.name.clone());
+            .push(s.config.name.clone());
     }
     m
 }

@@ -1,0 +1,94 @@
+//! Sources checked and compiled once: [`compile_sources`] validates every source config
+//! (its keys, its table, its lookups and its `[fetch]`) and compiles what passes into a
+//! [`CompiledSource`], reporting every problem at once. Fetching and loading then use the
+//! compiled form and never check the config again.
+
+use std::collections::BTreeMap;
+
+use tilannekuva_warehouse::catalog::TableDef;
+
+use crate::Result;
+use crate::config::{self, Lookup, Problems, SourceConfig, SourceRef};
+use crate::normalise::RowPlan;
+
+/// A source that passed validation, compiled against its canonical table.
+#[derive(Debug, Clone)]
+pub struct CompiledSource {
+    /// The source config as written.
+    pub config: SourceConfig,
+    /// The table it fills.
+    pub table: TableDef,
+    /// How each row of an export becomes a row of the table.
+    pub rows: RowPlan,
+}
+
+impl CompiledSource {
+    /// The source's name.
+    pub fn name(&self) -> &str {
+        &self.config.name
+    }
+
+    /// The source's name and config file, for messages.
+    pub fn reference(&self) -> SourceRef<'_> {
+        self.config.reference()
+    }
+
+    /// Binds the row plan to an export's header; see [`RowPlan::bind`].
+    pub fn bind(&self, file: &str, header: &[String]) -> Result<Vec<Option<usize>>> {
+        self.rows.bind(self.reference(), file, header)
+    }
+}
+
+/// Every source compiled, and what validation only warned about.
+#[derive(Debug, Clone, Default)]
+pub struct CompiledSources {
+    /// The sources, in config order.
+    pub sources: Vec<CompiledSource>,
+    /// Warnings, each naming the file and key (an unset token variable, say).
+    pub warnings: Vec<String>,
+}
+
+/// Validates every source and compiles each against its table and lookups. The error is
+/// every problem found, each naming the file and the key: value types in `map`, `default`,
+/// `value` and lookups are checked too, for every source whose keys are otherwise right.
+pub fn compile_sources(
+    sources: &[SourceConfig],
+    tables: &BTreeMap<String, TableDef>,
+    lookups: &BTreeMap<String, Lookup>,
+) -> std::result::Result<CompiledSources, Vec<String>> {
+    let mut problems = Problems::default();
+    let mut names = std::collections::BTreeSet::new();
+    let mut compiled = Vec::new();
+    for s in sources {
+        if !names.insert(s.name.as_str()) {
+            problems.error(
+                &s.file,
+                "name",
+                format!("source `{}` is defined twice", s.name),
+            );
+        }
+        let before = problems.errors.len();
+        config::validate_source(s, tables, lookups, &mut problems);
+        if problems.errors.len() > before {
+            continue;
+        }
+        let Some(table) = tables.get(&s.table) else {
+            continue; // reported by validation
+        };
+        if let Some(rows) = RowPlan::compile(s, table, lookups, &mut problems) {
+            compiled.push(CompiledSource {
+                config: s.clone(),
+                table: table.clone(),
+                rows,
+            });
+        }
+    }
+    if problems.errors.is_empty() {
+        Ok(CompiledSources {
+            sources: compiled,
+            warnings: problems.warnings,
+        })
+    } else {
+        Err(problems.errors)
+    }
+}
