@@ -313,6 +313,9 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             let project = Project::load(&cli.config, &overrides)?;
             project.pipelines(None)?;
             let problems = project.engine()?.check().await?;
+            for w in &project.warnings {
+                eprintln!("warning: {w}");
+            }
             if problems.is_empty() {
                 println!(
                     "ok: {} tables, {} sources, {} tiles",

@@ -69,7 +69,8 @@ impl SourceConfig {
     }
 }
 
-/// Which source a message is about: its name and the config file that defines it.
+/// Which source a message is about: its name and the config file that defines it. What a
+/// fetch kind gets instead of the whole [`SourceConfig`].
 #[derive(Debug, Clone, Copy)]
 pub struct SourceRef<'a> {
     /// The source's name.
@@ -506,8 +507,9 @@ pub fn load_lookups(dir: &Path) -> Result<BTreeMap<String, Lookup>, Vec<String>>
     Ok(pairs.into_iter().collect())
 }
 
-/// Checks one source against the tables and lookups; every problem goes to `problems`,
-/// naming the file and the key. [`crate::compile_sources`] runs this for every source (and checks that names are
+/// Checks one source against the tables and lookups, and its `[fetch]` as far as that can
+/// be done without contacting it; every problem goes to `problems`, naming the file and the
+/// key. [`crate::compile_sources`] runs this for every source (and checks that names are
 /// unique), then compiles what passed.
 pub fn validate_source(
     s: &SourceConfig,
@@ -515,6 +517,8 @@ pub fn validate_source(
     lookups: &BTreeMap<String, Lookup>,
     problems: &mut Problems,
 ) {
+    s.fetch
+        .validate(s.reference(), s.load.on_redelivery, problems);
     let mut bad = |key: &str, msg: String| problems.error(&s.file, key, msg);
     if s.name.is_empty()
         || !s

@@ -109,7 +109,13 @@ impl Pipelines {
     pub async fn load_source(&self, name: &str) -> Result<Vec<Result<LoadReport>>> {
         let source = self.source(name)?;
         let mut cursor = self.warehouse.manifest().await?.cursors.get(name).cloned();
-        let mut run = fetch::start(&source.config, &self.fetch, cursor.as_ref()).await?;
+        let mut run = fetch::start(
+            &source.config.fetch,
+            source.reference(),
+            &self.fetch,
+            cursor.as_ref(),
+        )
+        .await?;
         let mut out = Vec::new();
         loop {
             let step = match run.next().await {

@@ -5,11 +5,11 @@
 use std::time::{Duration, SystemTime};
 
 use chrono::Utc;
-use globset::Glob;
+use globset::{Glob, GlobMatcher};
 use serde::Deserialize;
 
 use super::{Content, Delivery, FetchContext};
-use crate::config::SourceConfig;
+use crate::config::{Problems, SourceRef};
 use crate::{Error, Result};
 
 /// Config of a drop folder.
@@ -30,25 +30,34 @@ fn default_settle() -> u64 {
 }
 
 impl DropFolder {
+    /// Checks the keys: `glob` must be a valid pattern.
+    pub fn validate(&self, source: SourceRef<'_>, problems: &mut Problems) {
+        if let Err(e) = self.matcher() {
+            problems.error(source.file, "fetch.glob", e);
+        }
+    }
+
+    fn matcher(&self) -> std::result::Result<GlobMatcher, globset::Error> {
+        Glob::new(&self.glob).map(|g| g.compile_matcher())
+    }
+
     /// The complete export files present now, sorted by name.
-    pub fn scan(&self, source: &SourceConfig, ctx: &FetchContext) -> Result<Vec<Delivery>> {
+    pub fn scan(&self, source: SourceRef<'_>, ctx: &FetchContext) -> Result<Vec<Delivery>> {
         self.scan_at(source, ctx, SystemTime::now())
     }
 
     fn scan_at(
         &self,
-        source: &SourceConfig,
+        source: SourceRef<'_>,
         ctx: &FetchContext,
         now: SystemTime,
     ) -> Result<Vec<Delivery>> {
-        let matcher = Glob::new(&self.glob)
-            .map_err(|e| {
-                Error::Config(vec![format!(
-                    "{}: `fetch.glob`: {e}",
-                    source.file.display()
-                )])
-            })?
-            .compile_matcher();
+        let matcher = self.matcher().map_err(|e| {
+            Error::Config(vec![format!(
+                "{}: `fetch.glob`: {e}",
+                source.file.display()
+            )])
+        })?;
         let dir = ctx.resolve(&self.path);
         let entries = match std::fs::read_dir(&dir) {
             Ok(e) => e,
@@ -109,18 +118,11 @@ fn is_temporary(name: &str) -> bool {
 mod tests {
     use super::*;
 
-    fn source() -> SourceConfig {
-        toml::from_str(
-            r#"
-name = "s"
-description = "d"
-table = "t"
-fetch = { kind = "drop_folder", path = "in", glob = "*.csv" }
-format = { kind = "csv" }
-columns = {}
-"#,
-        )
-        .unwrap()
+    fn source() -> SourceRef<'static> {
+        SourceRef {
+            name: "s",
+            file: std::path::Path::new("config/sources/s.toml"),
+        }
     }
 
     #[test]
@@ -142,12 +144,12 @@ columns = {}
         };
         let now = SystemTime::now();
         assert!(
-            folder.scan_at(&source(), &ctx, now).unwrap().is_empty(),
+            folder.scan_at(source(), &ctx, now).unwrap().is_empty(),
             "fresh files are left to settle"
         );
         let later = now + Duration::from_secs(120);
         let names: Vec<_> = folder
-            .scan_at(&source(), &ctx, later)
+            .scan_at(source(), &ctx, later)
             .unwrap()
             .into_iter()
             .map(|d| d.name)
@@ -167,6 +169,27 @@ columns = {}
             glob: "*".into(),
             settle_seconds: 0,
         };
-        assert!(folder.scan(&source(), &ctx).unwrap().is_empty());
+        assert!(folder.scan(source(), &ctx).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_bad_glob_is_named_with_file_and_key() {
+        let folder = DropFolder {
+            path: "in".into(),
+            glob: "ace_[contacts.csv".into(),
+            settle_seconds: 0,
+        };
+        let mut problems = Problems::default();
+        folder.validate(source(), &mut problems);
+        assert_eq!(problems.errors.len(), 1, "{problems:?}");
+        assert!(
+            problems.errors[0].starts_with("config/sources/s.toml: `fetch.glob`: "),
+            "{problems:?}"
+        );
+        let ctx = FetchContext {
+            inputs_root: std::path::PathBuf::from("."),
+            settle_seconds: None,
+        };
+        assert!(folder.scan(source(), &ctx).is_err());
     }
 }

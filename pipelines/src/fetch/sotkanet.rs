@@ -39,7 +39,7 @@ use serde::Deserialize;
 
 use super::http::{HttpClient, HttpSettings, display_url, parse_url};
 use super::{Content, Delivery};
-use crate::config::SourceConfig;
+use crate::config::{Problems, SourceRef};
 use crate::{Error, Result};
 
 /// Default API root.
@@ -153,14 +153,14 @@ impl<'de> Deserialize<'de> for YearEnd {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
         #[derive(Deserialize)]
         #[serde(untagged)]
-        enum Raw {
+        enum YearOrWord {
             Year(i32),
             Word(String),
         }
-        match Raw::deserialize(d)? {
-            Raw::Year(y) => Ok(YearEnd::Year(y)),
-            Raw::Word(w) if w == "current" => Ok(YearEnd::Current),
-            Raw::Word(w) => Err(serde::de::Error::custom(format!(
+        match YearOrWord::deserialize(d)? {
+            YearOrWord::Year(y) => Ok(YearEnd::Year(y)),
+            YearOrWord::Word(w) if w == "current" => Ok(YearEnd::Current),
+            YearOrWord::Word(w) => Err(serde::de::Error::custom(format!(
                 "expected a year or \"current\", got \"{w}\""
             ))),
         }
@@ -184,16 +184,50 @@ impl Years {
     }
 }
 
+/// The current calendar year in Helsinki, which `to = "current"` stands for.
+fn current_year() -> i32 {
+    Utc::now()
+        .with_timezone(&chrono_tz::Europe::Helsinki)
+        .year()
+}
+
 impl Sotkanet {
+    /// Checks the keys: some indicator, some year, known genders, an http(s) `base_url` that
+    /// can take a path, and the `[fetch.http]` values.
+    pub fn validate(&self, source: SourceRef<'_>, problems: &mut Problems) {
+        self.validate_for(source, current_year(), problems);
+    }
+
+    fn validate_for(&self, source: SourceRef<'_>, this_year: i32, problems: &mut Problems) {
+        let file = source.file;
+        if self.indicators.is_empty() {
+            problems.error(file, "fetch.indicators", "lists no indicator");
+        }
+        if self.years.resolve(this_year).is_empty() {
+            problems.error(file, "fetch.years", "gives no year (is `from` after `to`?)");
+        }
+        for g in self.genders.values() {
+            if !matches!(g.as_str(), "total" | "male" | "female") {
+                problems.error(
+                    file,
+                    "fetch.genders",
+                    format!("`{g}` is not one of total, male, female"),
+                );
+            }
+        }
+        if let Err(e) = self.endpoint() {
+            problems.error(file, "fetch.base_url", e);
+        }
+        self.http.validate(source, problems);
+    }
+
     /// Fetches the configured indicators and years as one delivery.
-    pub async fn fetch(&self, source: &SourceConfig) -> Result<Vec<Delivery>> {
-        let this_year = Utc::now()
-            .with_timezone(&chrono_tz::Europe::Helsinki)
-            .year();
-        let url = self.url(&source.name, this_year)?;
-        let client = HttpClient::new(&source.name, &self.http, None)?;
+    pub async fn fetch(&self, source: SourceRef<'_>) -> Result<Vec<Delivery>> {
+        let this_year = current_year();
+        let url = self.url(source.name, this_year)?;
+        let client = HttpClient::new(source.name, &self.http, None)?;
         let response = client.get(&url).await?;
-        self.check_regions(&source.name, &display_url(&url), &response.body);
+        self.check_regions(source.name, &display_url(&url), &response.body);
         Ok(vec![Delivery {
             name: self.file_name(this_year),
             fetched_at: Utc::now(),
@@ -201,54 +235,31 @@ impl Sotkanet {
         }])
     }
 
-    /// The request URL, with repeated query parameters.
-    pub fn url(&self, source: &str, this_year: i32) -> Result<reqwest::Url> {
-        let mut problems = Vec::new();
-        if self.indicators.is_empty() {
-            problems.push(format!(
-                "source `{source}`: `fetch.indicators` lists no indicator"
-            ));
-        }
-        let years = self.years.resolve(this_year);
-        if years.is_empty() {
-            problems.push(format!(
-                "source `{source}`: `fetch.years` gives no year (is `from` after `to`?)"
-            ));
-        }
-        let genders = self.genders.values();
-        for g in &genders {
-            if !matches!(g.as_str(), "total" | "male" | "female") {
-                problems.push(format!(
-                    "source `{source}`: `fetch.genders`: `{g}` is not one of total, male, female"
-                ));
-            }
-        }
-        if !problems.is_empty() {
-            return Err(Error::Config(problems));
-        }
-        let base = parse_url(
-            source,
-            "fetch.base_url",
-            self.base_url.trim_end_matches('/'),
-        )?;
-        let mut url = base.clone();
+    /// `base_url` with the format's path (`…/json`) appended.
+    fn endpoint(&self) -> std::result::Result<reqwest::Url, String> {
+        let mut url = parse_url(self.base_url.trim_end_matches('/'))?;
         url.path_segments_mut()
-            .map_err(|_| {
-                Error::Config(vec![format!(
-                    "source `{source}`: `fetch.base_url` cannot take a path"
-                )])
-            })?
+            .map_err(|_| "cannot take a path".to_string())?
             .pop_if_empty()
             .push(self.format.path());
+        Ok(url)
+    }
+
+    /// The request URL, with repeated query parameters. The settings are those
+    /// [`Sotkanet::validate`] accepted.
+    pub fn url(&self, source: &str, this_year: i32) -> Result<reqwest::Url> {
+        let mut url = self.endpoint().map_err(|e| {
+            Error::Config(vec![format!("source `{source}`: `fetch.base_url`: {e}")])
+        })?;
         {
             let mut q = url.query_pairs_mut();
             for i in &self.indicators {
                 q.append_pair("indicator", &i.to_string());
             }
-            for y in &years {
+            for y in &self.years.resolve(this_year) {
                 q.append_pair("years", &y.to_string());
             }
-            for g in &genders {
+            for g in &self.genders.values() {
                 q.append_pair("genders", g);
             }
         }
@@ -366,14 +377,26 @@ mod tests {
         assert_eq!(s.file_name(2030), "sotkanet_127-171_2024.json");
     }
 
+    fn problems(s: &Sotkanet) -> Problems {
+        let source = SourceRef {
+            name: "s",
+            file: std::path::Path::new("config/sources/s.toml"),
+        };
+        let mut problems = Problems::default();
+        s.validate_for(source, 2025, &mut problems);
+        problems
+    }
+
     #[test]
     fn bad_settings_are_named() {
-        let err = config("years = { from = 2026, to = 2024 }\ngenders = \"both\"")
-            .url("s", 2025)
-            .unwrap_err()
-            .to_string();
+        let err = problems(&config(
+            "years = { from = 2026, to = 2024 }\ngenders = \"both\"",
+        ))
+        .errors
+        .join("\n");
         assert!(err.contains("fetch.years"), "{err}");
         assert!(err.contains("`both`"), "{err}");
+        assert!(problems(&config("years = [2024]")).errors.is_empty());
         let bad: std::result::Result<Sotkanet, _> =
             toml::from_str("indicators = [1]\nyears = { from = 2020, to = \"latest\" }");
         assert!(bad.is_err());
@@ -393,5 +416,25 @@ mod tests {
             Some(BTreeSet::from([975]))
         );
         assert_eq!(regions_in(SotkanetFormat::Json, b"{"), None);
+    }
+
+    #[test]
+    fn a_bad_url_or_number_names_file_and_key() {
+        let p = problems(&config(
+            "years = [2024]\nbase_url = \"sotkanet.fi/rest\"\n[http]\ntimeout_seconds = -1",
+        ));
+        assert_eq!(p.errors.len(), 2, "{p:?}");
+        assert!(
+            p.errors[0].starts_with(
+                "config/sources/s.toml: `fetch.base_url`: `sotkanet.fi/rest` is not a URL"
+            ),
+            "{p:?}"
+        );
+        assert!(
+            p.errors[1].starts_with("config/sources/s.toml: `fetch.http.timeout_seconds`"),
+            "{p:?}"
+        );
+        let p = problems(&config("years = [2024]\nbase_url = \"ftp://sotkanet.fi/\""));
+        assert!(p.errors[0].contains("only http and https"), "{p:?}");
     }
 }
