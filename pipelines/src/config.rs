@@ -670,3 +670,40 @@ pub fn validate_source(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn row_rules_parse_and_print_back() {
+        for text in ["a >= b", "a <= b", "a > b", "a < b", "a = b", "a != b"] {
+            let rule: RowRule = text.parse().unwrap();
+            assert_eq!(rule.to_string(), text);
+        }
+        let rule: RowRule = "reached_at   >=  requested_at".parse().unwrap();
+        assert_eq!(rule.op, Comparison::AtLeast);
+        assert!(rule.op.accepts(std::cmp::Ordering::Equal));
+        assert!(!Comparison::Greater.accepts(std::cmp::Ordering::Equal));
+        for bad in ["a => b", "a >= ", "a >= b c"] {
+            let err = bad.parse::<RowRule>().unwrap_err();
+            assert!(err.contains("column op column"), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_bad_row_rule_is_refused_when_the_config_is_read() {
+        #[derive(Debug, Deserialize)]
+        #[allow(dead_code)]
+        struct Checks {
+            checks: Vec<RowRule>,
+        }
+        let err = toml::from_str::<Checks>("checks = [\"a >> b\"]")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("checks") && err.contains("`a >> b` is not `column op column`"),
+            "{err}"
+        );
+    }
+}

@@ -92,3 +92,93 @@ pub fn compile_sources(
         Err(problems.errors)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TABLE: &str = r#"
+name = "visits"
+description = "visits"
+period_column = "at"
+[[columns]]
+name = "at"
+type = "timestamp"
+nullable = false
+description = "when"
+[[columns]]
+name = "minutes"
+type = "int64"
+description = "how long"
+"#;
+
+    fn source(name: &str, extra: &str) -> SourceConfig {
+        let mut s: SourceConfig = toml::from_str(&format!(
+            r#"
+name = "{name}"
+description = "d"
+table = "visits"
+{extra}
+fetch = {{ kind = "drop_folder", path = "in", glob = "*.csv" }}
+format = {{ kind = "csv" }}
+[columns]
+at = {{ from = "Aika", format = "d.m.yyyy H:mm" }}
+minutes = {{ from = "Kesto", map = {{ "pitkä" = 60, "lyhyt" = "5" }} }}
+"#
+        ))
+        .unwrap();
+        s.file = format!("config/sources/{name}.toml").into();
+        s
+    }
+
+    fn tables() -> BTreeMap<String, TableDef> {
+        let t: TableDef = toml::from_str(TABLE).unwrap();
+        BTreeMap::from([(t.name.clone(), t)])
+    }
+
+    #[test]
+    fn every_problem_of_every_source_is_reported_at_once() {
+        let mut other = source("b", "checks = [\"minutes >= duration\"]");
+        other.table = "nope".into();
+        let err =
+            compile_sources(&[source("a", ""), other], &tables(), &BTreeMap::new()).unwrap_err();
+        assert_eq!(err.len(), 2, "{err:?}");
+        assert!(
+            err[0].starts_with("config/sources/a.toml: `columns.minutes.map.lyhyt`: "),
+            "a value that does not fit its column: {err:?}"
+        );
+        assert!(
+            err[1].starts_with("config/sources/b.toml: `table`: unknown table `nope`"),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn row_rules_are_bound_to_mapped_columns() {
+        let fixed = |s: SourceConfig| {
+            let mut s = s;
+            s.columns.get_mut("minutes").unwrap().map = None;
+            s
+        };
+        let ok = compile_sources(
+            &[fixed(source("a", "checks = [\"minutes >= minutes\"]"))],
+            &tables(),
+            &BTreeMap::new(),
+        )
+        .unwrap();
+        assert_eq!(ok.sources.len(), 1);
+        assert_eq!(ok.sources[0].name(), "a");
+        let err = compile_sources(
+            &[fixed(source("a", "checks = [\"at <= left_at\"]"))],
+            &tables(),
+            &BTreeMap::new(),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err,
+            vec![
+                "config/sources/a.toml: `checks[0]`: `left_at` is not a mapped column of this source"
+            ]
+        );
+    }
+}
