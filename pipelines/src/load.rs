@@ -240,15 +240,105 @@ struct PeriodFile {
     bytes: u64,
 }
 
-/// Finishes a period's open file.
-async fn finish(wh: &Warehouse, period: String, sink: ParquetSink) -> Result<PeriodFile> {
-    let (path, rows, bytes) = sink.finish(wh).await?;
-    Ok(PeriodFile {
-        period,
-        path,
-        rows,
-        bytes,
-    })
+/// Writes a load's batches into one Parquet file per period.
+///
+/// Files are kept open by period, with the order they were last written to. At most
+/// [`MAX_OPEN_FILES`] are open: a load spanning many months finishes the least recently
+/// written file to open another, and a period met again later gets a further part file.
+/// Memory therefore depends on neither the export's size nor how many months it spans.
+struct PeriodWriter<'a> {
+    wh: &'a Warehouse,
+    table: &'a str,
+    schema: arrow::datatypes::SchemaRef,
+    load_id: &'a str,
+    /// Open files by period, with the tick of their last write.
+    open: HashMap<String, (ParquetSink, u64)>,
+    /// Part files begun per period.
+    parts: HashMap<String, u32>,
+    /// Files finished so far.
+    finished: Vec<PeriodFile>,
+    tick: u64,
+}
+
+impl<'a> PeriodWriter<'a> {
+    fn new(wh: &'a Warehouse, compiled: &'a CompiledSource, load_id: &'a str) -> Self {
+        Self {
+            wh,
+            table: &compiled.table.name,
+            schema: compiled.rows.schema.clone(),
+            load_id,
+            open: HashMap::new(),
+            parts: HashMap::new(),
+            finished: Vec::new(),
+            tick: 0,
+        }
+    }
+
+    /// Appends a batch to its period's file, opening one (and finishing the least recently
+    /// written, when too many are open) as needed.
+    async fn write(&mut self, period: String, batch: &RecordBatch) -> Result<()> {
+        self.tick += 1;
+        if !self.open.contains_key(&period) {
+            if self.open.len() >= MAX_OPEN_FILES
+                && let Some(oldest) = self
+                    .open
+                    .iter()
+                    .min_by_key(|(_, (_, used))| *used)
+                    .map(|(p, _)| p.clone())
+            {
+                self.finish_period(oldest).await?;
+            }
+            let part = self.parts.entry(period.clone()).or_insert(0);
+            *part += 1;
+            let name = match *part {
+                1 => self.load_id.to_string(),
+                n => format!("{}-{n}", self.load_id),
+            };
+            let path = format!("curated/{}/period={period}/{name}.parquet", self.table);
+            let sink = ParquetSink::create(self.wh, &path, self.schema.clone())?;
+            self.open.insert(period.clone(), (sink, self.tick));
+        }
+        if let Some((sink, used)) = self.open.get_mut(&period) {
+            *used = self.tick;
+            sink.write(batch).await?;
+        }
+        Ok(())
+    }
+
+    async fn finish_period(&mut self, period: String) -> Result<()> {
+        if let Some((sink, _)) = self.open.remove(&period) {
+            let (path, rows, bytes) = sink.finish(self.wh).await?;
+            self.finished.push(PeriodFile {
+                period,
+                path,
+                rows,
+                bytes,
+            });
+        }
+        Ok(())
+    }
+
+    /// Finishes every open file; the files in period order. On failure, the error and the
+    /// paths of the files finished, for the caller to discard.
+    async fn finish(mut self) -> std::result::Result<Vec<PeriodFile>, (Error, Vec<String>)> {
+        let mut open: Vec<String> = self.open.keys().cloned().collect();
+        open.sort();
+        for period in open {
+            if let Err(e) = self.finish_period(period).await {
+                return Err((e, self.abort().await));
+            }
+        }
+        self.finished.sort();
+        Ok(self.finished)
+    }
+
+    /// Drops the open files; returns the paths of the files already finished.
+    async fn abort(self) -> Vec<String> {
+        for (sink, _) in self.open.into_values() {
+            sink.abort().await;
+        }
+        self.finished.into_iter().map(|f| f.path).collect()
+    }
 }
 
 /// Normalises the landed export into per-period Parquet files. On failure, returns the
@@ -290,61 +380,14 @@ async fn write_curated(
         )
     });
 
-    // Open files by period, with the order they were last written to. At most
-    // `MAX_OPEN_FILES` are open: a load spanning many months finishes the least recently
-    // written file to open another, and a period met again later gets a further part file.
-    // Memory therefore depends on neither the export's size nor how many months it spans.
-    let mut sinks: HashMap<String, (ParquetSink, u64)> = HashMap::new();
-    let mut parts: HashMap<String, u32> = HashMap::new();
-    let mut closed: Vec<PeriodFile> = Vec::new();
-    let mut tick = 0u64;
+    let mut writer = PeriodWriter::new(wh, compiled, load_id);
     let mut write_error = None;
     while let Some((period, batch)) = rx.recv().await {
         if write_error.is_some() {
             continue; // drain so the worker can finish
         }
-        tick += 1;
-        if !sinks.contains_key(&period) {
-            if sinks.len() >= MAX_OPEN_FILES {
-                let oldest = sinks
-                    .iter()
-                    .min_by_key(|(_, (_, used))| *used)
-                    .map(|(p, _)| p.clone())
-                    .expect("files are open");
-                let (sink, _) = sinks.remove(&oldest).expect("listed");
-                match finish(wh, oldest, sink).await {
-                    Ok(f) => closed.push(f),
-                    Err(e) => {
-                        write_error = Some(e);
-                        continue;
-                    }
-                }
-            }
-            let part = parts.entry(period.clone()).or_insert(0);
-            *part += 1;
-            let name = if *part == 1 {
-                load_id.to_string()
-            } else {
-                format!("{load_id}-{part}")
-            };
-            let path = format!(
-                "curated/{}/period={period}/{name}.parquet",
-                compiled.table.name
-            );
-            match ParquetSink::create(wh, &path, compiled.rows.schema.clone()) {
-                Ok(s) => {
-                    sinks.insert(period.clone(), (s, tick));
-                }
-                Err(e) => {
-                    write_error = Some(Error::from(e));
-                    continue;
-                }
-            }
-        }
-        let (sink, used) = sinks.get_mut(&period).expect("opened above");
-        *used = tick;
-        if let Err(e) = sink.write(&batch).await {
-            write_error = Some(e.into());
+        if let Err(e) = writer.write(period, &batch).await {
+            write_error = Some(e);
         }
     }
     progress.finish_and_clear();
@@ -356,51 +399,29 @@ async fn write_curated(
             message: format!("normaliser panicked: {e}"),
         })
     });
-    let closed_paths: Vec<String> = closed.iter().map(|c| c.path.clone()).collect();
-    let failure = match (worked, write_error) {
-        (Err(e), _) | (Ok(_), Some(e)) => Some(e),
-        (Ok(ok), None) => {
-            let (summary, ranges) = ok;
-            let mut open: Vec<String> = sinks.keys().cloned().collect();
-            open.sort();
-            for period in open {
-                let (sink, _) = sinks.remove(&period).expect("listed period");
-                match finish(wh, period, sink).await {
-                    Ok(f) => closed.push(f),
-                    Err(e) => {
-                        for (s, _) in sinks.into_values() {
-                            s.abort().await;
-                        }
-                        let finished = closed.into_iter().map(|c| c.path).collect();
-                        return Err((e, finished));
-                    }
-                }
-            }
-            closed.sort();
-            let files = closed
-                .into_iter()
-                .map(|f| {
-                    let (min_time, max_time) =
-                        ranges.get(&f.period).copied().unwrap_or((None, None));
-                    DataFile {
-                        path: f.path,
-                        source: name.clone(),
-                        load_id: load_id.to_string(),
-                        period: f.period,
-                        rows: f.rows,
-                        bytes: f.bytes,
-                        min_time,
-                        max_time,
-                    }
-                })
-                .collect();
-            return Ok((files, summary));
-        }
+    let (summary, ranges) = match (worked, write_error) {
+        (Err(e), _) | (Ok(_), Some(e)) => return Err((e, writer.abort().await)),
+        (Ok(ok), None) => ok,
     };
-    for (s, _) in sinks.into_values() {
-        s.abort().await;
-    }
-    Err((failure.expect("set above"), closed_paths))
+    let files = writer
+        .finish()
+        .await?
+        .into_iter()
+        .map(|f| {
+            let (min_time, max_time) = ranges.get(&f.period).copied().unwrap_or((None, None));
+            DataFile {
+                path: f.path,
+                source: name.clone(),
+                load_id: load_id.to_string(),
+                period: f.period,
+                rows: f.rows,
+                bytes: f.bytes,
+                min_time,
+                max_time,
+            }
+        })
+        .collect();
+    Ok((files, summary))
 }
 
 /// Parquet files a load keeps open at once (one per period being written).
