@@ -507,18 +507,15 @@ pub fn load_lookups(dir: &Path) -> Result<BTreeMap<String, Lookup>, Vec<String>>
     Ok(pairs.into_iter().collect())
 }
 
-/// Checks one source against the tables and lookups, and its `[fetch]` as far as that can
-/// be done without contacting it; every problem goes to `problems`, naming the file and the
-/// key. [`crate::compile_sources`] runs this for every source (and checks that names are
-/// unique), then compiles what passed.
+/// Checks one source against the tables and lookups; every problem goes to `problems`,
+/// naming the file and the key. [`crate::compile_sources`] runs this for every source (and
+/// checks that names are unique, and each `[fetch]`), then compiles what passed.
 pub fn validate_source(
     s: &SourceConfig,
     tables: &BTreeMap<String, TableDef>,
     lookups: &BTreeMap<String, Lookup>,
     problems: &mut Problems,
 ) {
-    s.fetch
-        .validate(s.reference(), s.load.on_redelivery, problems);
     let mut bad = |key: &str, msg: String| problems.error(&s.file, key, msg);
     if s.name.is_empty()
         || !s

@@ -110,7 +110,7 @@ impl Pipelines {
         let source = self.source(name)?;
         let mut cursor = self.warehouse.manifest().await?.cursors.get(name).cloned();
         let mut run = fetch::start(
-            &source.config.fetch,
+            &source.fetch,
             source.reference(),
             &self.fetch,
             cursor.as_ref(),

@@ -1,6 +1,7 @@
 //! Sources checked and compiled once: [`compile_sources`] validates every source config
 //! (its keys, its table, its lookups and its `[fetch]`) and compiles what passes into a
-//! [`CompiledSource`], reporting every problem at once. Fetching and loading then use the
+//! [`CompiledSource`] (its fetch prepared, its row plan built), reporting every problem at
+//! once. Fetching and loading then use the
 //! compiled form and never check the config again.
 
 use std::collections::BTreeMap;
@@ -9,6 +10,7 @@ use tilannekuva_warehouse::catalog::TableDef;
 
 use crate::Result;
 use crate::config::{self, Lookup, Problems, SourceConfig, SourceRef};
+use crate::fetch::Fetcher;
 use crate::normalise::RowPlan;
 
 /// A source that passed validation, compiled against its canonical table.
@@ -16,6 +18,8 @@ use crate::normalise::RowPlan;
 pub struct CompiledSource {
     /// The source config as written.
     pub config: SourceConfig,
+    /// Where its exports come from, ready to fetch.
+    pub fetch: Fetcher,
     /// The table it fills.
     pub table: TableDef,
     /// How each row of an export becomes a row of the table.
@@ -68,16 +72,20 @@ pub fn compile_sources(
             );
         }
         let before = problems.errors.len();
+        let fetch = s
+            .fetch
+            .compile(s.reference(), s.load.on_redelivery, &mut problems);
         config::validate_source(s, tables, lookups, &mut problems);
         if problems.errors.len() > before {
             continue;
         }
-        let Some(table) = tables.get(&s.table) else {
-            continue; // reported by validation
+        let (Some(fetch), Some(table)) = (fetch, tables.get(&s.table)) else {
+            continue; // reported above
         };
         if let Some(rows) = RowPlan::compile(s, table, lookups, &mut problems) {
             compiled.push(CompiledSource {
                 config: s.clone(),
+                fetch,
                 table: table.clone(),
                 rows,
             });

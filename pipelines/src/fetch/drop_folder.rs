@@ -29,18 +29,31 @@ fn default_settle() -> u64 {
     30
 }
 
+/// A drop folder ready to scan: its config, with the glob compiled.
+#[derive(Debug, Clone)]
+pub struct Watch {
+    folder: DropFolder,
+    matcher: GlobMatcher,
+}
+
 impl DropFolder {
-    /// Checks the keys: `glob` must be a valid pattern.
-    pub fn validate(&self, source: SourceRef<'_>, problems: &mut Problems) {
-        if let Err(e) = self.matcher() {
-            problems.error(source.file, "fetch.glob", e);
+    /// Checks the keys (`glob` must be a valid pattern) and compiles the glob; `None` after
+    /// a problem.
+    pub fn compile(&self, source: SourceRef<'_>, problems: &mut Problems) -> Option<Watch> {
+        match Glob::new(&self.glob) {
+            Ok(glob) => Some(Watch {
+                folder: self.clone(),
+                matcher: glob.compile_matcher(),
+            }),
+            Err(e) => {
+                problems.error(source.file, "fetch.glob", e);
+                None
+            }
         }
     }
+}
 
-    fn matcher(&self) -> std::result::Result<GlobMatcher, globset::Error> {
-        Glob::new(&self.glob).map(|g| g.compile_matcher())
-    }
-
+impl Watch {
     /// The complete export files present now, sorted by name.
     pub fn scan(&self, source: SourceRef<'_>, ctx: &FetchContext) -> Result<Vec<Delivery>> {
         self.scan_at(source, ctx, SystemTime::now())
@@ -52,13 +65,8 @@ impl DropFolder {
         ctx: &FetchContext,
         now: SystemTime,
     ) -> Result<Vec<Delivery>> {
-        let matcher = self.matcher().map_err(|e| {
-            Error::Config(vec![format!(
-                "{}: `fetch.glob`: {e}",
-                source.file.display()
-            )])
-        })?;
-        let dir = ctx.resolve(&self.path);
+        let (folder, matcher) = (&self.folder, &self.matcher);
+        let dir = ctx.resolve(&folder.path);
         let entries = match std::fs::read_dir(&dir) {
             Ok(e) => e,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -72,7 +80,7 @@ impl DropFolder {
                 });
             }
         };
-        let settle = Duration::from_secs(ctx.settle_seconds.unwrap_or(self.settle_seconds));
+        let settle = Duration::from_secs(ctx.settle_seconds.unwrap_or(folder.settle_seconds));
         let mut out = Vec::new();
         for entry in entries {
             let entry = entry.map_err(|e| Error::Io {
@@ -92,7 +100,7 @@ impl DropFolder {
             }
             let modified = meta.modified().unwrap_or(now);
             if now.duration_since(modified).unwrap_or_default() < settle {
-                tracing::info!(source = %source.name, file = %name, "file changed less than {}s ago; leaving it for the next run", self.settle_seconds);
+                tracing::info!(source = %source.name, file = %name, "file changed less than {}s ago; leaving it for the next run", folder.settle_seconds);
                 continue;
             }
             out.push(Delivery {
@@ -125,6 +133,13 @@ mod tests {
         }
     }
 
+    fn watch(folder: DropFolder) -> Watch {
+        let mut problems = Problems::default();
+        let watch = folder.compile(source(), &mut problems);
+        assert!(problems.errors.is_empty(), "{problems:?}");
+        watch.expect("compiles")
+    }
+
     #[test]
     fn picks_complete_matching_files_only() {
         let dir = tempfile::tempdir().unwrap();
@@ -137,11 +152,11 @@ mod tests {
             inputs_root: dir.path().to_path_buf(),
             settle_seconds: None,
         };
-        let folder = DropFolder {
+        let folder = watch(DropFolder {
             path: "in".into(),
             glob: "*.csv".into(),
             settle_seconds: 60,
-        };
+        });
         let now = SystemTime::now();
         assert!(
             folder.scan_at(source(), &ctx, now).unwrap().is_empty(),
@@ -164,11 +179,11 @@ mod tests {
             inputs_root: dir.path().to_path_buf(),
             settle_seconds: None,
         };
-        let folder = DropFolder {
+        let folder = watch(DropFolder {
             path: "nope".into(),
             glob: "*".into(),
             settle_seconds: 0,
-        };
+        });
         assert!(folder.scan(source(), &ctx).unwrap().is_empty());
     }
 
@@ -180,16 +195,11 @@ mod tests {
             settle_seconds: 0,
         };
         let mut problems = Problems::default();
-        folder.validate(source(), &mut problems);
+        assert!(folder.compile(source(), &mut problems).is_none());
         assert_eq!(problems.errors.len(), 1, "{problems:?}");
         assert!(
             problems.errors[0].starts_with("config/sources/s.toml: `fetch.glob`: "),
             "{problems:?}"
         );
-        let ctx = FetchContext {
-            inputs_root: std::path::PathBuf::from("."),
-            settle_seconds: None,
-        };
-        assert!(folder.scan(source(), &ctx).is_err());
     }
 }

@@ -33,7 +33,7 @@
 //! already holds: it loads zero rows and the cursor then moves on. Only the last, still
 //! open window can have gained records in the meantime; its new bytes then load again, and
 //! records of it that were loaded before appear twice. That is why such a source must use
-//! `on_redelivery = "append"` (checked by [`RestApi::validate`]: with `replace`, every page
+//! `on_redelivery = "append"` (checked by [`RestApi::compile`]: with `replace`, every page
 //! would retire the rows of earlier pages for the same months) and why tiles over it count
 //! distinct ids.
 //!
@@ -143,16 +143,25 @@ pub struct Pager {
     done: bool,
 }
 
+/// An export API ready to page through: its config, with the URL parsed.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    config: RestApi,
+    base: reqwest::Url,
+}
+
 impl RestApi {
-    /// Checks the keys: an http(s) `url` without the cursor parameter, `max_pages` of at
-    /// least 1, `on_redelivery = "append"`, the `[fetch.http]` values, and whether the
-    /// `token_env` variable is set here (a warning: it may be set where the source is loaded).
-    pub fn validate(
+    /// Checks the keys (an http(s) `url` without the cursor parameter, `max_pages` of at
+    /// least 1, `on_redelivery = "append"`, the `[fetch.http]` values) and parses the URL;
+    /// `None` after a problem. An unset `token_env` variable is only a warning: it may be set
+    /// where the source is loaded.
+    pub fn compile(
         &self,
         source: SourceRef<'_>,
         on_redelivery: Redelivery,
         problems: &mut Problems,
-    ) {
+    ) -> Option<Endpoint> {
+        let before = problems.errors.len();
         let file = source.file;
         if on_redelivery == Redelivery::Replace {
             problems.error(
@@ -164,9 +173,13 @@ impl RestApi {
         if self.max_pages == 0 {
             problems.error(file, "fetch.max_pages", "must be at least 1");
         }
-        if let Err(e) = self.base() {
-            problems.error(file, "fetch.url", e);
-        }
+        let base = match self.base() {
+            Ok(url) => Some(url),
+            Err(e) => {
+                problems.error(file, "fetch.url", e);
+                None
+            }
+        };
         if self.cursor_param.trim().is_empty() {
             problems.error(file, "fetch.cursor_param", "must name a query parameter");
         }
@@ -187,6 +200,11 @@ impl RestApi {
             );
         }
         self.http.validate(source, problems);
+        let base = base.filter(|_| problems.errors.len() == before)?;
+        Some(Endpoint {
+            config: self.clone(),
+            base,
+        })
     }
 
     /// `url`, parsed; refused when it already carries the cursor parameter.
@@ -200,20 +218,21 @@ impl RestApi {
         }
         Ok(base)
     }
+}
 
+impl Endpoint {
     /// Starts a run from the cursor kept in the manifest, or from `initial_start_time`,
-    /// with the token from the environment variable named by `token_env`. The settings are
-    /// those [`RestApi::validate`] accepted.
+    /// with the token from the environment variable named by `token_env`.
     pub fn start(
         &self,
         source: SourceRef<'_>,
         stored: Option<&serde_json::Value>,
     ) -> Result<Pager> {
-        let token = Secret::from_env(source.name, &self.token_env)?;
+        let token = Secret::from_env(source.name, &self.config.token_env)?;
         self.start_with_token(source, stored, token)
     }
 
-    /// [`RestApi::start`] with a token the caller already holds.
+    /// [`Endpoint::start`] with a token the caller already holds.
     pub fn start_with_token(
         &self,
         source: SourceRef<'_>,
@@ -221,22 +240,19 @@ impl RestApi {
         token: Secret,
     ) -> Result<Pager> {
         let name = source.name;
-        let base = self.base().map_err(|e| {
-            Error::Config(vec![format!("{}: `fetch.url`: {e}", source.file.display())])
-        })?;
         let cursor = match stored {
-            None => self.initial_start_time,
+            None => self.config.initial_start_time,
             Some(v) => cursor_value(v).ok_or_else(|| {
                 Error::Config(vec![format!(
                     "source `{name}`: the manifest's cursor is {v}, not {{\"{CURSOR_KEY}\": <unix seconds>}}"
                 )])
             })?,
         };
-        let client = HttpClient::new(name, &self.http, Some(token))?;
+        let client = HttpClient::new(name, &self.config.http, Some(token))?;
         Ok(Pager {
-            config: self.clone(),
+            config: self.config.clone(),
             source: name.to_string(),
-            base,
+            base: self.base.clone(),
             client,
             cursor,
             pages: 0,
@@ -473,7 +489,8 @@ mod tests {
             file: std::path::Path::new("config/sources/s.toml"),
         };
         let mut problems = Problems::default();
-        config.validate(source, on_redelivery, &mut problems);
+        let endpoint = config.compile(source, on_redelivery, &mut problems);
+        assert_eq!(endpoint.is_some(), problems.errors.is_empty());
         problems
     }
 
@@ -529,7 +546,7 @@ mod tests {
             file: std::path::Path::new("config/sources/s.toml"),
         };
         let mut p = Problems::default();
-        config.validate(source, Redelivery::Append, &mut p);
+        assert!(config.compile(source, Redelivery::Append, &mut p).is_some());
         assert!(p.errors.is_empty(), "{p:?}");
         assert_eq!(p.warnings.len(), 1, "{p:?}");
         assert!(

@@ -39,8 +39,8 @@ use serde::Deserialize;
 
 use super::http::{HttpClient, HttpSettings, display_url, parse_url};
 use super::{Content, Delivery};
+use crate::Result;
 use crate::config::{Problems, SourceRef};
-use crate::{Error, Result};
 
 /// Default API root.
 pub const DEFAULT_BASE_URL: &str = "https://sotkanet.fi/rest/1.1";
@@ -191,14 +191,28 @@ fn current_year() -> i32 {
         .year()
 }
 
+/// A Sotkanet fetch ready to run: its config, with the endpoint URL built.
+#[derive(Debug, Clone)]
+pub struct Query {
+    config: Sotkanet,
+    endpoint: reqwest::Url,
+}
+
 impl Sotkanet {
-    /// Checks the keys: some indicator, some year, known genders, an http(s) `base_url` that
-    /// can take a path, and the `[fetch.http]` values.
-    pub fn validate(&self, source: SourceRef<'_>, problems: &mut Problems) {
-        self.validate_for(source, current_year(), problems);
+    /// Checks the keys (some indicator, some year, known genders, an http(s) `base_url` that
+    /// can take a path, the `[fetch.http]` values) and builds the endpoint; `None` after a
+    /// problem.
+    pub fn compile(&self, source: SourceRef<'_>, problems: &mut Problems) -> Option<Query> {
+        self.compile_for(source, current_year(), problems)
     }
 
-    fn validate_for(&self, source: SourceRef<'_>, this_year: i32, problems: &mut Problems) {
+    fn compile_for(
+        &self,
+        source: SourceRef<'_>,
+        this_year: i32,
+        problems: &mut Problems,
+    ) -> Option<Query> {
+        let before = problems.errors.len();
         let file = source.file;
         if self.indicators.is_empty() {
             problems.error(file, "fetch.indicators", "lists no indicator");
@@ -215,24 +229,19 @@ impl Sotkanet {
                 );
             }
         }
-        if let Err(e) = self.endpoint() {
-            problems.error(file, "fetch.base_url", e);
-        }
+        let endpoint = match self.endpoint() {
+            Ok(url) => Some(url),
+            Err(e) => {
+                problems.error(file, "fetch.base_url", e);
+                None
+            }
+        };
         self.http.validate(source, problems);
-    }
-
-    /// Fetches the configured indicators and years as one delivery.
-    pub async fn fetch(&self, source: SourceRef<'_>) -> Result<Vec<Delivery>> {
-        let this_year = current_year();
-        let url = self.url(source.name, this_year)?;
-        let client = HttpClient::new(source.name, &self.http, None)?;
-        let response = client.get(&url).await?;
-        self.check_regions(source.name, &display_url(&url), &response.body);
-        Ok(vec![Delivery {
-            name: self.file_name(this_year),
-            fetched_at: Utc::now(),
-            content: Content::Bytes(response.body),
-        }])
+        let endpoint = endpoint.filter(|_| problems.errors.len() == before)?;
+        Some(Query {
+            config: self.clone(),
+            endpoint,
+        })
     }
 
     /// `base_url` with the format's path (`…/json`) appended.
@@ -244,28 +253,9 @@ impl Sotkanet {
             .push(self.format.path());
         Ok(url)
     }
+}
 
-    /// The request URL, with repeated query parameters. The settings are those
-    /// [`Sotkanet::validate`] accepted.
-    pub fn url(&self, source: &str, this_year: i32) -> Result<reqwest::Url> {
-        let mut url = self.endpoint().map_err(|e| {
-            Error::Config(vec![format!("source `{source}`: `fetch.base_url`: {e}")])
-        })?;
-        {
-            let mut q = url.query_pairs_mut();
-            for i in &self.indicators {
-                q.append_pair("indicator", &i.to_string());
-            }
-            for y in &self.years.resolve(this_year) {
-                q.append_pair("years", &y.to_string());
-            }
-            for g in &self.genders.values() {
-                q.append_pair("genders", g);
-            }
-        }
-        Ok(url)
-    }
-
+impl Sotkanet {
     /// The delivery's file name: `sotkanet_<indicators>_<years>[_<genders>].<format>`.
     pub fn file_name(&self, this_year: i32) -> String {
         let indicators: Vec<String> = self.indicators.iter().map(u32::to_string).collect();
@@ -314,6 +304,41 @@ impl Sotkanet {
     }
 }
 
+impl Query {
+    /// Fetches the configured indicators and years as one delivery.
+    pub async fn fetch(&self, source: SourceRef<'_>) -> Result<Vec<Delivery>> {
+        let this_year = current_year();
+        let url = self.url(this_year);
+        let client = HttpClient::new(source.name, &self.config.http, None)?;
+        let response = client.get(&url).await?;
+        self.config
+            .check_regions(source.name, &display_url(&url), &response.body);
+        Ok(vec![Delivery {
+            name: self.config.file_name(this_year),
+            fetched_at: Utc::now(),
+            content: Content::Bytes(response.body),
+        }])
+    }
+
+    /// The request URL, with repeated query parameters.
+    pub fn url(&self, this_year: i32) -> reqwest::Url {
+        let mut url = self.endpoint.clone();
+        {
+            let mut q = url.query_pairs_mut();
+            for i in &self.config.indicators {
+                q.append_pair("indicator", &i.to_string());
+            }
+            for y in &self.config.years.resolve(this_year) {
+                q.append_pair("years", &y.to_string());
+            }
+            for g in &self.config.genders.values() {
+                q.append_pair("genders", g);
+            }
+        }
+        url
+    }
+}
+
 /// The region ids an answer has rows for; `None` when it cannot be read as expected.
 pub fn regions_in(format: SotkanetFormat, body: &[u8]) -> Option<BTreeSet<u32>> {
     let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
@@ -353,10 +378,22 @@ mod tests {
         toml::from_str(&format!("indicators = [127, 171]\n{extra}")).unwrap()
     }
 
+    fn source() -> SourceRef<'static> {
+        SourceRef {
+            name: "s",
+            file: std::path::Path::new("config/sources/s.toml"),
+        }
+    }
+
+    fn query(s: &Sotkanet) -> Query {
+        s.compile_for(source(), 2025, &mut Problems::default())
+            .expect("compiles")
+    }
+
     #[test]
     fn parameters_repeat_and_years_resolve() {
         let s = config("years = { from = 2023, to = \"current\" }");
-        let url = s.url("s", 2025).unwrap();
+        let url = query(&s).url(2025);
         assert_eq!(
             url.as_str(),
             "https://sotkanet.fi/rest/1.1/json?indicator=127&indicator=171&years=2023&years=2024&years=2025&genders=total"
@@ -366,7 +403,7 @@ mod tests {
             "years = [2024, 2019, 2024]\nformat = \"csv\"\ngenders = [\"male\", \"female\"]\nbase_url = \"http://127.0.0.1:9/api/\"",
         );
         assert_eq!(
-            s.url("s", 2025).unwrap().as_str(),
+            query(&s).url(2025).as_str(),
             "http://127.0.0.1:9/api/csv?indicator=127&indicator=171&years=2019&years=2024&genders=male&genders=female"
         );
         assert_eq!(
@@ -378,12 +415,9 @@ mod tests {
     }
 
     fn problems(s: &Sotkanet) -> Problems {
-        let source = SourceRef {
-            name: "s",
-            file: std::path::Path::new("config/sources/s.toml"),
-        };
         let mut problems = Problems::default();
-        s.validate_for(source, 2025, &mut problems);
+        let query = s.compile_for(source(), 2025, &mut problems);
+        assert_eq!(query.is_some(), problems.errors.is_empty());
         problems
     }
 
