@@ -1,8 +1,7 @@
 //! Sources checked and compiled once: [`compile_sources`] validates every source config
 //! (its keys, its table, its lookups and its `[fetch]`) and compiles what passes into a
 //! [`CompiledSource`] (its fetch prepared, its row plan built), reporting every problem at
-//! once. Fetching and loading then use the
-//! compiled form and never check the config again.
+//! once. Fetching and loading then use the compiled form and never check the config again.
 
 use std::collections::BTreeMap;
 
