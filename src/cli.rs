@@ -306,6 +306,9 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             let project = Project::load(&cli.config, &overrides)?;
             project.pipelines(None)?;
             let problems = project.engine()?.check_definitions().await?;
+            for w in &project.warnings {
+                eprintln!("warning: {w}");
+            }
             if problems.is_empty() {
                 println!(
                     "ok: {} tables, {} sources, {} tiles",
@@ -454,7 +457,7 @@ async fn load(project: &Project, only: &[String], settle_seconds: Option<u64>) -
         project.sources.iter().map(|s| s.name.clone()).collect()
     } else {
         for n in only {
-            pipelines.plan(n)?;
+            pipelines.source(n)?;
         }
         only.to_vec()
     };

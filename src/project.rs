@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 use tilannekuva_desktop::DesktopSettings;
-use tilannekuva_pipelines::Pipelines;
-use tilannekuva_pipelines::config::{self, Cadence, Lookup, SourceConfig};
+use tilannekuva_pipelines::config::{self, Lookup, SourceConfig};
 use tilannekuva_pipelines::fetch::FetchContext;
+use tilannekuva_pipelines::{CompiledSource, Pipelines, compile_sources};
 use tilannekuva_tiles::{Engine, ExpectedSource, Strategy, TileDef};
 use tilannekuva_warehouse::Warehouse;
 use tilannekuva_warehouse::catalog::{TableDef, load_tables};
@@ -97,6 +97,10 @@ pub struct Project {
     pub tables: BTreeMap<String, TableDef>,
     /// Sources.
     pub sources: Vec<SourceConfig>,
+    /// The sources, validated and compiled once.
+    pub compiled: Vec<CompiledSource>,
+    /// What validating the sources only warned about, each naming the file and key.
+    pub warnings: Vec<String>,
     /// Lookups.
     pub lookups: BTreeMap<String, Lookup>,
     /// Tile definitions.
@@ -152,11 +156,14 @@ impl Project {
                 Vec::new()
             });
         let strategy = Strategy::from_file(&at(&main.definitions.strategy));
-        if all.is_empty()
-            && let Err(p) = config::validate(&sources, &tables, &lookups)
-        {
-            all.extend(p);
-        }
+        let compiled = if all.is_empty() {
+            compile_sources(&sources, &tables, &lookups).unwrap_or_else(|p| {
+                all.extend(p);
+                Default::default()
+            })
+        } else {
+            Default::default()
+        };
         let strategy = match strategy {
             Ok(s) => {
                 if let Err(p) = s.check_tiles(&tiles) {
@@ -189,6 +196,8 @@ impl Project {
                 .unwrap_or_else(|| at(&main.inputs.path)),
             tables,
             sources,
+            compiled: compiled.sources,
+            warnings: compiled.warnings,
             lookups,
             tiles,
             strategy,
@@ -206,11 +215,10 @@ impl Project {
 
     /// The pipelines, compiled.
     pub fn pipelines(&self, settle_seconds: Option<u64>) -> Result<Pipelines> {
-        Ok(Pipelines::new(
+        Ok(Pipelines::from_compiled(
             self.warehouse()?,
             self.tables.clone(),
-            &self.sources,
-            &self.lookups,
+            self.compiled.clone(),
             FetchContext {
                 inputs_root: self.inputs_path.clone(),
                 settle_seconds,
@@ -223,16 +231,12 @@ impl Project {
     pub fn engine(&self) -> Result<Engine> {
         let mut expected: BTreeMap<String, Vec<ExpectedSource>> = BTreeMap::new();
         for s in &self.sources {
-            let cadence = match s.load.cadence {
-                Cadence::Month => tilannekuva_tiles::Cadence::Month,
-                Cadence::Year => tilannekuva_tiles::Cadence::Year,
-            };
             expected
                 .entry(s.table.clone())
                 .or_default()
                 .push(ExpectedSource {
                     source: s.name.clone(),
-                    cadence,
+                    cadence: s.load.cadence,
                 });
         }
         Ok(Engine {

@@ -14,8 +14,8 @@ use std::str::FromStr;
 
 use chrono::format::{Item, StrftimeItems};
 use chrono::{
-    DateTime, FixedOffset, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeDelta,
-    TimeZone, Utc,
+    DateTime, Datelike, FixedOffset, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, Offset,
+    TimeDelta, TimeZone, Utc,
 };
 use serde::{Deserialize, Serialize};
 
@@ -496,6 +496,21 @@ pub fn local_midnight(date: NaiveDate) -> DateTime<Utc> {
         .with_timezone(&Utc)
 }
 
+/// `num_days_from_ce` of 1970-01-01, the first day Arrow's `Date32` counts from.
+const EPOCH_DAYS_FROM_CE: i32 = 719_163;
+
+/// Days since 1970-01-01 (Arrow's `Date32`, Parquet's `DATE`): 0 for the epoch itself,
+/// negative before it.
+pub fn epoch_days(date: NaiveDate) -> i32 {
+    date.num_days_from_ce() - EPOCH_DAYS_FROM_CE
+}
+
+/// The date `days` days after 1970-01-01 (before it when negative); `None` outside the
+/// dates chrono can hold.
+pub fn from_epoch_days(days: i32) -> Option<NaiveDate> {
+    NaiveDate::from_num_days_from_ce_opt(days.checked_add(EPOCH_DAYS_FROM_CE)?)
+}
+
 /// The UTC offset (seconds) in force for the whole local day `date` in `tz`, when the
 /// offset does not change that day. Remembered per thread for the last day asked, so a file
 /// of times in order consults the zone database about once a day instead of once a value.
@@ -579,6 +594,29 @@ mod tests {
 
     fn parse(s: &str, fmt: &str) -> Result<Parsed, ValueError> {
         parse_time(s, &fmt.parse().unwrap())
+    }
+
+    #[test]
+    fn epoch_days_count_from_1970_both_ways() {
+        for (date, days) in [
+            (d(1970, 1, 1), 0),
+            (d(1970, 1, 2), 1),
+            (d(1969, 12, 31), -1),
+            (d(1970, 12, 31), 364),
+            (d(1971, 1, 1), 365),
+            (d(1972, 2, 29), 789), // a leap day
+            (d(1972, 3, 1), 790),
+            (d(2000, 2, 29), 11_016),
+            (d(2024, 2, 29), 19_782),
+            (d(1968, 2, 29), -672),
+            (d(1900, 1, 1), -25_567),
+        ] {
+            assert_eq!(epoch_days(date), days, "{date}");
+            assert_eq!(from_epoch_days(days), Some(date), "{days}");
+            assert_eq!((date - d(1970, 1, 1)).num_days(), i64::from(days));
+        }
+        assert_eq!(from_epoch_days(i32::MAX), None);
+        assert_eq!(from_epoch_days(i32::MIN), None);
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! Source configuration: one TOML file per source in `config/sources/`, plus shared
 //! lookups in `config/lookups/`. A new export layout is a new file here, not new code.
 //!
-//! Parsing refuses unknown keys; [`validate`] then checks every source against the
-//! canonical table it fills and reports all problems at once, each naming the file and key.
+//! Parsing refuses unknown keys; [`validate_source`] then checks a source against the
+//! canonical table it fills, and [`crate::compile_sources`] reports the problems of every
+//! source at once, each naming the file and key.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -14,7 +15,7 @@ use tilannekuva_conventions::datetime::{
 };
 use tilannekuva_conventions::encoding::TextEncoding;
 use tilannekuva_conventions::number::NumberFormat;
-use tilannekuva_warehouse::catalog::{ColumnType, TableDef};
+use tilannekuva_warehouse::catalog::{Cadence, ColumnType, TableDef};
 
 use crate::fetch::FetchConfig;
 
@@ -52,46 +53,203 @@ pub struct SourceConfig {
     pub ignore: Vec<String>,
     /// Row rules across columns, such as `"accepted_at >= requested_at"`.
     #[serde(default)]
-    pub checks: Vec<String>,
+    pub checks: Vec<RowRule>,
     /// The file this config was read from (set when loading).
     #[serde(skip)]
     pub file: PathBuf,
 }
 
-/// Layout of an export file.
+impl SourceConfig {
+    /// The source's name and config file, for messages.
+    pub fn reference(&self) -> SourceRef<'_> {
+        SourceRef {
+            name: &self.name,
+            file: &self.file,
+        }
+    }
+}
+
+/// Which source a message is about: its name and the config file that defines it. What a
+/// fetch kind gets instead of the whole [`SourceConfig`].
+#[derive(Debug, Clone, Copy)]
+pub struct SourceRef<'a> {
+    /// The source's name.
+    pub name: &'a str,
+    /// Its config file.
+    pub file: &'a Path,
+}
+
+/// What checking the config files found, each problem naming the file and the key.
+/// Errors stop `tilannekuva check` and every load; warnings (an environment variable a
+/// fetch will need is not set now, say) are only reported.
+#[derive(Debug, Clone, Default)]
+pub struct Problems {
+    /// What must be fixed.
+    pub errors: Vec<String>,
+    /// What may be fine where the source is loaded, but is not here.
+    pub warnings: Vec<String>,
+}
+
+impl Problems {
+    /// An error at `key` of `file`.
+    pub fn error(&mut self, file: &Path, key: &str, message: impl std::fmt::Display) {
+        self.errors
+            .push(format!("{}: `{key}`: {message}", file.display()));
+    }
+
+    /// A warning at `key` of `file`.
+    pub fn warn(&mut self, file: &Path, key: &str, message: impl std::fmt::Display) {
+        self.warnings
+            .push(format!("{}: `{key}`: {message}", file.display()));
+    }
+}
+
+/// A row rule between two mapped columns, written `left op right` in `checks`, such as
+/// `"accepted_at >= requested_at"`. A row that breaks it is rejected; a rule holds when
+/// either side is empty.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct RowRule {
+    /// Left column.
+    pub left: String,
+    /// How the left value must compare with the right one.
+    pub op: Comparison,
+    /// Right column.
+    pub right: String,
+}
+
+/// The operator of a [`RowRule`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Comparison {
+    /// `>=`
+    AtLeast,
+    /// `<=`
+    AtMost,
+    /// `>`
+    Greater,
+    /// `<`
+    Less,
+    /// `=`
+    Equal,
+    /// `!=`
+    NotEqual,
+}
+
+impl Comparison {
+    const ALL: [Comparison; 6] = [
+        Comparison::AtLeast,
+        Comparison::AtMost,
+        Comparison::Greater,
+        Comparison::Less,
+        Comparison::Equal,
+        Comparison::NotEqual,
+    ];
+
+    /// How the operator is written.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Comparison::AtLeast => ">=",
+            Comparison::AtMost => "<=",
+            Comparison::Greater => ">",
+            Comparison::Less => "<",
+            Comparison::Equal => "=",
+            Comparison::NotEqual => "!=",
+        }
+    }
+
+    /// Whether left and right ordered as `ord` satisfy the operator.
+    pub fn accepts(self, ord: std::cmp::Ordering) -> bool {
+        use std::cmp::Ordering::*;
+        match self {
+            Comparison::AtLeast => ord != Less,
+            Comparison::AtMost => ord != Greater,
+            Comparison::Greater => ord == Greater,
+            Comparison::Less => ord == Less,
+            Comparison::Equal => ord == Equal,
+            Comparison::NotEqual => ord != Equal,
+        }
+    }
+}
+
+impl std::str::FromStr for RowRule {
+    type Err = String;
+
+    /// Parses `left op right`.
+    fn from_str(s: &str) -> Result<Self, String> {
+        let parts: Vec<&str> = s.split_whitespace().collect();
+        if let [left, op, right] = parts.as_slice()
+            && let Some(op) = Comparison::ALL.into_iter().find(|c| c.symbol() == *op)
+        {
+            return Ok(Self {
+                left: left.to_string(),
+                op,
+                right: right.to_string(),
+            });
+        }
+        Err(format!(
+            "`{s}` is not `column op column` with op one of >=, <=, >, <, =, !="
+        ))
+    }
+}
+
+impl TryFrom<String> for RowRule {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        s.parse()
+    }
+}
+
+impl std::fmt::Display for RowRule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {} {}", self.left, self.op.symbol(), self.right)
+    }
+}
+
+/// Layout of an export file: `kind` picks the reader in [`crate::normalise`], one file per
+/// format there.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum FormatConfig {
     /// Delimited text.
-    Csv {
-        /// Field delimiter, `;` in Finnish Excel exports.
-        #[serde(default = "default_delimiter")]
-        delimiter: char,
-        /// Quote character.
-        #[serde(default = "default_quote")]
-        quote: char,
-        /// Whether the first line is a header (required: columns are mapped by name).
-        #[serde(default = "yes")]
-        header: bool,
-        /// Text encoding.
-        #[serde(default = "default_encoding")]
-        encoding: TextEncoding,
-        /// Number layout.
-        #[serde(default)]
-        numbers: NumberFormat,
-        /// Values meaning "no value".
-        #[serde(default = "default_missing_markers")]
-        missing: Vec<String>,
-        /// Words for true and false.
-        #[serde(default)]
-        booleans: BoolVocabulary,
-    },
+    Csv(CsvFormat),
     /// A JSON array of flat objects, such as the Sotkanet REST API's answer.
-    JsonArray {
-        /// Values meaning "no value" (JSON null always does).
-        #[serde(default = "default_missing_markers")]
-        missing: Vec<String>,
-    },
+    JsonArray(JsonArrayFormat),
+}
+
+/// `[format] kind = "csv"`: delimited text.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CsvFormat {
+    /// Field delimiter, `;` in Finnish Excel exports.
+    #[serde(default = "default_delimiter")]
+    pub delimiter: char,
+    /// Quote character.
+    #[serde(default = "default_quote")]
+    pub quote: char,
+    /// Whether the first line is a header (required: columns are mapped by name).
+    #[serde(default = "yes")]
+    pub header: bool,
+    /// Text encoding.
+    #[serde(default = "default_encoding")]
+    pub encoding: TextEncoding,
+    /// Number layout.
+    #[serde(default)]
+    pub numbers: NumberFormat,
+    /// Values meaning "no value".
+    #[serde(default = "default_missing_markers")]
+    pub missing: Vec<String>,
+    /// Words for true and false.
+    #[serde(default)]
+    pub booleans: BoolVocabulary,
+}
+
+/// `[format] kind = "json_array"`: a JSON array of flat objects.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JsonArrayFormat {
+    /// Values meaning "no value" (JSON null always does).
+    #[serde(default = "default_missing_markers")]
+    pub missing: Vec<String>,
 }
 
 fn default_delimiter() -> char {
@@ -108,21 +266,25 @@ fn default_encoding() -> TextEncoding {
 }
 
 impl FormatConfig {
-    pub(crate) fn numbers(&self) -> NumberFormat {
+    /// How numbers are written.
+    pub fn numbers(&self) -> NumberFormat {
         match self {
-            FormatConfig::Csv { numbers, .. } => numbers.clone(),
-            FormatConfig::JsonArray { .. } => NumberFormat::plain(),
+            FormatConfig::Csv(f) => f.numbers.clone(),
+            FormatConfig::JsonArray(_) => NumberFormat::plain(),
         }
     }
-    pub(crate) fn missing(&self) -> &[String] {
+    /// Values meaning "no value".
+    pub fn missing(&self) -> &[String] {
         match self {
-            FormatConfig::Csv { missing, .. } | FormatConfig::JsonArray { missing } => missing,
+            FormatConfig::Csv(CsvFormat { missing, .. })
+            | FormatConfig::JsonArray(JsonArrayFormat { missing }) => missing,
         }
     }
-    pub(crate) fn booleans(&self) -> BoolVocabulary {
+    /// Words for true and false.
+    pub fn booleans(&self) -> BoolVocabulary {
         match self {
-            FormatConfig::Csv { booleans, .. } => booleans.clone(),
-            FormatConfig::JsonArray { .. } => BoolVocabulary::default(),
+            FormatConfig::Csv(f) => f.booleans.clone(),
+            FormatConfig::JsonArray(_) => BoolVocabulary::default(),
         }
     }
 }
@@ -203,16 +365,6 @@ pub struct LoadPolicy {
     /// Which reporting periods the source covers: `month` (every month) or `year`.
     #[serde(default = "default_cadence")]
     pub cadence: Cadence,
-}
-
-/// Which reporting periods a source delivers data for, for the completeness of tiles.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Cadence {
-    /// Every month.
-    Month,
-    /// Once a year.
-    Year,
 }
 
 fn default_cadence() -> Cadence {
@@ -355,169 +507,200 @@ pub fn load_lookups(dir: &Path) -> Result<BTreeMap<String, Lookup>, Vec<String>>
     Ok(pairs.into_iter().collect())
 }
 
-/// Checks sources against the tables and lookups; returns every problem, each naming the
-/// file and the key.
-pub fn validate(
-    sources: &[SourceConfig],
+/// Checks one source against the tables and lookups; every problem goes to `problems`,
+/// naming the file and the key. [`crate::compile_sources`] runs this for every source (and
+/// checks that names are unique, and each `[fetch]`), then compiles what passed.
+pub fn validate_source(
+    s: &SourceConfig,
     tables: &BTreeMap<String, TableDef>,
     lookups: &BTreeMap<String, Lookup>,
-) -> Result<(), Vec<String>> {
-    let mut problems = Vec::new();
-    let mut names = std::collections::BTreeSet::new();
-    for s in sources {
-        let f = s.file.display();
-        let mut bad = |key: &str, msg: String| problems.push(format!("{f}: `{key}`: {msg}"));
-        if !names.insert(s.name.as_str()) {
-            bad("name", format!("source `{}` is defined twice", s.name));
-        }
-        if s.name.is_empty()
-            || !s
-                .name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-        {
-            bad(
-                "name",
-                format!("`{}` must be letters, digits, `_` or `-`", s.name),
-            );
-        }
-        if let Err(e) = s.time.policy() {
-            bad("time.timezone", e);
-        }
-        if !(0.0..=1.0).contains(&s.load.max_reject_share) {
-            bad("load.max_reject_share", "must be between 0 and 1".into());
-        }
-        if let FormatConfig::Csv { header: false, .. } = s.format {
+    problems: &mut Problems,
+) {
+    let mut bad = |key: &str, msg: String| problems.error(&s.file, key, msg);
+    if s.name.is_empty()
+        || !s
+            .name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        bad(
+            "name",
+            format!("`{}` must be letters, digits, `_` or `-`", s.name),
+        );
+    }
+    if let Err(e) = s.time.policy() {
+        bad("time.timezone", e);
+    }
+    if !(0.0..=1.0).contains(&s.load.max_reject_share) {
+        bad("load.max_reject_share", "must be between 0 and 1".into());
+    }
+    if let FormatConfig::Csv(csv) = &s.format {
+        if !csv.header {
             bad(
                 "format.header",
                 "columns are mapped by header name, so the export must have a header row".into(),
             );
         }
-        let Some(table) = tables.get(&s.table) else {
-            let known: Vec<_> = tables.keys().map(String::as_str).collect();
+        for (key, c) in [
+            ("format.delimiter", csv.delimiter),
+            ("format.quote", csv.quote),
+        ] {
+            if !c.is_ascii() {
+                bad(key, format!("`{c}` must be one ASCII character"));
+            }
+        }
+    }
+    let Some(table) = tables.get(&s.table) else {
+        let known: Vec<_> = tables.keys().map(String::as_str).collect();
+        bad(
+            "table",
+            format!(
+                "unknown table `{}`; tables are: {}",
+                s.table,
+                known.join(", ")
+            ),
+        );
+        return;
+    };
+    for c in &table.columns {
+        if !c.nullable && !s.columns.contains_key(&c.name) {
             bad(
-                "table",
+                &format!("columns.{}", c.name),
+                format!("table `{}` requires this column", table.name),
+            );
+        }
+    }
+    for (name, m) in &s.columns {
+        let key = format!("columns.{name}");
+        let Some(col) = table.column(name) else {
+            let known: Vec<_> = table.columns.iter().map(|c| c.name.as_str()).collect();
+            bad(
+                &key,
                 format!(
-                    "unknown table `{}`; tables are: {}",
-                    s.table,
+                    "table `{}` has no such column; its columns are: {}",
+                    table.name,
                     known.join(", ")
                 ),
             );
             continue;
         };
-        for c in &table.columns {
-            if !c.nullable && !s.columns.contains_key(&c.name) {
-                bad(
-                    &format!("columns.{}", c.name),
-                    format!("table `{}` requires this column", table.name),
-                );
+        match (&m.from, &m.value) {
+            (None, None) => bad(
+                &key,
+                "needs `from` (a source column) or `value` (a constant)".into(),
+            ),
+            (Some(_), Some(_)) => bad(&key, "give either `from` or `value`, not both".into()),
+            _ => {}
+        }
+        let is_time = matches!(col.kind, ColumnType::Timestamp | ColumnType::Date);
+        match (&m.format, is_time) {
+            (Some(fmt), true) => {
+                if let Err(e) = fmt.parse::<TimeFormat>() {
+                    bad(&format!("{key}.format"), e);
+                }
+            }
+            (None, true) if m.from.is_some() => bad(
+                &format!("{key}.format"),
+                "a time column needs a format".into(),
+            ),
+            (Some(_), false) => bad(
+                &format!("{key}.format"),
+                "only timestamp and date columns take a format".into(),
+            ),
+            _ => {}
+        }
+        if let Some(l) = &m.lookup {
+            match l.split_once('.') {
+                Some((lk, field)) => match lookups.get(lk) {
+                    None => bad(
+                        &format!("{key}.lookup"),
+                        format!("no lookup `{lk}` in config/lookups"),
+                    ),
+                    Some(lu) if !lu.rows.iter().any(|r| r.contains_key(field)) => bad(
+                        &format!("{key}.lookup"),
+                        format!("lookup `{lk}` has no field `{field}`"),
+                    ),
+                    _ => {}
+                },
+                None => bad(&format!("{key}.lookup"), "must be `lookup.field`".into()),
             }
         }
-        for (name, m) in &s.columns {
-            let key = format!("columns.{name}");
-            let Some(col) = table.column(name) else {
-                let known: Vec<_> = table.columns.iter().map(|c| c.name.as_str()).collect();
-                bad(
-                    &key,
-                    format!(
-                        "table `{}` has no such column; its columns are: {}",
-                        table.name,
-                        known.join(", ")
-                    ),
-                );
-                continue;
-            };
-            match (&m.from, &m.value) {
-                (None, None) => bad(
-                    &key,
-                    "needs `from` (a source column) or `value` (a constant)".into(),
-                ),
-                (Some(_), Some(_)) => bad(&key, "give either `from` or `value`, not both".into()),
-                _ => {}
-            }
-            let is_time = matches!(col.kind, ColumnType::Timestamp | ColumnType::Date);
-            match (&m.format, is_time) {
-                (Some(fmt), true) => {
-                    if let Err(e) = fmt.parse::<TimeFormat>() {
-                        bad(&format!("{key}.format"), e);
-                    }
-                }
-                (None, true) if m.from.is_some() => bad(
-                    &format!("{key}.format"),
-                    "a time column needs a format".into(),
-                ),
-                (Some(_), false) => bad(
-                    &format!("{key}.format"),
-                    "only timestamp and date columns take a format".into(),
-                ),
-                _ => {}
-            }
-            if let Some(l) = &m.lookup {
-                match l.split_once('.') {
-                    Some((lk, field)) => match lookups.get(lk) {
-                        None => bad(
-                            &format!("{key}.lookup"),
-                            format!("no lookup `{lk}` in config/lookups"),
-                        ),
-                        Some(lu) if !lu.rows.iter().any(|r| r.contains_key(field)) => bad(
-                            &format!("{key}.lookup"),
-                            format!("lookup `{lk}` has no field `{field}`"),
-                        ),
-                        _ => {}
-                    },
-                    None => bad(&format!("{key}.lookup"), "must be `lookup.field`".into()),
-                }
-            }
-            if m.contains.is_some() && col.kind != ColumnType::Bool {
-                bad(
-                    &format!("{key}.contains"),
-                    "only boolean columns take `contains`".into(),
-                );
-            }
-            if m.hash && col.kind != ColumnType::String {
-                bad(
-                    &format!("{key}.hash"),
-                    "only string columns can be pseudonymised".into(),
-                );
-            }
-            if (m.scale.is_some() || m.min.is_some() || m.max.is_some())
-                && !matches!(col.kind, ColumnType::Int64 | ColumnType::Float64)
-            {
-                bad(
-                    &key,
-                    "`scale`, `min` and `max` apply to numeric columns".into(),
-                );
-            }
-            if let Some(from) = &m.from
-                && s.drop.contains(from)
-            {
-                bad(
-                    &key,
-                    format!(
-                        "source column `{from}` is listed in `drop` (personal data) and cannot be read"
-                    ),
-                );
-            }
+        if m.contains.is_some() && col.kind != ColumnType::Bool {
+            bad(
+                &format!("{key}.contains"),
+                "only boolean columns take `contains`".into(),
+            );
         }
-        for (i, check) in s.checks.iter().enumerate() {
-            match crate::normalise::Check::parse(check) {
-                Ok(c) => {
-                    for side in [&c.left, &c.right] {
-                        if table.column(side).is_none() || !s.columns.contains_key(side) {
-                            bad(
-                                &format!("checks[{i}]"),
-                                format!("`{side}` is not a mapped column of this source"),
-                            );
-                        }
-                    }
-                }
-                Err(e) => bad(&format!("checks[{i}]"), e),
+        if m.hash && col.kind != ColumnType::String {
+            bad(
+                &format!("{key}.hash"),
+                "only string columns can be pseudonymised".into(),
+            );
+        }
+        if (m.scale.is_some() || m.min.is_some() || m.max.is_some())
+            && !matches!(col.kind, ColumnType::Int64 | ColumnType::Float64)
+        {
+            bad(
+                &key,
+                "`scale`, `min` and `max` apply to numeric columns".into(),
+            );
+        }
+        if let Some(from) = &m.from
+            && s.drop.contains(from)
+        {
+            bad(
+                &key,
+                format!(
+                    "source column `{from}` is listed in `drop` (personal data) and cannot be read"
+                ),
+            );
+        }
+    }
+    for (i, rule) in s.checks.iter().enumerate() {
+        for side in [&rule.left, &rule.right] {
+            if table.column(side).is_none() || !s.columns.contains_key(side) {
+                bad(
+                    &format!("checks[{i}]"),
+                    format!("`{side}` is not a mapped column of this source"),
+                );
             }
         }
     }
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(problems)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn row_rules_parse_and_print_back() {
+        for text in ["a >= b", "a <= b", "a > b", "a < b", "a = b", "a != b"] {
+            let rule: RowRule = text.parse().unwrap();
+            assert_eq!(rule.to_string(), text);
+        }
+        let rule: RowRule = "reached_at   >=  requested_at".parse().unwrap();
+        assert_eq!(rule.op, Comparison::AtLeast);
+        assert!(rule.op.accepts(std::cmp::Ordering::Equal));
+        assert!(!Comparison::Greater.accepts(std::cmp::Ordering::Equal));
+        for bad in ["a => b", "a >= ", "a >= b c"] {
+            let err = bad.parse::<RowRule>().unwrap_err();
+            assert!(err.contains("column op column"), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_bad_row_rule_is_refused_when_the_config_is_read() {
+        #[derive(Debug, Deserialize)]
+        #[allow(dead_code)]
+        struct Checks {
+            checks: Vec<RowRule>,
+        }
+        let err = toml::from_str::<Checks>("checks = [\"a >> b\"]")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("checks") && err.contains("`a >> b` is not `column op column`"),
+            "{err}"
+        );
     }
 }

@@ -4,7 +4,6 @@
 
 use std::io::Read;
 
-use bytes::Bytes;
 use futures::TryStreamExt;
 use object_store::ObjectStoreExt;
 use object_store::path::Path as ObjectPath;
@@ -116,9 +115,4 @@ pub async fn open_landed(wh: &Warehouse, path: &str) -> Result<Box<dyn Read + Se
     let stream = got.into_stream().map_err(std::io::Error::other);
     let reader = tokio_util::io::StreamReader::new(stream);
     Ok(Box::new(tokio_util::io::SyncIoBridge::new(reader)))
-}
-
-/// The bytes of a small landed object.
-pub async fn read_landed(wh: &Warehouse, path: &str) -> Result<Bytes> {
-    Ok(wh.get(path).await?)
 }

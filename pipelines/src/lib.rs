@@ -4,7 +4,8 @@
 //! - [`land`]: storing each export untouched, addressed by its sha256;
 //! - [`normalise`]: from an export's text to typed rows, with quarantine (one file per format);
 //! - [`load`]: the safe order of those steps and the single commit that ends a load;
-//! - [`config`]: the per-source config files that drive it all.
+//! - [`config`]: the per-source config files that drive it all, checked and compiled once
+//!   by [`compile_sources`] ([`source`]).
 
 pub mod config;
 pub mod error;
@@ -12,6 +13,7 @@ pub mod fetch;
 pub mod land;
 pub mod load;
 pub mod normalise;
+pub mod source;
 
 use std::collections::BTreeMap;
 
@@ -20,10 +22,10 @@ use tilannekuva_warehouse::catalog::TableDef;
 
 pub use error::{Error, Result};
 pub use load::{LoadReport, Outcome};
+pub use source::{CompiledSource, CompiledSources, compile_sources};
 
 use config::{Lookup, SourceConfig};
 use fetch::FetchContext;
-use normalise::Plan;
 
 /// Everything a load needs: the warehouse, the table contract and the sources.
 #[derive(Debug, Clone)]
@@ -33,13 +35,14 @@ pub struct Pipelines {
     /// Canonical tables.
     pub tables: BTreeMap<String, TableDef>,
     /// Compiled sources, in config order.
-    pub plans: Vec<Plan>,
+    pub sources: Vec<CompiledSource>,
     /// Where fetches look.
     pub fetch: FetchContext,
 }
 
 impl Pipelines {
-    /// Compiles every source; reports all configuration problems at once.
+    /// Validates and compiles every source ([`compile_sources`]), reporting all problems
+    /// at once, then [`Pipelines::from_compiled`].
     pub fn new(
         warehouse: Warehouse,
         tables: BTreeMap<String, TableDef>,
@@ -48,30 +51,48 @@ impl Pipelines {
         fetch: FetchContext,
         key: Option<&[u8]>,
     ) -> Result<Self> {
-        config::validate(sources, &tables, lookups).map_err(Error::Config)?;
-        let plans = sources
-            .iter()
-            .map(|s| Plan::compile(s, &tables, lookups, key))
-            .collect::<Result<Vec<_>>>()?;
+        let compiled = compile_sources(sources, &tables, lookups).map_err(Error::Config)?;
+        Self::from_compiled(warehouse, tables, compiled.sources, fetch, key)
+    }
+
+    /// Pipelines over sources compiled before. `key` is the pseudonymisation key, needed by
+    /// sources with `hash = true` columns.
+    pub fn from_compiled(
+        warehouse: Warehouse,
+        tables: BTreeMap<String, TableDef>,
+        mut sources: Vec<CompiledSource>,
+        fetch: FetchContext,
+        key: Option<&[u8]>,
+    ) -> Result<Self> {
+        for s in &mut sources {
+            if key.is_none() && s.rows.pseudonymises() {
+                return Err(Error::MissingKey(format!(
+                    "{}: source `{}` pseudonymises columns but no pseudonymisation key is set (see `pseudonymisation` in the main config)",
+                    s.config.file.display(),
+                    s.config.name
+                )));
+            }
+            s.rows.set_key(key);
+        }
         Ok(Self {
             warehouse,
             tables,
-            plans,
+            sources,
             fetch,
         })
     }
 
     /// A compiled source by name.
-    pub fn plan(&self, name: &str) -> Result<&Plan> {
-        self.plans
+    pub fn source(&self, name: &str) -> Result<&CompiledSource> {
+        self.sources
             .iter()
-            .find(|p| p.source.name == name)
+            .find(|s| s.name() == name)
             .ok_or_else(|| Error::UnknownSource {
                 name: name.to_string(),
                 known: self
-                    .plans
+                    .sources
                     .iter()
-                    .map(|p| p.source.name.as_str())
+                    .map(CompiledSource::name)
                     .collect::<Vec<_>>()
                     .join(", "),
             })
@@ -86,9 +107,15 @@ impl Pipelines {
     /// next run asks for that page again. A fetch failure before anything was delivered is
     /// the outer error; after that it is the last entry of the list.
     pub async fn load_source(&self, name: &str) -> Result<Vec<Result<LoadReport>>> {
-        let plan = self.plan(name)?;
+        let source = self.source(name)?;
         let mut cursor = self.warehouse.manifest().await?.cursors.get(name).cloned();
-        let mut run = fetch::start(&plan.source, &self.fetch, cursor.as_ref()).await?;
+        let mut run = fetch::start(
+            &source.fetch,
+            source.reference(),
+            &self.fetch,
+            cursor.as_ref(),
+        )
+        .await?;
         let mut out = Vec::new();
         loop {
             let step = match run.next().await {
@@ -102,7 +129,7 @@ impl Pipelines {
             };
             let loaded = match step.delivery {
                 Some(d) => {
-                    let report = load::load_delivery(&self.warehouse, plan, d).await;
+                    let report = load::load_delivery(&self.warehouse, source, d).await;
                     let ok = report.is_ok();
                     out.push(report);
                     ok

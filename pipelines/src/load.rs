@@ -25,9 +25,10 @@ use tilannekuva_warehouse::{
     write_parquet,
 };
 
-use crate::config::{FormatConfig, Redelivery};
+use crate::config::Redelivery;
 use crate::fetch::Delivery;
-use crate::normalise::{Plan, Reject, Summary, csv, json};
+use crate::normalise::{self, Ranges, Reject, Summary};
+use crate::source::CompiledSource;
 use crate::{Error, Result, land};
 
 /// What happened to one delivery.
@@ -66,11 +67,13 @@ pub struct LoadReport {
     pub outcome: Outcome,
 }
 
-use crate::normalise::Ranges;
-
 /// Loads one delivery of a compiled source.
-pub async fn load_delivery(wh: &Warehouse, plan: &Plan, d: Delivery) -> Result<LoadReport> {
-    let source = plan.source.name.clone();
+pub async fn load_delivery(
+    wh: &Warehouse,
+    compiled: &CompiledSource,
+    d: Delivery,
+) -> Result<LoadReport> {
+    let source = compiled.config.name.clone();
     let (sha, size) = land::fingerprint(&d).await?;
     let report = |outcome| LoadReport {
         source: source.clone(),
@@ -88,7 +91,7 @@ pub async fn load_delivery(wh: &Warehouse, plan: &Plan, d: Delivery) -> Result<L
     let load_id = format!("{}-{}", Utc::now().format("%Y%m%dT%H%M%S%6f"), &sha[..12]);
 
     let (files, summary) =
-        match write_curated(wh, plan, &d.name, &sha, &raw_path, &load_id, size).await {
+        match write_curated(wh, compiled, &d.name, &sha, &raw_path, &load_id, size).await {
             Ok(ok) => ok,
             Err((e, written)) => {
                 discard(wh, &written).await;
@@ -97,7 +100,7 @@ pub async fn load_delivery(wh: &Warehouse, plan: &Plan, d: Delivery) -> Result<L
         };
     let written: Vec<String> = files.iter().map(|f| f.path.clone()).collect();
     let rejects = summary.rejects.len() as u64;
-    let max = plan.source.load.max_reject_share;
+    let max = compiled.config.load.max_reject_share;
     if summary.rows > 0 && rejects as f64 / summary.rows as f64 > max {
         discard(wh, &written).await;
         let examples: Vec<String> = summary
@@ -155,14 +158,14 @@ pub async fn load_delivery(wh: &Warehouse, plan: &Plan, d: Delivery) -> Result<L
         rows: summary.accepted,
         rejects,
         periods: periods.clone(),
-        policy: match plan.source.load.on_redelivery {
+        policy: match compiled.config.load.on_redelivery {
             Redelivery::Replace => "replace".into(),
             Redelivery::Append => "append".into(),
         },
         replaced: Vec::new(),
         status: LoadStatus::Loaded,
     };
-    let table = plan.table.name.clone();
+    let table = compiled.table.name.clone();
     let mut replaced = Vec::new();
     let committed = wh
         .commit(&format!("load {source} {}", d.name), |m| {
@@ -173,7 +176,7 @@ pub async fn load_delivery(wh: &Warehouse, plan: &Plan, d: Delivery) -> Result<L
                 )));
             }
             let mut rec = record.clone();
-            if plan.source.load.on_redelivery == Redelivery::Replace {
+            if compiled.config.load.on_redelivery == Redelivery::Replace {
                 rec.replaced = m.remove_periods(&source, &periods);
             }
             replaced = rec.replaced.clone();
@@ -224,11 +227,125 @@ pub async fn load_delivery(wh: &Warehouse, plan: &Plan, d: Delivery) -> Result<L
     }
 }
 
+/// A finished Parquet file of one period.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct PeriodFile {
+    /// The reporting period, `YYYY-MM`.
+    period: String,
+    /// Where it was written.
+    path: String,
+    /// Rows in it.
+    rows: u64,
+    /// Its size.
+    bytes: u64,
+}
+
+/// Writes a load's batches into one Parquet file per period.
+///
+/// Files are kept open by period, with the order they were last written to. At most
+/// [`MAX_OPEN_FILES`] are open: a load spanning many months finishes the least recently
+/// written file to open another, and a period met again later gets a further part file.
+/// Memory therefore depends on neither the export's size nor how many months it spans.
+struct PeriodWriter<'a> {
+    wh: &'a Warehouse,
+    table: &'a str,
+    schema: arrow::datatypes::SchemaRef,
+    load_id: &'a str,
+    /// Open files by period, with the tick of their last write.
+    open: HashMap<String, (ParquetSink, u64)>,
+    /// Part files begun per period.
+    parts: HashMap<String, u32>,
+    /// Files finished so far.
+    finished: Vec<PeriodFile>,
+    tick: u64,
+}
+
+impl<'a> PeriodWriter<'a> {
+    fn new(wh: &'a Warehouse, compiled: &'a CompiledSource, load_id: &'a str) -> Self {
+        Self {
+            wh,
+            table: &compiled.table.name,
+            schema: compiled.rows.schema.clone(),
+            load_id,
+            open: HashMap::new(),
+            parts: HashMap::new(),
+            finished: Vec::new(),
+            tick: 0,
+        }
+    }
+
+    /// Appends a batch to its period's file, opening one (and finishing the least recently
+    /// written, when too many are open) as needed.
+    async fn write(&mut self, period: String, batch: &RecordBatch) -> Result<()> {
+        self.tick += 1;
+        if !self.open.contains_key(&period) {
+            if self.open.len() >= MAX_OPEN_FILES
+                && let Some(oldest) = self
+                    .open
+                    .iter()
+                    .min_by_key(|(_, (_, used))| *used)
+                    .map(|(p, _)| p.clone())
+            {
+                self.finish_period(oldest).await?;
+            }
+            let part = self.parts.entry(period.clone()).or_insert(0);
+            *part += 1;
+            let name = match *part {
+                1 => self.load_id.to_string(),
+                n => format!("{}-{n}", self.load_id),
+            };
+            let path = format!("curated/{}/period={period}/{name}.parquet", self.table);
+            let sink = ParquetSink::create(self.wh, &path, self.schema.clone())?;
+            self.open.insert(period.clone(), (sink, self.tick));
+        }
+        if let Some((sink, used)) = self.open.get_mut(&period) {
+            *used = self.tick;
+            sink.write(batch).await?;
+        }
+        Ok(())
+    }
+
+    async fn finish_period(&mut self, period: String) -> Result<()> {
+        if let Some((sink, _)) = self.open.remove(&period) {
+            let (path, rows, bytes) = sink.finish(self.wh).await?;
+            self.finished.push(PeriodFile {
+                period,
+                path,
+                rows,
+                bytes,
+            });
+        }
+        Ok(())
+    }
+
+    /// Finishes every open file; the files in period order. On failure, the error and the
+    /// paths of the files finished, for the caller to discard.
+    async fn finish(mut self) -> std::result::Result<Vec<PeriodFile>, (Error, Vec<String>)> {
+        let mut open: Vec<String> = self.open.keys().cloned().collect();
+        open.sort();
+        for period in open {
+            if let Err(e) = self.finish_period(period).await {
+                return Err((e, self.abort().await));
+            }
+        }
+        self.finished.sort();
+        Ok(self.finished)
+    }
+
+    /// Drops the open files; returns the paths of the files already finished.
+    async fn abort(self) -> Vec<String> {
+        for (sink, _) in self.open.into_values() {
+            sink.abort().await;
+        }
+        self.finished.into_iter().map(|f| f.path).collect()
+    }
+}
+
 /// Normalises the landed export into per-period Parquet files. On failure, returns the
 /// error together with the files already finished, for the caller to discard.
 async fn write_curated(
     wh: &Warehouse,
-    plan: &Plan,
+    compiled: &CompiledSource,
     file: &str,
     sha: &str,
     raw_path: &str,
@@ -236,159 +353,75 @@ async fn write_curated(
     size: u64,
 ) -> std::result::Result<(Vec<DataFile>, Summary), (Error, Vec<String>)> {
     let (tx, mut rx) = tokio::sync::mpsc::channel::<(String, RecordBatch)>(4);
-    let progress = progress_bar(&plan.source.name, file, size);
-    let reader_plan = plan.clone();
+    let name = compiled.config.name.clone();
+    let progress = progress_bar(&name, file, size);
+    let reader_source = compiled.clone();
     let (file_s, sha_s) = (file.to_string(), sha.to_string());
-    let json_bytes = match &plan.source.format {
-        FormatConfig::JsonArray { .. } => Some(
-            land::read_landed(wh, raw_path)
-                .await
-                .map_err(|e| (e, vec![]))?,
-        ),
-        FormatConfig::Csv { .. } => None,
-    };
-    let input = match json_bytes {
-        None => Some(
-            land::open_landed(wh, raw_path)
-                .await
-                .map_err(|e| (e, vec![]))?,
-        ),
-        Some(_) => None,
-    };
+    let input = land::open_landed(wh, raw_path)
+        .await
+        .map_err(|e| (e, vec![]))?;
     let pb = progress.clone();
     let worker = tokio::task::spawn_blocking(move || -> Result<(Summary, Ranges)> {
         let emit = |period: &str, batch: RecordBatch| {
             tx.blocking_send((period.to_string(), batch))
                 .map_err(|_| Error::Unreadable {
-                    source_name: reader_plan.source.name.clone(),
+                    source_name: reader_source.config.name.clone(),
                     file: file_s.clone(),
                     line: None,
                     message: "the writer stopped".into(),
                 })
         };
-        match (input, json_bytes) {
-            (Some(input), _) => csv::normalise(
-                &reader_plan,
-                &file_s,
-                &sha_s,
-                Box::new(pb.wrap_read(input)),
-                emit,
-            ),
-            (None, Some(bytes)) => {
-                pb.inc(bytes.len() as u64);
-                json::normalise(&reader_plan, &file_s, &sha_s, &bytes, emit)
-            }
-            (None, None) => unreachable!("one input is set"),
-        }
+        normalise::normalise(
+            &reader_source,
+            &file_s,
+            &sha_s,
+            Box::new(pb.wrap_read(input)),
+            emit,
+        )
     });
 
-    // Open files by period, with the order they were last written to. At most
-    // `MAX_OPEN_FILES` are open: a load spanning many months finishes the least recently
-    // written file to open another, and a period met again later gets a further part file.
-    // Memory therefore depends on neither the export's size nor how many months it spans.
-    let mut sinks: HashMap<String, (ParquetSink, u64)> = HashMap::new();
-    let mut parts: HashMap<String, u32> = HashMap::new();
-    let mut closed: Vec<(String, String, u64, u64)> = Vec::new(); // period, path, rows, bytes
-    let mut tick = 0u64;
+    let mut writer = PeriodWriter::new(wh, compiled, load_id);
     let mut write_error = None;
     while let Some((period, batch)) = rx.recv().await {
         if write_error.is_some() {
             continue; // drain so the worker can finish
         }
-        tick += 1;
-        if !sinks.contains_key(&period) {
-            if sinks.len() >= MAX_OPEN_FILES {
-                let oldest = sinks
-                    .iter()
-                    .min_by_key(|(_, (_, used))| *used)
-                    .map(|(p, _)| p.clone())
-                    .expect("files are open");
-                let (sink, _) = sinks.remove(&oldest).expect("listed");
-                match sink.finish(wh).await {
-                    Ok((path, rows, bytes)) => closed.push((oldest, path, rows, bytes)),
-                    Err(e) => {
-                        write_error = Some(Error::from(e));
-                        continue;
-                    }
-                }
-            }
-            let part = parts.entry(period.clone()).or_insert(0);
-            *part += 1;
-            let name = if *part == 1 {
-                load_id.to_string()
-            } else {
-                format!("{load_id}-{part}")
-            };
-            let path = format!("curated/{}/period={period}/{name}.parquet", plan.table.name);
-            match ParquetSink::create(wh, &path, plan.schema.clone()) {
-                Ok(s) => {
-                    sinks.insert(period.clone(), (s, tick));
-                }
-                Err(e) => {
-                    write_error = Some(Error::from(e));
-                    continue;
-                }
-            }
-        }
-        let (sink, used) = sinks.get_mut(&period).expect("opened above");
-        *used = tick;
-        if let Err(e) = sink.write(&batch).await {
-            write_error = Some(e.into());
+        if let Err(e) = writer.write(period, &batch).await {
+            write_error = Some(e);
         }
     }
     progress.finish_and_clear();
     let worked = worker.await.unwrap_or_else(|e| {
         Err(Error::Unreadable {
-            source_name: plan.source.name.clone(),
+            source_name: name.clone(),
             file: file.into(),
             line: None,
             message: format!("normaliser panicked: {e}"),
         })
     });
-    let closed_paths: Vec<String> = closed.iter().map(|c| c.1.clone()).collect();
-    let failure = match (worked, write_error) {
-        (Err(e), _) | (Ok(_), Some(e)) => Some(e),
-        (Ok(ok), None) => {
-            let (summary, ranges) = ok;
-            let mut open: Vec<String> = sinks.keys().cloned().collect();
-            open.sort();
-            for period in open {
-                let (sink, _) = sinks.remove(&period).expect("listed period");
-                match sink.finish(wh).await {
-                    Ok((path, rows, bytes)) => closed.push((period, path, rows, bytes)),
-                    Err(e) => {
-                        for (s, _) in sinks.into_values() {
-                            s.abort().await;
-                        }
-                        let finished = closed.into_iter().map(|c| c.1).collect();
-                        return Err((e.into(), finished));
-                    }
-                }
-            }
-            closed.sort();
-            let files = closed
-                .into_iter()
-                .map(|(period, path, rows, bytes)| {
-                    let (min_time, max_time) = ranges.get(&period).copied().unwrap_or((None, None));
-                    DataFile {
-                        path,
-                        source: plan.source.name.clone(),
-                        load_id: load_id.to_string(),
-                        period,
-                        rows,
-                        bytes,
-                        min_time,
-                        max_time,
-                    }
-                })
-                .collect();
-            return Ok((files, summary));
-        }
+    let (summary, ranges) = match (worked, write_error) {
+        (Err(e), _) | (Ok(_), Some(e)) => return Err((e, writer.abort().await)),
+        (Ok(ok), None) => ok,
     };
-    for (s, _) in sinks.into_values() {
-        s.abort().await;
-    }
-    Err((failure.expect("set above"), closed_paths))
+    let files = writer
+        .finish()
+        .await?
+        .into_iter()
+        .map(|f| {
+            let (min_time, max_time) = ranges.get(&f.period).copied().unwrap_or((None, None));
+            DataFile {
+                path: f.path,
+                source: name.clone(),
+                load_id: load_id.to_string(),
+                period: f.period,
+                rows: f.rows,
+                bytes: f.bytes,
+                min_time,
+                max_time,
+            }
+        })
+        .collect();
+    Ok((files, summary))
 }
 
 /// Parquet files a load keeps open at once (one per period being written).
@@ -473,12 +506,12 @@ fn redact(raw: &str) -> String {
 }
 
 /// Sources grouped by the table they fill.
-pub fn sources_by_table(plans: &[Plan]) -> BTreeMap<String, Vec<String>> {
+pub fn sources_by_table(sources: &[CompiledSource]) -> BTreeMap<String, Vec<String>> {
     let mut m: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for p in plans {
-        m.entry(p.table.name.clone())
+    for s in sources {
+        m.entry(s.table.name.clone())
             .or_default()
-            .push(p.source.name.clone());
+            .push(s.config.name.clone());
     }
     m
 }

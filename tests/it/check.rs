@@ -94,3 +94,99 @@ fn a_bad_source_config_names_file_key_and_allowed_values() {
         "{out}"
     );
 }
+
+/// A copy of the shipped definitions in which `source`'s `[fetch]` table (up to `[format]`)
+/// is replaced by `fetch`, and `edit` is applied to the rest of the file.
+fn with_fetch(source: &str, fetch: &str, edit: impl Fn(String) -> String) -> tempfile::TempDir {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&repo.join("config"), &dir.path().join("config"));
+    copy_dir(&repo.join("sql"), &dir.path().join("sql"));
+    let path = dir.path().join(format!("config/sources/{source}.toml"));
+    let text = std::fs::read_to_string(&path).unwrap();
+    let start = text.find("[fetch]").unwrap();
+    let end = text.find("[format]").unwrap();
+    let text = format!("{}{fetch}\n{}", &text[..start], &text[end..]);
+    std::fs::write(&path, edit(text)).unwrap();
+    dir
+}
+
+fn check_dir(dir: &tempfile::TempDir) -> (bool, String) {
+    check(&dir.path().join("config/tilannekuva.toml"))
+}
+
+#[test]
+fn a_bad_drop_folder_glob_is_reported_with_file_and_key() {
+    let dir = with_fetch(
+        "callbacks_ace",
+        "[fetch]\nkind = \"drop_folder\"\npath = \"callbacks_ace\"\nglob = \"ace_[contacts_*.csv\"\n",
+        |t| t,
+    );
+    let (ok, out) = check_dir(&dir);
+    assert!(!ok, "{out}");
+    assert!(out.contains("callbacks_ace.toml: `fetch.glob`"), "{out}");
+}
+
+#[test]
+fn a_bad_sotkanet_url_and_value_are_reported_with_file_and_key() {
+    let dir = with_fetch(
+        "sotkanet",
+        "[fetch]\nkind = \"sotkanet\"\nbase_url = \"sotkanet.fi/rest/1.1\"\nindicators = [127, 171]\nyears = { from = 2019, to = 2018 }\n\n[fetch.http]\ntimeout_seconds = 0\n",
+        |t| t,
+    );
+    let (ok, out) = check_dir(&dir);
+    assert!(!ok, "{out}");
+    for key in [
+        "fetch.base_url",
+        "fetch.years",
+        "fetch.http.timeout_seconds",
+    ] {
+        assert!(
+            out.contains(&format!("sotkanet.toml: `{key}`")),
+            "{key}: {out}"
+        );
+    }
+    assert!(
+        out.contains("sotkanet.fi/rest/1.1"),
+        "names the value: {out}"
+    );
+}
+
+#[test]
+fn a_bad_rest_api_url_and_number_are_reported_with_file_and_key() {
+    let dir = with_fetch(
+        "sotkanet",
+        "[fetch]\nkind = \"rest_api\"\nurl = \"https://api.example/v2/export?start_time=0\"\ntoken_env = \"CARGO_PKG_NAME\"\nmax_pages = 0\n\n[fetch.http]\nrequests_per_minute = -5\n",
+        |t| t,
+    );
+    let (ok, out) = check_dir(&dir);
+    assert!(!ok, "{out}");
+    for key in [
+        "fetch.url",
+        "fetch.max_pages",
+        "fetch.http.requests_per_minute",
+        "load.on_redelivery",
+    ] {
+        assert!(
+            out.contains(&format!("sotkanet.toml: `{key}`")),
+            "{key}: {out}"
+        );
+    }
+}
+
+#[test]
+fn an_unset_rest_api_token_variable_is_a_warning_not_an_error() {
+    let dir = with_fetch(
+        "sotkanet",
+        "[fetch]\nkind = \"rest_api\"\nurl = \"https://api.example/v2/export\"\ntoken_env = \"TILANNEKUVA_TEST_SURELY_UNSET_VAR\"\n",
+        |t| t.replace("on_redelivery = \"replace\"", "on_redelivery = \"append\""),
+    );
+    let (ok, out) = check_dir(&dir);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("warning: ")
+            && out.contains("sotkanet.toml: `fetch.token_env`")
+            && out.contains("TILANNEKUVA_TEST_SURELY_UNSET_VAR"),
+        "{out}"
+    );
+}

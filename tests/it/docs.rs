@@ -17,9 +17,9 @@ use serde::de::DeserializeOwned;
 use tilannekuva_conventions::boolean::BoolVocabulary;
 use tilannekuva_conventions::datetime::TimeFormat;
 use tilannekuva_conventions::number::NumberFormat;
+use tilannekuva_pipelines::compile_sources;
 use tilannekuva_pipelines::config::{
     ColumnMapping, FormatConfig, LoadPolicy, SourceConfig, TimeConfig, load_lookups, load_sources,
-    validate,
 };
 use tilannekuva_pipelines::fetch::FetchConfig;
 use tilannekuva_pipelines::fetch::http::HttpSettings;
@@ -348,7 +348,7 @@ fn examples_in_sources_md_parse_and_validate() {
             let mut source: SourceConfig = toml::from_str(&block)
                 .unwrap_or_else(|e| panic!("an example source config does not parse: {e}"));
             source.file = PathBuf::from("docs/sources.md");
-            if let Err(p) = validate(std::slice::from_ref(&source), &tables, &lookups) {
+            if let Err(p) = compile_sources(std::slice::from_ref(&source), &tables, &lookups) {
                 panic!(
                     "the example source `{}` does not validate:\n  - {}",
                     source.name,

@@ -33,15 +33,7 @@ use crate::status::{self, TotalFacts};
 use crate::suppression::{self, CellCounts, Counts, Protection};
 use crate::{Error, Result};
 
-/// How often a source is expected to deliver data for a period.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Cadence {
-    /// Data for every month.
-    Month,
-    /// Data once a year (Sotkanet's population figures).
-    Year,
-}
+pub use tilannekuva_warehouse::catalog::Cadence;
 
 /// A source expected to fill a table.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

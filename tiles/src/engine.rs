@@ -8,6 +8,7 @@ use arrow::datatypes::{DataType, Field, Schema};
 use chrono::{DateTime, Utc};
 use datafusion::datasource::MemTable;
 use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
+use tilannekuva_conventions::datetime::epoch_days;
 use tilannekuva_warehouse::catalog::{TableDef, schemas};
 use tilannekuva_warehouse::{Manifest, Warehouse};
 
@@ -39,7 +40,6 @@ fn calendar_table(from: i32, to: i32) -> Result<MemTable> {
     let start = chrono::NaiveDate::from_ymd_opt(from, 1, 1).expect("valid");
     let end = chrono::NaiveDate::from_ymd_opt(to, 12, 31).expect("valid");
     let days: Vec<_> = start.iter_days().take_while(|d| *d <= end).collect();
-    let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch");
     let schema = Arc::new(Schema::new(vec![
         Field::new("date", DataType::Date32, false),
         Field::new("is_working_day", DataType::Boolean, false),
@@ -49,7 +49,7 @@ fn calendar_table(from: i32, to: i32) -> Result<MemTable> {
         schema.clone(),
         vec![
             Arc::new(Date32Array::from_iter_values(
-                days.iter().map(|d| (*d - epoch).num_days() as i32),
+                days.iter().map(|d| epoch_days(*d)),
             )),
             Arc::new(BooleanArray::from_iter(
                 days.iter().map(|d| Some(is_working_day(*d))),

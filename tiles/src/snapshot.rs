@@ -18,7 +18,7 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use bytes::Bytes;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
-use tilannekuva_conventions::datetime::local_midnight;
+use tilannekuva_conventions::datetime::{epoch_days, local_midnight};
 use tilannekuva_warehouse::{Manifest, SnapshotRecord, Warehouse, write_parquet};
 
 use crate::compute::Tile;
@@ -107,7 +107,6 @@ struct TileRow<'a> {
 impl TilesDoc {
     /// The tiles as flat rows (totals and breakdown cells) for Parquet, CSV and SQL.
     pub fn to_batch(&self) -> Result<arrow::array::RecordBatch> {
-        let days = |d: chrono::NaiveDate| (d - epoch()).num_days() as i32;
         let mut rows = Vec::new();
         for t in &self.tiles {
             for (grain, figures) in &t.series {
@@ -117,8 +116,8 @@ impl TilesDoc {
                         tile_id: &t.meta.id,
                         grain: grain.as_str(),
                         period: &f.period,
-                        period_start: days(f.start),
-                        period_end: days(f.end),
+                        period_start: epoch_days(f.start),
+                        period_end: epoch_days(f.end),
                         dimension: None,
                         member: None,
                         value: f.value,
@@ -172,10 +171,6 @@ impl TilesDoc {
 
 /// The file beside each snapshot's `tiles.json` with the rows the next publish may reuse.
 pub const REUSABLE_ROWS_FILE: &str = "raw.json";
-
-fn epoch() -> NaiveDate {
-    NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch")
-}
 
 /// Reads an `as_of` time as the command line, the API and the web page take it: an
 /// RFC 3339 time, or a date meaning the end of that day in Helsinki (its last microsecond),

@@ -16,23 +16,19 @@ use arrow::array::{
     Array, ArrayRef, Date32Array, Int64Array, StringArray, StringBuilder, TimestampMicrosecondArray,
 };
 use arrow::datatypes::{DataType, TimeUnit};
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use datafusion::common::{DataFusionError, Result, cast::as_int64_array};
 use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, TypeSignature,
     Volatility,
 };
 use tilannekuva_conventions::calendar::{add_working_days, working_days_between};
-use tilannekuva_conventions::datetime::{HELSINKI, local_midnight};
+use tilannekuva_conventions::datetime::{HELSINKI, epoch_days, from_epoch_days, local_midnight};
 
 use crate::Grain;
 
 fn ts_type() -> DataType {
     DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
-}
-
-fn epoch() -> NaiveDate {
-    NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch")
 }
 
 fn local_date_of_micros(us: i64) -> NaiveDate {
@@ -48,10 +44,7 @@ fn dates(arg: &ArrayRef) -> Result<Vec<Option<NaiveDate>>> {
         return Ok(ts.iter().map(|v| v.map(local_date_of_micros)).collect());
     }
     if let Some(d) = arg.as_any().downcast_ref::<Date32Array>() {
-        return Ok(d
-            .iter()
-            .map(|v| v.map(|days| epoch() + Duration::days(days as i64)))
-            .collect());
+        return Ok(d.iter().map(|v| v.and_then(from_epoch_days)).collect());
     }
     Err(DataFusionError::Execution(format!(
         "expected a timestamp or date, got {}",
@@ -214,7 +207,7 @@ impl ScalarUDFImpl for LocalDate {
         let arrays = ColumnarValue::values_to_arrays(&args.args)?;
         let out: Date32Array = dates(&arrays[0])?
             .into_iter()
-            .map(|d| d.map(|d| (d - epoch()).num_days() as i32))
+            .map(|d| d.map(epoch_days))
             .collect();
         Ok(ColumnarValue::Array(Arc::new(out)))
     }

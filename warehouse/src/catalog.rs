@@ -49,6 +49,18 @@ impl ColumnType {
     }
 }
 
+/// Which reporting periods a source delivers data for, for the completeness of the tiles
+/// that read its table (`[load] cadence` of a source config).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Cadence {
+    /// Data for every month.
+    #[default]
+    Month,
+    /// Data once a year (Sotkanet's population figures).
+    Year,
+}
+
 /// One column of a canonical table.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -5,11 +5,11 @@
 use std::time::{Duration, SystemTime};
 
 use chrono::Utc;
-use globset::Glob;
+use globset::{Glob, GlobMatcher};
 use serde::Deserialize;
 
 use super::{Content, Delivery, FetchContext};
-use crate::config::SourceConfig;
+use crate::config::{Problems, SourceRef};
 use crate::{Error, Result};
 
 /// Config of a drop folder.
@@ -29,27 +29,44 @@ fn default_settle() -> u64 {
     30
 }
 
+/// A drop folder ready to scan: its config, with the glob compiled.
+#[derive(Debug, Clone)]
+pub struct Watch {
+    folder: DropFolder,
+    matcher: GlobMatcher,
+}
+
 impl DropFolder {
+    /// Checks the keys (`glob` must be a valid pattern) and compiles the glob; `None` after
+    /// a problem.
+    pub fn compile(&self, source: SourceRef<'_>, problems: &mut Problems) -> Option<Watch> {
+        match Glob::new(&self.glob) {
+            Ok(glob) => Some(Watch {
+                folder: self.clone(),
+                matcher: glob.compile_matcher(),
+            }),
+            Err(e) => {
+                problems.error(source.file, "fetch.glob", e);
+                None
+            }
+        }
+    }
+}
+
+impl Watch {
     /// The complete export files present now, sorted by name.
-    pub fn scan(&self, source: &SourceConfig, ctx: &FetchContext) -> Result<Vec<Delivery>> {
+    pub fn scan(&self, source: SourceRef<'_>, ctx: &FetchContext) -> Result<Vec<Delivery>> {
         self.scan_at(source, ctx, SystemTime::now())
     }
 
     fn scan_at(
         &self,
-        source: &SourceConfig,
+        source: SourceRef<'_>,
         ctx: &FetchContext,
         now: SystemTime,
     ) -> Result<Vec<Delivery>> {
-        let matcher = Glob::new(&self.glob)
-            .map_err(|e| {
-                Error::Config(vec![format!(
-                    "{}: `fetch.glob`: {e}",
-                    source.file.display()
-                )])
-            })?
-            .compile_matcher();
-        let dir = ctx.resolve(&self.path);
+        let (folder, matcher) = (&self.folder, &self.matcher);
+        let dir = ctx.resolve(&folder.path);
         let entries = match std::fs::read_dir(&dir) {
             Ok(e) => e,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -63,7 +80,7 @@ impl DropFolder {
                 });
             }
         };
-        let settle = Duration::from_secs(ctx.settle_seconds.unwrap_or(self.settle_seconds));
+        let settle = Duration::from_secs(ctx.settle_seconds.unwrap_or(folder.settle_seconds));
         let mut out = Vec::new();
         for entry in entries {
             let entry = entry.map_err(|e| Error::Io {
@@ -83,7 +100,7 @@ impl DropFolder {
             }
             let modified = meta.modified().unwrap_or(now);
             if now.duration_since(modified).unwrap_or_default() < settle {
-                tracing::info!(source = %source.name, file = %name, "file changed less than {}s ago; leaving it for the next run", self.settle_seconds);
+                tracing::info!(source = %source.name, file = %name, "file changed less than {}s ago; leaving it for the next run", folder.settle_seconds);
                 continue;
             }
             out.push(Delivery {
@@ -109,18 +126,18 @@ fn is_temporary(name: &str) -> bool {
 mod tests {
     use super::*;
 
-    fn source() -> SourceConfig {
-        toml::from_str(
-            r#"
-name = "s"
-description = "d"
-table = "t"
-fetch = { kind = "drop_folder", path = "in", glob = "*.csv" }
-format = { kind = "csv" }
-columns = {}
-"#,
-        )
-        .unwrap()
+    fn source() -> SourceRef<'static> {
+        SourceRef {
+            name: "s",
+            file: std::path::Path::new("config/sources/s.toml"),
+        }
+    }
+
+    fn watch(folder: DropFolder) -> Watch {
+        let mut problems = Problems::default();
+        let watch = folder.compile(source(), &mut problems);
+        assert!(problems.errors.is_empty(), "{problems:?}");
+        watch.expect("compiles")
     }
 
     #[test]
@@ -135,19 +152,19 @@ columns = {}
             inputs_root: dir.path().to_path_buf(),
             settle_seconds: None,
         };
-        let folder = DropFolder {
+        let folder = watch(DropFolder {
             path: "in".into(),
             glob: "*.csv".into(),
             settle_seconds: 60,
-        };
+        });
         let now = SystemTime::now();
         assert!(
-            folder.scan_at(&source(), &ctx, now).unwrap().is_empty(),
+            folder.scan_at(source(), &ctx, now).unwrap().is_empty(),
             "fresh files are left to settle"
         );
         let later = now + Duration::from_secs(120);
         let names: Vec<_> = folder
-            .scan_at(&source(), &ctx, later)
+            .scan_at(source(), &ctx, later)
             .unwrap()
             .into_iter()
             .map(|d| d.name)
@@ -162,11 +179,27 @@ columns = {}
             inputs_root: dir.path().to_path_buf(),
             settle_seconds: None,
         };
-        let folder = DropFolder {
+        let folder = watch(DropFolder {
             path: "nope".into(),
             glob: "*".into(),
             settle_seconds: 0,
+        });
+        assert!(folder.scan(source(), &ctx).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_bad_glob_is_named_with_file_and_key() {
+        let folder = DropFolder {
+            path: "in".into(),
+            glob: "ace_[contacts.csv".into(),
+            settle_seconds: 0,
         };
-        assert!(folder.scan(&source(), &ctx).unwrap().is_empty());
+        let mut problems = Problems::default();
+        assert!(folder.compile(source(), &mut problems).is_none());
+        assert_eq!(problems.errors.len(), 1, "{problems:?}");
+        assert!(
+            problems.errors[0].starts_with("config/sources/s.toml: `fetch.glob`: "),
+            "{problems:?}"
+        );
     }
 }

@@ -30,6 +30,7 @@ use reqwest::{StatusCode, Url};
 use serde::Deserialize;
 use tokio::time::Instant;
 
+use crate::config::{Problems, SourceRef};
 use crate::{Error, Result};
 
 /// How many characters of an error response's body go into the error message.
@@ -74,34 +75,38 @@ impl Default for HttpSettings {
 }
 
 impl HttpSettings {
-    /// Problems with the settings, each naming its key under `fetch.http`.
-    pub fn problems(&self) -> Vec<String> {
+    /// Checks the settings, naming each bad key under `fetch.http`.
+    pub fn validate(&self, source: SourceRef<'_>, problems: &mut Problems) {
+        for (key, message) in self.problems() {
+            problems.error(source.file, &key, message);
+        }
+    }
+
+    /// Problems with the settings: the key (`fetch.http.…`) and what is wrong with it.
+    pub fn problems(&self) -> Vec<(String, &'static str)> {
         let mut out = Vec::new();
-        let positive = [
+        let mut bad = |key: &str, message| out.push((format!("fetch.http.{key}"), message));
+        for (key, v) in [
             ("connect_timeout_seconds", self.connect_timeout_seconds),
             ("timeout_seconds", self.timeout_seconds),
-        ];
-        for (key, v) in positive {
+        ] {
             if !(v.is_finite() && v > 0.0) {
-                out.push(format!(
-                    "`fetch.http.{key}` must be a positive number of seconds"
-                ));
+                bad(key, "must be a positive number of seconds");
             }
         }
-        let non_negative = [
+        for (key, v) in [
             ("backoff_initial_seconds", self.backoff_initial_seconds),
             ("backoff_max_seconds", self.backoff_max_seconds),
             ("max_retry_after_seconds", self.max_retry_after_seconds),
-        ];
-        for (key, v) in non_negative {
+        ] {
             if !(v.is_finite() && v >= 0.0) {
-                out.push(format!("`fetch.http.{key}` must be zero or more seconds"));
+                bad(key, "must be zero or more seconds");
             }
         }
         if let Some(rpm) = self.requests_per_minute
             && !(rpm.is_finite() && rpm > 0.0)
         {
-            out.push("`fetch.http.requests_per_minute` must be a positive number".into());
+            bad("requests_per_minute", "must be a positive number");
         }
         out
     }
@@ -188,7 +193,7 @@ impl HttpClient {
             return Err(Error::Config(
                 problems
                     .into_iter()
-                    .map(|p| format!("source `{source}`: {p}"))
+                    .map(|(key, message)| format!("source `{source}`: `{key}`: {message}"))
                     .collect(),
             ));
         }
@@ -398,17 +403,12 @@ pub fn display_url(url: &Url) -> String {
     u.to_string()
 }
 
-/// Parses a configured base URL, for an error that names the config key.
-pub fn parse_url(source: &str, key: &str, value: &str) -> Result<Url> {
-    let url = Url::parse(value).map_err(|e| {
-        Error::Config(vec![format!(
-            "source `{source}`: `{key}`: `{value}` is not a URL: {e}"
-        )])
-    })?;
+/// Parses a configured http(s) URL; the error says what is wrong, for a message that names
+/// the file and key.
+pub fn parse_url(value: &str) -> std::result::Result<Url, String> {
+    let url = Url::parse(value).map_err(|e| format!("`{value}` is not a URL: {e}"))?;
     if !matches!(url.scheme(), "http" | "https") {
-        return Err(Error::Config(vec![format!(
-            "source `{source}`: `{key}`: only http and https URLs are supported"
-        )]));
+        return Err("only http and https URLs are supported".into());
     }
     Ok(url)
 }

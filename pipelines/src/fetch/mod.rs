@@ -8,6 +8,12 @@
 //! and [`rest_api`] (paginated export APIs with an incremental cursor); the API kinds share
 //! [`http`] for timeouts, retries, rate limits and keeping tokens out of messages.
 //!
+//! Each kind checks its own keys when the sources are compiled ([`FetchConfig::compile`],
+//! run by `tilannekuva check` and before every load), so a bad URL, glob or number is
+//! reported with its file and key before anything is fetched; the result, a [`Fetcher`],
+//! holds the compiled glob or parsed URL a run starts from. A kind is given only the
+//! source's name and config file ([`SourceRef`]), not the whole source config.
+//!
 //! A fetch runs as a [`FetchRun`] that yields one [`Step`] at a time, so a paginated API is
 //! read page by page, each page loaded (and its cursor kept) before the next is asked for.
 
@@ -24,7 +30,7 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use crate::Result;
-use crate::config::SourceConfig;
+use crate::config::{Problems, Redelivery, SourceRef};
 
 /// Where a source's exports come from.
 #[derive(Debug, Clone, Deserialize)]
@@ -36,6 +42,40 @@ pub enum FetchConfig {
     Sotkanet(sotkanet::Sotkanet),
     /// A paginated export API with bearer-token auth and a `start_time` cursor.
     RestApi(rest_api::RestApi),
+}
+
+impl FetchConfig {
+    /// Checks the `[fetch]` keys of `source` without contacting anything (URL and glob
+    /// syntax, numeric ranges, the `append` rule of `rest_api`, hence `on_redelivery`) and
+    /// prepares the fetch: the glob compiled, the URLs parsed. `None` after a problem. An
+    /// environment variable the fetch will read is only warned about when unset: it may be
+    /// set where the source is loaded.
+    pub fn compile(
+        &self,
+        source: SourceRef<'_>,
+        on_redelivery: Redelivery,
+        problems: &mut Problems,
+    ) -> Option<Fetcher> {
+        Some(match self {
+            FetchConfig::DropFolder(d) => Fetcher::DropFolder(d.compile(source, problems)?),
+            FetchConfig::Sotkanet(s) => Fetcher::Sotkanet(s.compile(source, problems)?),
+            FetchConfig::RestApi(r) => {
+                Fetcher::RestApi(r.compile(source, on_redelivery, problems)?)
+            }
+        })
+    }
+}
+
+/// A source's `[fetch]`, checked and prepared by [`FetchConfig::compile`]: what a run
+/// starts from.
+#[derive(Debug, Clone)]
+pub enum Fetcher {
+    /// A drop folder, with its glob compiled.
+    DropFolder(drop_folder::Watch),
+    /// A Sotkanet query, with its endpoint built.
+    Sotkanet(sotkanet::Query),
+    /// A paginated export API, with its URL parsed.
+    RestApi(rest_api::Endpoint),
 }
 
 /// One export as fetched, before landing.
@@ -81,8 +121,12 @@ impl FetchContext {
 
 /// Lists what a source has to deliver now, starting any cursor from the beginning and
 /// keeping none: for looking, not loading ([`crate::Pipelines::load_source`] keeps cursors).
-pub async fn fetch(source: &SourceConfig, ctx: &FetchContext) -> Result<Vec<Delivery>> {
-    let mut run = start(source, ctx, None).await?;
+pub async fn fetch(
+    fetcher: &Fetcher,
+    source: SourceRef<'_>,
+    ctx: &FetchContext,
+) -> Result<Vec<Delivery>> {
+    let mut run = start(fetcher, source, ctx, None).await?;
     let mut out = Vec::new();
     while let Some(step) = run.next().await? {
         out.extend(step.delivery);
@@ -93,14 +137,15 @@ pub async fn fetch(source: &SourceConfig, ctx: &FetchContext) -> Result<Vec<Deli
 /// Starts fetching a source. `cursor` is the source's cursor from the manifest, for the
 /// kinds that keep one.
 pub async fn start(
-    source: &SourceConfig,
+    fetcher: &Fetcher,
+    source: SourceRef<'_>,
     ctx: &FetchContext,
     cursor: Option<&serde_json::Value>,
 ) -> Result<FetchRun> {
-    let inner = match &source.fetch {
-        FetchConfig::DropFolder(d) => Inner::Ready(d.scan(source, ctx)?.into()),
-        FetchConfig::Sotkanet(s) => Inner::Ready(s.fetch(source).await?.into()),
-        FetchConfig::RestApi(r) => Inner::Pages(Box::new(r.start(source, cursor)?)),
+    let inner = match fetcher {
+        Fetcher::DropFolder(d) => Inner::Ready(d.scan(source, ctx)?.into()),
+        Fetcher::Sotkanet(s) => Inner::Ready(s.fetch(source).await?.into()),
+        Fetcher::RestApi(r) => Inner::Pages(Box::new(r.start(source, cursor)?)),
     };
     Ok(FetchRun { inner })
 }

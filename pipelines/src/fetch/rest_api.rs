@@ -33,13 +33,15 @@
 //! already holds: it loads zero rows and the cursor then moves on. Only the last, still
 //! open window can have gained records in the meantime; its new bytes then load again, and
 //! records of it that were loaded before appear twice. That is why such a source must use
-//! `on_redelivery = "append"` (checked here: with `replace`, every page would retire the
-//! rows of earlier pages for the same months) and why tiles over it count distinct ids.
+//! `on_redelivery = "append"` (checked by [`RestApi::compile`]: with `replace`, every page
+//! would retire the rows of earlier pages for the same months) and why tiles over it count
+//! distinct ids.
 //!
 //! ## The token
 //!
 //! The token is read from the environment variable named by `token_env` when the fetch
-//! starts. It is sent only in the `Authorization` header, never put in a URL, and masked in
+//! starts (validating the config only warns when the variable is unset: it may be set where
+//! the source is loaded). It is sent only in the `Authorization` header, never put in a URL, and masked in
 //! every message (see [`super::http`]).
 //!
 //! ```toml
@@ -63,7 +65,7 @@ use serde::de::IgnoredAny;
 
 use super::http::{HttpClient, HttpSettings, Secret, display_url, parse_url};
 use super::{Content, Delivery};
-use crate::config::{Redelivery, SourceConfig};
+use crate::config::{Problems, Redelivery, SourceRef};
 use crate::{Error, Result};
 
 /// Key of the cursor object kept in the manifest.
@@ -141,57 +143,116 @@ pub struct Pager {
     done: bool,
 }
 
+/// An export API ready to page through: its config, with the URL parsed.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    config: RestApi,
+    base: reqwest::Url,
+}
+
 impl RestApi {
+    /// Checks the keys (an http(s) `url` without the cursor parameter, `max_pages` of at
+    /// least 1, `on_redelivery = "append"`, the `[fetch.http]` values) and parses the URL;
+    /// `None` after a problem. An unset `token_env` variable is only a warning: it may be set
+    /// where the source is loaded.
+    pub fn compile(
+        &self,
+        source: SourceRef<'_>,
+        on_redelivery: Redelivery,
+        problems: &mut Problems,
+    ) -> Option<Endpoint> {
+        let before = problems.errors.len();
+        let file = source.file;
+        if on_redelivery == Redelivery::Replace {
+            problems.error(
+                file,
+                "load.on_redelivery",
+                "a `rest_api` source delivers one page after another, each with part of a month; set `on_redelivery = \"append\"` (with `replace`, every page would retire the earlier pages' rows)",
+            );
+        }
+        if self.max_pages == 0 {
+            problems.error(file, "fetch.max_pages", "must be at least 1");
+        }
+        let base = match self.base() {
+            Ok(url) => Some(url),
+            Err(e) => {
+                problems.error(file, "fetch.url", e);
+                None
+            }
+        };
+        if self.cursor_param.trim().is_empty() {
+            problems.error(file, "fetch.cursor_param", "must name a query parameter");
+        }
+        if self.token_env.trim().is_empty() {
+            problems.error(
+                file,
+                "fetch.token_env",
+                "must name the environment variable that holds the token",
+            );
+        } else if !matches!(std::env::var(&self.token_env), Ok(v) if !v.trim().is_empty()) {
+            problems.warn(
+                file,
+                "fetch.token_env",
+                format!(
+                    "environment variable `{}` is not set (or empty) here; loading the source needs it to hold the API token",
+                    self.token_env
+                ),
+            );
+        }
+        self.http.validate(source, problems);
+        let base = base.filter(|_| problems.errors.len() == before)?;
+        Some(Endpoint {
+            config: self.clone(),
+            base,
+        })
+    }
+
+    /// `url`, parsed; refused when it already carries the cursor parameter.
+    fn base(&self) -> std::result::Result<reqwest::Url, String> {
+        let base = parse_url(&self.url)?;
+        if base.query_pairs().any(|(k, _)| k == self.cursor_param) {
+            return Err(format!(
+                "must not contain `{}`; the cursor sets it",
+                self.cursor_param
+            ));
+        }
+        Ok(base)
+    }
+}
+
+impl Endpoint {
     /// Starts a run from the cursor kept in the manifest, or from `initial_start_time`,
     /// with the token from the environment variable named by `token_env`.
     pub fn start(
         &self,
-        source: &SourceConfig,
+        source: SourceRef<'_>,
         stored: Option<&serde_json::Value>,
     ) -> Result<Pager> {
-        let token = Secret::from_env(&source.name, &self.token_env)?;
+        let token = Secret::from_env(source.name, &self.config.token_env)?;
         self.start_with_token(source, stored, token)
     }
 
-    /// [`RestApi::start`] with a token the caller already holds.
+    /// [`Endpoint::start`] with a token the caller already holds.
     pub fn start_with_token(
         &self,
-        source: &SourceConfig,
+        source: SourceRef<'_>,
         stored: Option<&serde_json::Value>,
         token: Secret,
     ) -> Result<Pager> {
-        let name = source.name.as_str();
-        if source.load.on_redelivery == Redelivery::Replace {
-            return Err(Error::Config(vec![format!(
-                "{}: `load.on_redelivery`: a `rest_api` source delivers one page after another, each with part of a month; set `on_redelivery = \"append\"` (with `replace`, every page would retire the earlier pages' rows)",
-                source.file.display()
-            )]));
-        }
-        if self.max_pages == 0 {
-            return Err(Error::Config(vec![format!(
-                "source `{name}`: `fetch.max_pages` must be at least 1"
-            )]));
-        }
-        let base = parse_url(name, "fetch.url", &self.url)?;
-        if base.query_pairs().any(|(k, _)| k == self.cursor_param) {
-            return Err(Error::Config(vec![format!(
-                "source `{name}`: `fetch.url` must not contain `{}`; the cursor sets it",
-                self.cursor_param
-            )]));
-        }
+        let name = source.name;
         let cursor = match stored {
-            None => self.initial_start_time,
+            None => self.config.initial_start_time,
             Some(v) => cursor_value(v).ok_or_else(|| {
                 Error::Config(vec![format!(
                     "source `{name}`: the manifest's cursor is {v}, not {{\"{CURSOR_KEY}\": <unix seconds>}}"
                 )])
             })?,
         };
-        let client = HttpClient::new(name, &self.http, Some(token))?;
+        let client = HttpClient::new(name, &self.config.http, Some(token))?;
         Ok(Pager {
-            config: self.clone(),
+            config: self.config.clone(),
             source: name.to_string(),
-            base,
+            base: self.base.clone(),
             client,
             cursor,
             pages: 0,
@@ -418,5 +479,80 @@ mod tests {
             let err = read_envelope(body.as_bytes(), &config).unwrap_err();
             assert!(err.contains(says), "{err}");
         }
+    }
+
+    fn problems(extra: &str, on_redelivery: Redelivery) -> Problems {
+        let config: RestApi =
+            toml::from_str(&format!("token_env = \"CARGO_PKG_NAME\"\n{extra}")).unwrap();
+        let source = SourceRef {
+            name: "s",
+            file: std::path::Path::new("config/sources/s.toml"),
+        };
+        let mut problems = Problems::default();
+        let endpoint = config.compile(source, on_redelivery, &mut problems);
+        assert_eq!(endpoint.is_some(), problems.errors.is_empty());
+        problems
+    }
+
+    #[test]
+    fn bad_settings_name_file_and_key() {
+        let ok = problems(
+            "url = \"https://api.example/v2/export\"",
+            Redelivery::Append,
+        );
+        assert!(ok.errors.is_empty() && ok.warnings.is_empty(), "{ok:?}");
+        for (extra, redelivery, key) in [
+            ("url = \"api.example/v2\"", Redelivery::Append, "fetch.url"),
+            (
+                "url = \"https://api.example/v2?start_time=5\"",
+                Redelivery::Append,
+                "fetch.url",
+            ),
+            (
+                "url = \"https://api.example/v2\"\nmax_pages = 0",
+                Redelivery::Append,
+                "fetch.max_pages",
+            ),
+            (
+                "url = \"https://api.example/v2\"\n[http]\nrequests_per_minute = 0",
+                Redelivery::Append,
+                "fetch.http.requests_per_minute",
+            ),
+            (
+                "url = \"https://api.example/v2\"",
+                Redelivery::Replace,
+                "load.on_redelivery",
+            ),
+        ] {
+            let p = problems(extra, redelivery);
+            assert_eq!(p.errors.len(), 1, "{extra}: {p:?}");
+            assert!(
+                p.errors[0].starts_with(&format!("config/sources/s.toml: `{key}`")),
+                "{extra}: {p:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_unset_token_variable_is_a_warning() {
+        let p = problems("url = \"https://api.example/v2\"", Redelivery::Append);
+        assert!(p.warnings.is_empty());
+        let config: RestApi = toml::from_str(
+            "url = \"https://api.example/v2\"\ntoken_env = \"TILANNEKUVA_TEST_SURELY_UNSET_VAR\"",
+        )
+        .unwrap();
+        let source = SourceRef {
+            name: "s",
+            file: std::path::Path::new("config/sources/s.toml"),
+        };
+        let mut p = Problems::default();
+        assert!(config.compile(source, Redelivery::Append, &mut p).is_some());
+        assert!(p.errors.is_empty(), "{p:?}");
+        assert_eq!(p.warnings.len(), 1, "{p:?}");
+        assert!(
+            p.warnings[0].starts_with("config/sources/s.toml: `fetch.token_env`")
+                && p.warnings[0].contains("TILANNEKUVA_TEST_SURELY_UNSET_VAR"),
+            "{p:?}"
+        );
     }
 }

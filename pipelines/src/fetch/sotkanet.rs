@@ -39,8 +39,8 @@ use serde::Deserialize;
 
 use super::http::{HttpClient, HttpSettings, display_url, parse_url};
 use super::{Content, Delivery};
-use crate::config::SourceConfig;
-use crate::{Error, Result};
+use crate::Result;
+use crate::config::{Problems, SourceRef};
 
 /// Default API root.
 pub const DEFAULT_BASE_URL: &str = "https://sotkanet.fi/rest/1.1";
@@ -153,14 +153,14 @@ impl<'de> Deserialize<'de> for YearEnd {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
         #[derive(Deserialize)]
         #[serde(untagged)]
-        enum Raw {
+        enum YearOrWord {
             Year(i32),
             Word(String),
         }
-        match Raw::deserialize(d)? {
-            Raw::Year(y) => Ok(YearEnd::Year(y)),
-            Raw::Word(w) if w == "current" => Ok(YearEnd::Current),
-            Raw::Word(w) => Err(serde::de::Error::custom(format!(
+        match YearOrWord::deserialize(d)? {
+            YearOrWord::Year(y) => Ok(YearEnd::Year(y)),
+            YearOrWord::Word(w) if w == "current" => Ok(YearEnd::Current),
+            YearOrWord::Word(w) => Err(serde::de::Error::custom(format!(
                 "expected a year or \"current\", got \"{w}\""
             ))),
         }
@@ -184,77 +184,78 @@ impl Years {
     }
 }
 
+/// The current calendar year in Helsinki, which `to = "current"` stands for.
+fn current_year() -> i32 {
+    Utc::now()
+        .with_timezone(&chrono_tz::Europe::Helsinki)
+        .year()
+}
+
+/// A Sotkanet fetch ready to run: its config, with the endpoint URL built.
+#[derive(Debug, Clone)]
+pub struct Query {
+    config: Sotkanet,
+    endpoint: reqwest::Url,
+}
+
 impl Sotkanet {
-    /// Fetches the configured indicators and years as one delivery.
-    pub async fn fetch(&self, source: &SourceConfig) -> Result<Vec<Delivery>> {
-        let this_year = Utc::now()
-            .with_timezone(&chrono_tz::Europe::Helsinki)
-            .year();
-        let url = self.url(&source.name, this_year)?;
-        let client = HttpClient::new(&source.name, &self.http, None)?;
-        let response = client.get(&url).await?;
-        self.check_regions(&source.name, &display_url(&url), &response.body);
-        Ok(vec![Delivery {
-            name: self.file_name(this_year),
-            fetched_at: Utc::now(),
-            content: Content::Bytes(response.body),
-        }])
+    /// Checks the keys (some indicator, some year, known genders, an http(s) `base_url` that
+    /// can take a path, the `[fetch.http]` values) and builds the endpoint; `None` after a
+    /// problem.
+    pub fn compile(&self, source: SourceRef<'_>, problems: &mut Problems) -> Option<Query> {
+        self.compile_for(source, current_year(), problems)
     }
 
-    /// The request URL, with repeated query parameters.
-    pub fn url(&self, source: &str, this_year: i32) -> Result<reqwest::Url> {
-        let mut problems = Vec::new();
+    fn compile_for(
+        &self,
+        source: SourceRef<'_>,
+        this_year: i32,
+        problems: &mut Problems,
+    ) -> Option<Query> {
+        let before = problems.errors.len();
+        let file = source.file;
         if self.indicators.is_empty() {
-            problems.push(format!(
-                "source `{source}`: `fetch.indicators` lists no indicator"
-            ));
+            problems.error(file, "fetch.indicators", "lists no indicator");
         }
-        let years = self.years.resolve(this_year);
-        if years.is_empty() {
-            problems.push(format!(
-                "source `{source}`: `fetch.years` gives no year (is `from` after `to`?)"
-            ));
+        if self.years.resolve(this_year).is_empty() {
+            problems.error(file, "fetch.years", "gives no year (is `from` after `to`?)");
         }
-        let genders = self.genders.values();
-        for g in &genders {
+        for g in self.genders.values() {
             if !matches!(g.as_str(), "total" | "male" | "female") {
-                problems.push(format!(
-                    "source `{source}`: `fetch.genders`: `{g}` is not one of total, male, female"
-                ));
+                problems.error(
+                    file,
+                    "fetch.genders",
+                    format!("`{g}` is not one of total, male, female"),
+                );
             }
         }
-        if !problems.is_empty() {
-            return Err(Error::Config(problems));
-        }
-        let base = parse_url(
-            source,
-            "fetch.base_url",
-            self.base_url.trim_end_matches('/'),
-        )?;
-        let mut url = base.clone();
+        let endpoint = match self.endpoint() {
+            Ok(url) => Some(url),
+            Err(e) => {
+                problems.error(file, "fetch.base_url", e);
+                None
+            }
+        };
+        self.http.validate(source, problems);
+        let endpoint = endpoint.filter(|_| problems.errors.len() == before)?;
+        Some(Query {
+            config: self.clone(),
+            endpoint,
+        })
+    }
+
+    /// `base_url` with the format's path (`…/json`) appended.
+    fn endpoint(&self) -> std::result::Result<reqwest::Url, String> {
+        let mut url = parse_url(self.base_url.trim_end_matches('/'))?;
         url.path_segments_mut()
-            .map_err(|_| {
-                Error::Config(vec![format!(
-                    "source `{source}`: `fetch.base_url` cannot take a path"
-                )])
-            })?
+            .map_err(|_| "cannot take a path".to_string())?
             .pop_if_empty()
             .push(self.format.path());
-        {
-            let mut q = url.query_pairs_mut();
-            for i in &self.indicators {
-                q.append_pair("indicator", &i.to_string());
-            }
-            for y in &years {
-                q.append_pair("years", &y.to_string());
-            }
-            for g in &genders {
-                q.append_pair("genders", g);
-            }
-        }
         Ok(url)
     }
+}
 
+impl Sotkanet {
     /// The delivery's file name: `sotkanet_<indicators>_<years>[_<genders>].<format>`.
     pub fn file_name(&self, this_year: i32) -> String {
         let indicators: Vec<String> = self.indicators.iter().map(u32::to_string).collect();
@@ -303,6 +304,41 @@ impl Sotkanet {
     }
 }
 
+impl Query {
+    /// Fetches the configured indicators and years as one delivery.
+    pub async fn fetch(&self, source: SourceRef<'_>) -> Result<Vec<Delivery>> {
+        let this_year = current_year();
+        let url = self.url(this_year);
+        let client = HttpClient::new(source.name, &self.config.http, None)?;
+        let response = client.get(&url).await?;
+        self.config
+            .check_regions(source.name, &display_url(&url), &response.body);
+        Ok(vec![Delivery {
+            name: self.config.file_name(this_year),
+            fetched_at: Utc::now(),
+            content: Content::Bytes(response.body),
+        }])
+    }
+
+    /// The request URL, with repeated query parameters.
+    pub fn url(&self, this_year: i32) -> reqwest::Url {
+        let mut url = self.endpoint.clone();
+        {
+            let mut q = url.query_pairs_mut();
+            for i in &self.config.indicators {
+                q.append_pair("indicator", &i.to_string());
+            }
+            for y in &self.config.years.resolve(this_year) {
+                q.append_pair("years", &y.to_string());
+            }
+            for g in &self.config.genders.values() {
+                q.append_pair("genders", g);
+            }
+        }
+        url
+    }
+}
+
 /// The region ids an answer has rows for; `None` when it cannot be read as expected.
 pub fn regions_in(format: SotkanetFormat, body: &[u8]) -> Option<BTreeSet<u32>> {
     let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
@@ -342,10 +378,22 @@ mod tests {
         toml::from_str(&format!("indicators = [127, 171]\n{extra}")).unwrap()
     }
 
+    fn source() -> SourceRef<'static> {
+        SourceRef {
+            name: "s",
+            file: std::path::Path::new("config/sources/s.toml"),
+        }
+    }
+
+    fn query(s: &Sotkanet) -> Query {
+        s.compile_for(source(), 2025, &mut Problems::default())
+            .expect("compiles")
+    }
+
     #[test]
     fn parameters_repeat_and_years_resolve() {
         let s = config("years = { from = 2023, to = \"current\" }");
-        let url = s.url("s", 2025).unwrap();
+        let url = query(&s).url(2025);
         assert_eq!(
             url.as_str(),
             "https://sotkanet.fi/rest/1.1/json?indicator=127&indicator=171&years=2023&years=2024&years=2025&genders=total"
@@ -355,7 +403,7 @@ mod tests {
             "years = [2024, 2019, 2024]\nformat = \"csv\"\ngenders = [\"male\", \"female\"]\nbase_url = \"http://127.0.0.1:9/api/\"",
         );
         assert_eq!(
-            s.url("s", 2025).unwrap().as_str(),
+            query(&s).url(2025).as_str(),
             "http://127.0.0.1:9/api/csv?indicator=127&indicator=171&years=2019&years=2024&genders=male&genders=female"
         );
         assert_eq!(
@@ -366,14 +414,23 @@ mod tests {
         assert_eq!(s.file_name(2030), "sotkanet_127-171_2024.json");
     }
 
+    fn problems(s: &Sotkanet) -> Problems {
+        let mut problems = Problems::default();
+        let query = s.compile_for(source(), 2025, &mut problems);
+        assert_eq!(query.is_some(), problems.errors.is_empty());
+        problems
+    }
+
     #[test]
     fn bad_settings_are_named() {
-        let err = config("years = { from = 2026, to = 2024 }\ngenders = \"both\"")
-            .url("s", 2025)
-            .unwrap_err()
-            .to_string();
+        let err = problems(&config(
+            "years = { from = 2026, to = 2024 }\ngenders = \"both\"",
+        ))
+        .errors
+        .join("\n");
         assert!(err.contains("fetch.years"), "{err}");
         assert!(err.contains("`both`"), "{err}");
+        assert!(problems(&config("years = [2024]")).errors.is_empty());
         let bad: std::result::Result<Sotkanet, _> =
             toml::from_str("indicators = [1]\nyears = { from = 2020, to = \"latest\" }");
         assert!(bad.is_err());
@@ -393,5 +450,25 @@ mod tests {
             Some(BTreeSet::from([975]))
         );
         assert_eq!(regions_in(SotkanetFormat::Json, b"{"), None);
+    }
+
+    #[test]
+    fn a_bad_url_or_number_names_file_and_key() {
+        let p = problems(&config(
+            "years = [2024]\nbase_url = \"sotkanet.fi/rest\"\n[http]\ntimeout_seconds = -1",
+        ));
+        assert_eq!(p.errors.len(), 2, "{p:?}");
+        assert!(
+            p.errors[0].starts_with(
+                "config/sources/s.toml: `fetch.base_url`: `sotkanet.fi/rest` is not a URL"
+            ),
+            "{p:?}"
+        );
+        assert!(
+            p.errors[1].starts_with("config/sources/s.toml: `fetch.http.timeout_seconds`"),
+            "{p:?}"
+        );
+        let p = problems(&config("years = [2024]\nbase_url = \"ftp://sotkanet.fi/\""));
+        assert!(p.errors[0].contains("only http and https"), "{p:?}");
     }
 }

@@ -8,37 +8,31 @@ use std::io::Read;
 use arrow::array::RecordBatch;
 use tilannekuva_conventions::encoding::decoding_reader;
 
-use super::{Normaliser, Plan, Ranges, Summary};
-use crate::config::FormatConfig;
+use super::{Normaliser, Ranges, Summary};
+use crate::config::CsvFormat;
+use crate::source::CompiledSource;
 use crate::{Error, Result};
 
-/// Normalises a delimited export read from `input`, calling `emit` with each batch.
+/// Normalises a delimited export read from `input`, laid out as `layout` says, calling
+/// `emit` with each batch.
 pub fn normalise(
-    plan: &Plan,
+    source: &CompiledSource,
+    layout: &CsvFormat,
     file: &str,
     sha: &str,
     input: Box<dyn Read + Send>,
     emit: impl FnMut(&str, RecordBatch) -> Result<()>,
 ) -> Result<(Summary, Ranges)> {
-    let FormatConfig::Csv {
-        delimiter,
-        quote,
-        encoding,
-        ..
-    } = &plan.source.format
-    else {
-        unreachable!("csv::normalise is called for csv sources")
-    };
     let unreadable = |line: Option<u64>, message: String| Error::Unreadable {
-        source_name: plan.source.name.clone(),
+        source_name: source.config.name.clone(),
         file: file.to_string(),
         line,
         message,
     };
-    let decoded = decoding_reader(input, *encoding);
+    let decoded = decoding_reader(input, layout.encoding);
     let mut reader = csv::ReaderBuilder::new()
-        .delimiter(ascii(*delimiter, "delimiter").map_err(|m| unreadable(None, m))?)
-        .quote(ascii(*quote, "quote").map_err(|m| unreadable(None, m))?)
+        .delimiter(ascii(layout.delimiter, "delimiter").map_err(|m| unreadable(None, m))?)
+        .quote(ascii(layout.quote, "quote").map_err(|m| unreadable(None, m))?)
         .has_headers(true)
         .flexible(true)
         // Records end at `\n` so that line numbers are exact for CRLF files too (with the
@@ -54,7 +48,7 @@ pub fn normalise(
         .collect();
     let workers = workers();
     if workers < 2 {
-        let mut normaliser = Normaliser::new(plan, file, sha, &header, emit)?;
+        let mut normaliser = Normaliser::new(source, file, sha, &header, emit)?;
         let mut record = csv::StringRecord::new();
         loop {
             match reader.read_record(&mut record) {
@@ -75,8 +69,17 @@ pub fn normalise(
         return normaliser.finish();
     }
     // Checked once here, so that a drifted header is reported before any work is shared out.
-    plan.bind(file, &header)?;
-    parallel(plan, file, sha, &header, reader, workers, emit, &unreadable)
+    source.bind(file, &header)?;
+    parallel(
+        source,
+        file,
+        sha,
+        &header,
+        reader,
+        workers,
+        emit,
+        &unreadable,
+    )
 }
 
 /// Threads normalising chunks of one export: every core but one (which writes Parquet),
@@ -124,7 +127,7 @@ struct ChunkOut {
 /// Chunks in flight are limited, so memory stays bounded whatever the file size.
 #[allow(clippy::too_many_arguments)]
 fn parallel<R: Read + Send>(
-    plan: &Plan,
+    source: &CompiledSource,
     file: &str,
     sha: &str,
     header: &[String],
@@ -156,7 +159,7 @@ fn parallel<R: Read + Send>(
                     let Ok(Ok((index, records))) = next else {
                         return;
                     };
-                    let out = normalise_chunk(plan, file, sha, header, &records);
+                    let out = normalise_chunk(source, file, sha, header, &records);
                     if done_tx.send((index, out)).is_err() {
                         return;
                     }
@@ -253,14 +256,14 @@ fn parallel<R: Read + Send>(
 
 /// Normalises one chunk of records into batches per period.
 fn normalise_chunk(
-    plan: &Plan,
+    source: &CompiledSource,
     file: &str,
     sha: &str,
     header: &[String],
     records: &[csv::StringRecord],
 ) -> Result<ChunkOut> {
     let mut batches = Vec::new();
-    let mut normaliser = Normaliser::new(plan, file, sha, header, |period: &str, batch| {
+    let mut normaliser = Normaliser::new(source, file, sha, header, |period: &str, batch| {
         batches.push((period.to_string(), batch));
         Ok(())
     })?;

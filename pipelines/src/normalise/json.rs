@@ -2,26 +2,35 @@
 //! "columns" are the objects' keys; the "line" of a record is its position in the array
 //! (1-based), since such answers usually have no line breaks.
 
-use arrow::array::RecordBatch;
 use std::borrow::Cow;
+use std::io::Read;
 
-use super::{Normaliser, Plan, Ranges, Summary};
+use arrow::array::RecordBatch;
+
+use super::{Normaliser, Ranges, Summary};
+use crate::source::CompiledSource;
 use crate::{Error, Result};
 
-/// Normalises a JSON array export held in memory.
+/// Normalises a JSON array export read from `input` (read whole: the array is parsed at
+/// once).
 pub fn normalise(
-    plan: &Plan,
+    source: &CompiledSource,
     file: &str,
     sha: &str,
-    bytes: &[u8],
+    mut input: Box<dyn Read + Send>,
     emit: impl FnMut(&str, RecordBatch) -> Result<()>,
 ) -> Result<(Summary, Ranges)> {
     let unreadable = |message: String| Error::Unreadable {
-        source_name: plan.source.name.clone(),
+        source_name: source.config.name.clone(),
         file: file.to_string(),
         line: None,
         message,
     };
+    let mut bytes = Vec::new();
+    input
+        .read_to_end(&mut bytes)
+        .map_err(|e| unreadable(format!("cannot read the text: {e}")))?;
+    let bytes = bytes.as_slice();
     let text = std::str::from_utf8(bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes))
         .map_err(|e| unreadable(format!("not UTF-8 at byte {}", e.valid_up_to())))?;
     let records: Vec<serde_json::Map<String, serde_json::Value>> = serde_json::from_str(text)
@@ -41,7 +50,7 @@ pub fn normalise(
             }
         }
     }
-    let mut normaliser = Normaliser::new(plan, file, sha, &header, emit)?;
+    let mut normaliser = Normaliser::new(source, file, sha, &header, emit)?;
     for (i, r) in records.iter().enumerate() {
         let field = |at: usize| {
             r.get(&header[at]).map(|v| match v {

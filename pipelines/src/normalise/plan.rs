@@ -1,0 +1,363 @@
+//! The row plan: a source's `[columns]`, `[time]`, `[format]` value rules and `checks`
+//! compiled against its canonical table once, so that reading a row only looks things up.
+//!
+//! Every constant, `map` target, `default` and lookup value is converted to the column's type
+//! here, every time format parsed, every rule bound to column positions; a value that does
+//! not fit is a config problem naming the file and key. Reading rows with the plan is in
+//! [`super::row`].
+
+use std::collections::BTreeMap;
+
+use arrow::datatypes::SchemaRef;
+use tilannekuva_conventions::boolean::BoolVocabulary;
+use tilannekuva_conventions::datetime::{LocalTimePolicy, TimeFormat};
+use tilannekuva_conventions::number::NumberFormat;
+use tilannekuva_warehouse::catalog::{ColumnType, TableDef};
+
+use super::Value;
+use crate::config::{Lookup, Problems, RowRule, SourceConfig, SourceRef};
+use crate::{Error, Result};
+
+/// A source's row rules compiled against its table: how each column of the table is read.
+#[derive(Debug, Clone)]
+pub struct RowPlan {
+    /// The table's stored schema (its columns, then the lineage columns).
+    pub schema: SchemaRef,
+    pub(super) columns: Vec<ColumnPlan>,
+    pub(super) rules: Vec<BoundRule>,
+    pub(super) period_idx: usize,
+    pub(super) policy: LocalTimePolicy,
+    pub(super) numbers: NumberFormat,
+    pub(super) missing: Vec<String>,
+    pub(super) booleans: BoolVocabulary,
+    /// Source columns deliberately not read (`drop` and `ignore`).
+    pub(super) unread: Vec<String>,
+    pub(super) key: Option<Vec<u8>>,
+}
+
+/// How one canonical column gets its value.
+#[derive(Debug, Clone)]
+pub(super) struct ColumnPlan {
+    pub(super) name: String,
+    pub(super) kind: ColumnType,
+    pub(super) nullable: bool,
+    pub(super) input: Input,
+}
+
+/// Where a column's value comes from.
+#[derive(Debug, Clone)]
+pub(super) enum Input {
+    /// `value = ...`: the same for every row.
+    Constant(Value),
+    /// Not mapped (a nullable column the source does not have): always empty.
+    Unmapped,
+    /// `from = "<source column>"`, read as `reading` says.
+    Read { from: String, reading: Reading },
+}
+
+/// How a present (not missing) raw value is turned into a typed one.
+#[derive(Debug, Clone)]
+pub(super) enum Reading {
+    /// `map`, with `default` for values not listed.
+    Map {
+        map: BTreeMap<String, Value>,
+        default: Option<Value>,
+    },
+    /// `lookup = "<lookup>.<field>"`: key → value, with `default` for unknown keys.
+    Lookup {
+        lookup: String,
+        values: BTreeMap<String, Value>,
+        default: Option<Value>,
+    },
+    /// `contains`: whether the list value has the item.
+    Contains { item: String, separator: String },
+    /// The text as it is, or its keyed hash.
+    Text { hash: bool },
+    /// A boolean word of `format.booleans`.
+    Bool,
+    /// A whole number, then `scale`, `min`, `max`; rounded after scaling.
+    Int(Bounds),
+    /// A number, then `scale`, `min`, `max`.
+    Float(Bounds),
+    /// A point in time, turned into UTC under `[time]`.
+    Timestamp(TimeFormat),
+    /// A point in time, as its local date.
+    Date(TimeFormat),
+}
+
+/// `scale`, `min` and `max` of a numeric column.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Bounds {
+    pub(super) scale: Option<f64>,
+    pub(super) min: Option<f64>,
+    pub(super) max: Option<f64>,
+}
+
+/// A [`RowRule`] with the positions of its two columns.
+#[derive(Debug, Clone)]
+pub(super) struct BoundRule {
+    pub(super) rule: RowRule,
+    pub(super) left: usize,
+    pub(super) right: usize,
+}
+
+impl RowPlan {
+    /// Compiles a source that passed [`crate::config::validate_source`] against its table.
+    /// Problems (a value that does not fit its column, a rule over a column the source does
+    /// not map) go to `problems`, naming the file and key; `None` when there were any.
+    pub fn compile(
+        source: &SourceConfig,
+        table: &TableDef,
+        lookups: &BTreeMap<String, Lookup>,
+        problems: &mut Problems,
+    ) -> Option<Self> {
+        let before = problems.errors.len();
+        let file = source.file.as_path();
+        let mut columns = Vec::new();
+        for def in &table.columns {
+            let key_name = format!("columns.{}", def.name);
+            let Some(m) = source.columns.get(&def.name) else {
+                columns.push(ColumnPlan {
+                    name: def.name.clone(),
+                    kind: def.kind,
+                    nullable: def.nullable,
+                    input: Input::Unmapped,
+                });
+                continue;
+            };
+            let mut typed = |v: &toml::Value, what: &str| match Value::from_toml(v, def.kind) {
+                Ok(v) => Some(v),
+                Err(e) => {
+                    problems.error(file, &format!("{key_name}.{what}"), e);
+                    None
+                }
+            };
+            let constant = m.value.as_ref().and_then(|v| typed(v, "value"));
+            let default = m.default.as_ref().and_then(|v| typed(v, "default"));
+            let map = m.map.as_ref().map(|mm| {
+                mm.iter()
+                    .filter_map(|(k, v)| typed(v, &format!("map.{k}")).map(|t| (k.clone(), t)))
+                    .collect()
+            });
+            let lookup = m.lookup.as_ref().and_then(|l| {
+                let (lk, field) = l.split_once('.')?;
+                let lu = lookups.get(lk)?;
+                let values = lu
+                    .rows
+                    .iter()
+                    .filter_map(|r| {
+                        let k = r.get(&lu.key)?.as_str()?.to_string();
+                        let v = typed(r.get(field)?, &format!("lookup {lk}.{field}"))?;
+                        Some((k, v))
+                    })
+                    .collect();
+                Some((lk.to_string(), values))
+            });
+            let time_format = m
+                .format
+                .as_ref()
+                .and_then(|f| match f.parse::<TimeFormat>() {
+                    Ok(f) => Some(f),
+                    Err(e) => {
+                        problems.error(file, &format!("{key_name}.format"), e);
+                        None
+                    }
+                });
+            let bounds = Bounds {
+                scale: m.scale,
+                min: m.min,
+                max: m.max,
+            };
+            let input = match (constant, &m.from) {
+                (Some(k), _) => Input::Constant(k),
+                (None, None) => Input::Unmapped,
+                (None, Some(from)) => {
+                    let reading = if let Some(map) = map {
+                        Reading::Map { map, default }
+                    } else if let Some((lookup, values)) = lookup {
+                        Reading::Lookup {
+                            lookup,
+                            values,
+                            default,
+                        }
+                    } else if let Some(item) = &m.contains {
+                        Reading::Contains {
+                            item: item.clone(),
+                            separator: m.separator.clone(),
+                        }
+                    } else {
+                        match (def.kind, time_format) {
+                            (ColumnType::String, _) => Reading::Text { hash: m.hash },
+                            (ColumnType::Bool, _) => Reading::Bool,
+                            (ColumnType::Int64, _) => Reading::Int(bounds),
+                            (ColumnType::Float64, _) => Reading::Float(bounds),
+                            (ColumnType::Timestamp, Some(f)) => Reading::Timestamp(f),
+                            (ColumnType::Date, Some(f)) => Reading::Date(f),
+                            (ColumnType::Timestamp | ColumnType::Date, None) => {
+                                problems.error(
+                                    file,
+                                    &format!("{key_name}.format"),
+                                    "a time column needs a format",
+                                );
+                                continue;
+                            }
+                        }
+                    };
+                    Input::Read {
+                        from: from.clone(),
+                        reading,
+                    }
+                }
+            };
+            columns.push(ColumnPlan {
+                name: def.name.clone(),
+                kind: def.kind,
+                nullable: def.nullable,
+                input,
+            });
+        }
+        let position = |name: &str| columns.iter().position(|c| c.name == name);
+        let mut rules = Vec::new();
+        for (i, rule) in source.checks.iter().enumerate() {
+            let mapped = |side: &str| position(side).filter(|_| source.columns.contains_key(side));
+            match (mapped(&rule.left), mapped(&rule.right)) {
+                (Some(left), Some(right)) => rules.push(BoundRule {
+                    rule: rule.clone(),
+                    left,
+                    right,
+                }),
+                (left, right) => {
+                    for (side, at) in [(&rule.left, left), (&rule.right, right)] {
+                        if at.is_none() {
+                            problems.error(
+                                file,
+                                &format!("checks[{i}]"),
+                                format!("`{side}` is not a mapped column of this source"),
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        let period_idx = position(&table.period_column);
+        if period_idx.is_none() {
+            problems.error(
+                file,
+                "table",
+                format!(
+                    "table `{}` has no period column `{}`",
+                    table.name, table.period_column
+                ),
+            );
+        }
+        let policy = match source.time.policy() {
+            Ok(p) => Some(p),
+            Err(e) => {
+                problems.error(file, "time.timezone", e);
+                None
+            }
+        };
+        let (Some(period_idx), Some(policy)) = (period_idx, policy) else {
+            return None;
+        };
+        if problems.errors.len() > before {
+            return None;
+        }
+        Some(Self {
+            schema: table.arrow_schema(),
+            columns,
+            rules,
+            period_idx,
+            policy,
+            numbers: source.format.numbers(),
+            missing: source.format.missing().to_vec(),
+            booleans: source.format.booleans(),
+            unread: source.drop.iter().chain(&source.ignore).cloned().collect(),
+            key: None,
+        })
+    }
+
+    /// Whether some column is pseudonymised (`hash = true`), which needs a key.
+    pub fn pseudonymises(&self) -> bool {
+        self.columns.iter().any(ColumnPlan::hashed)
+    }
+
+    /// Sets the pseudonymisation key.
+    pub fn set_key(&mut self, key: Option<&[u8]>) {
+        self.key = key.map(<[u8]>::to_vec);
+    }
+
+    /// Binds the plan to an export's header: the position of every source column it reads.
+    /// A column missing from the header, or one the config does not account for, is schema
+    /// drift.
+    pub fn bind(
+        &self,
+        source: SourceRef<'_>,
+        file: &str,
+        header: &[String],
+    ) -> Result<Vec<Option<usize>>> {
+        let pos = |name: &str| header.iter().position(|h| h.trim() == name);
+        let mut missing = Vec::new();
+        let mut bound = Vec::new();
+        for c in &self.columns {
+            match c.from() {
+                Some(from) => match pos(from) {
+                    Some(i) => bound.push(Some(i)),
+                    None => {
+                        missing.push(from.to_string());
+                        bound.push(None);
+                    }
+                },
+                None => bound.push(None),
+            }
+        }
+        let known: Vec<&str> = self
+            .columns
+            .iter()
+            .filter_map(ColumnPlan::from)
+            .chain(self.unread.iter().map(String::as_str))
+            .collect();
+        let unexpected: Vec<String> = header
+            .iter()
+            .map(|h| h.trim().to_string())
+            .filter(|h| !known.contains(&h.as_str()))
+            .collect();
+        if !missing.is_empty() || !unexpected.is_empty() {
+            return Err(Error::SchemaDrift(Box::new(crate::error::SchemaDrift {
+                source_name: source.name.to_string(),
+                file: file.to_string(),
+                config: source.file.display().to_string(),
+                missing,
+                unexpected,
+                found: header.iter().map(|h| h.trim().to_string()).collect(),
+            })));
+        }
+        Ok(bound)
+    }
+
+    /// The kinds of the table's columns, in order.
+    pub(super) fn kinds(&self) -> impl Iterator<Item = ColumnType> + '_ {
+        self.columns.iter().map(|c| c.kind)
+    }
+}
+
+impl ColumnPlan {
+    /// The source column read, if any.
+    pub(super) fn from(&self) -> Option<&str> {
+        match &self.input {
+            Input::Read { from, .. } => Some(from),
+            _ => None,
+        }
+    }
+
+    /// Whether the stored value is a keyed hash (and so never a henkilötunnus).
+    pub(super) fn hashed(&self) -> bool {
+        matches!(
+            self.input,
+            Input::Read {
+                reading: Reading::Text { hash: true },
+                ..
+            }
+        )
+    }
+}

@@ -1,0 +1,229 @@
+//! Reading one record with a [`RowPlan`]: every column's raw text to a typed value, then
+//! the row rules, or a [`Reject`] saying which line, column and value failed and why. A row
+//! is read whole or rejected whole, never half.
+
+use std::borrow::Cow;
+
+use chrono::{DateTime, Datelike, Utc};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use tilannekuva_conventions::boolean::{is_missing, parse_bool};
+use tilannekuva_conventions::datetime::{HELSINKI, parse_time, to_local_date, to_utc};
+use tilannekuva_conventions::hetu::find_hetu;
+use tilannekuva_conventions::number::{parse_f64, parse_i64};
+
+use super::Value;
+use super::plan::{Bounds, Input, Reading, RowPlan};
+
+/// A rejected row: where it was, which value, and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reject {
+    /// Line of the export (record number for JSON).
+    pub line: u64,
+    /// Source column, or the canonical column for a rule across columns.
+    pub column: Option<String>,
+    /// Position of the source column in the export, 1-based.
+    pub column_number: Option<usize>,
+    /// The raw value.
+    pub raw_value: Option<String>,
+    /// What was expected.
+    pub reason: String,
+}
+
+impl std::fmt::Display for Reject {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "line {}", self.line)?;
+        match (&self.column, self.column_number) {
+            (Some(c), Some(n)) => write!(f, ", column {n} `{c}`")?,
+            (Some(c), None) => write!(f, ", column `{c}`")?,
+            _ => {}
+        }
+        if let Some(v) = &self.raw_value {
+            write!(f, ", value {v:?}")?;
+        }
+        write!(f, ": {}", self.reason)
+    }
+}
+
+impl RowPlan {
+    fn read_value(&self, reading: &Reading, raw: &str) -> std::result::Result<Value, String> {
+        let text = raw.trim();
+        match reading {
+            Reading::Map { map, default } => match map.get(text).or(default.as_ref()) {
+                Some(v) => Ok(v.clone()),
+                None => {
+                    let allowed: Vec<&str> = map.keys().map(String::as_str).collect();
+                    Err(format!(
+                        "an unknown code; known codes are {}",
+                        allowed.join(", ")
+                    ))
+                }
+            },
+            Reading::Lookup {
+                lookup,
+                values,
+                default,
+            } => match values.get(text).or(default.as_ref()) {
+                Some(v) => Ok(v.clone()),
+                None => Err(format!(
+                    "an unknown code: not in lookup `{lookup}` (config/lookups/{lookup}.toml)"
+                )),
+            },
+            Reading::Contains { item, separator } => Ok(Value::Bool(
+                text.split(separator.as_str()).any(|t| t.trim() == item),
+            )),
+            Reading::Text { hash: true } => Ok(Value::Str(self.pseudonym(text))),
+            Reading::Text { hash: false } => Ok(Value::Str(text.to_string())),
+            Reading::Bool => parse_bool(text, &self.booleans)
+                .map(Value::Bool)
+                .map_err(|e| e.to_string()),
+            Reading::Int(bounds) => {
+                let v = parse_i64(text, &self.numbers).map_err(|e| e.to_string())? as f64;
+                let v = bounds.apply(v)?;
+                Ok(Value::Int(v.round() as i64))
+            }
+            Reading::Float(bounds) => {
+                let v = parse_f64(text, &self.numbers).map_err(|e| e.to_string())?;
+                Ok(Value::Float(bounds.apply(v)?))
+            }
+            Reading::Timestamp(fmt) => {
+                let parsed = parse_time(text, fmt).map_err(|e| e.to_string())?;
+                let utc = to_utc(parsed, &self.policy).map_err(|e| e.to_string())?;
+                Ok(Value::Timestamp(utc.timestamp_micros()))
+            }
+            Reading::Date(fmt) => {
+                let parsed = parse_time(text, fmt).map_err(|e| e.to_string())?;
+                Ok(Value::Date(to_local_date(parsed, self.policy.tz)))
+            }
+        }
+    }
+
+    fn pseudonym(&self, text: &str) -> String {
+        let key = self.key.as_deref().unwrap_or_default();
+        let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("hmac takes any key length");
+        mac.update(text.to_uppercase().as_bytes());
+        hex::encode(mac.finalize().into_bytes())
+    }
+
+    /// Reads one record into typed values, or says why it cannot be read.
+    pub fn row<'r>(
+        &self,
+        line: u64,
+        bound: &[Option<usize>],
+        field: impl Fn(usize) -> Option<Cow<'r, str>>,
+        fields: usize,
+        expected_fields: usize,
+    ) -> std::result::Result<Vec<Value>, Reject> {
+        if fields != expected_fields {
+            return Err(Reject {
+                line,
+                column: None,
+                column_number: None,
+                raw_value: None,
+                reason: format!(
+                    "expected {expected_fields} fields, found {fields} (a broken line or an unquoted delimiter)"
+                ),
+            });
+        }
+        let mut values = Vec::with_capacity(self.columns.len());
+        for (c, at) in self.columns.iter().zip(bound) {
+            let v = match (&c.input, at) {
+                (Input::Constant(k), _) => k.clone(),
+                (Input::Read { from, reading }, Some(i)) => {
+                    let raw = field(*i).unwrap_or_default();
+                    if is_missing(&raw, &self.missing) {
+                        Value::Null
+                    } else {
+                        self.read_value(reading, &raw).map_err(|reason| Reject {
+                            line,
+                            column: Some(from.clone()),
+                            column_number: Some(i + 1),
+                            raw_value: Some(raw.to_string()),
+                            reason: format!("expected {}", reason.trim_start_matches("expected ")),
+                        })?
+                    }
+                }
+                _ => Value::Null,
+            };
+            if v.is_null() && !c.nullable {
+                return Err(Reject {
+                    line,
+                    column: c.from().map(str::to_string),
+                    column_number: at.map(|i| i + 1),
+                    raw_value: at_raw(*at, &field),
+                    reason: format!("expected a value: `{}` is required", c.name),
+                });
+            }
+            values.push(v);
+        }
+        for k in &self.rules {
+            let (a, b) = (&values[k.left], &values[k.right]);
+            let holds = a.partial_cmp_same(b).is_none_or(|o| k.rule.op.accepts(o));
+            if !holds {
+                let col = &self.columns[k.left];
+                return Err(Reject {
+                    line,
+                    column: col.from().map(str::to_string),
+                    column_number: bound[k.left].map(|i| i + 1),
+                    raw_value: at_raw(bound[k.left], &field),
+                    reason: format!(
+                        "rule `{}` fails: {} is {}, {} is {}",
+                        k.rule, k.rule.left, a, k.rule.right, b
+                    ),
+                });
+            }
+        }
+        Ok(values)
+    }
+
+    /// The reporting period (`YYYY-MM`, Helsinki) of a row.
+    pub fn period(&self, values: &[Value]) -> (String, Option<DateTime<Utc>>) {
+        match &values[self.period_idx] {
+            Value::Timestamp(us) => {
+                let t = DateTime::<Utc>::from_timestamp_micros(*us).unwrap_or_default();
+                let local = t.with_timezone(&HELSINKI);
+                (format!("{:04}-{:02}", local.year(), local.month()), Some(t))
+            }
+            Value::Date(d) => (format!("{:04}-{:02}", d.year(), d.month()), None),
+            _ => unreachable!("period column is a non-null timestamp or date"),
+        }
+    }
+
+    /// The instant of a row's period column, when it is a timestamp.
+    pub(super) fn period_instant(&self, values: &[Value]) -> Option<i64> {
+        match values[self.period_idx] {
+            Value::Timestamp(us) => Some(us),
+            _ => None,
+        }
+    }
+
+    /// Refuses a row carrying a personal identity code in any stored text column.
+    pub fn guard_personal_data(&self, values: &[Value]) -> Option<String> {
+        self.columns.iter().zip(values).find_map(|(c, v)| match v {
+            Value::Str(s) if !c.hashed() && find_hetu(s).is_some() => Some(c.name.clone()),
+            _ => None,
+        })
+    }
+}
+
+impl Bounds {
+    /// Scales `v` and checks it against `min` and `max`.
+    fn apply(&self, v: f64) -> std::result::Result<f64, String> {
+        let v = self.scale.map_or(v, |s| v * s);
+        if let Some(min) = self.min
+            && v < min
+        {
+            return Err(format!("a value of at least {min}"));
+        }
+        if let Some(max) = self.max
+            && v > max
+        {
+            return Err(format!("a value of at most {max}"));
+        }
+        Ok(v)
+    }
+}
+
+fn at_raw<'r>(at: Option<usize>, field: &impl Fn(usize) -> Option<Cow<'r, str>>) -> Option<String> {
+    at.and_then(field).map(Cow::into_owned)
+}
