@@ -16,7 +16,8 @@ use tilannekuva_warehouse::catalog::{TableDef, load_tables};
 /// The default main config file.
 pub const DEFAULT_CONFIG: &str = "config/tilannekuva.toml";
 
-/// The pseudonymisation key used only when the config allows the demo key.
+/// The pseudonymisation key of `tilannekuva demo`'s sample data only: public, so never a
+/// fallback for real loads (see [`Project::use_demo_key`]).
 const DEMO_KEY: &[u8] = b"tilannekuva-demo-key-not-secret";
 
 #[derive(Debug, Clone, Deserialize)]
@@ -55,8 +56,10 @@ struct Definitions {
 #[serde(deny_unknown_fields)]
 struct Pseudonymisation {
     key_env: String,
+    /// No longer honoured: a public key must never stand in for a missing one. Kept only to
+    /// say so clearly.
     #[serde(default)]
-    allow_demo_key: bool,
+    allow_demo_key: Option<bool>,
 }
 
 /// Settings of the demo's sample exports.
@@ -114,6 +117,8 @@ pub struct Project {
     /// The desktop's settings.
     pub desktop: DesktopSettings,
     key: Option<Vec<u8>>,
+    /// The environment variable the pseudonymisation key is read from.
+    key_env: String,
 }
 
 fn problems(list: Vec<String>) -> anyhow::Error {
@@ -179,9 +184,17 @@ impl Project {
         if !all.is_empty() {
             return Err(problems(all));
         }
+        if main.pseudonymisation.allow_demo_key.is_some() {
+            bail!(
+                "{}: [pseudonymisation] `allow_demo_key` is no longer supported: a public key must \
+                 not stand in for a missing one. Set the key in the environment variable `{}`; \
+                 `tilannekuva demo` uses its own key for its sample data",
+                config_path.display(),
+                main.pseudonymisation.key_env
+            );
+        }
         let key = match std::env::var(&main.pseudonymisation.key_env) {
             Ok(k) if !k.is_empty() => Some(k.into_bytes()),
-            _ if main.pseudonymisation.allow_demo_key => Some(DEMO_KEY.to_vec()),
             _ => None,
         };
         Ok(Self {
@@ -205,6 +218,7 @@ impl Project {
             jobs_path: main.definitions.jobs.as_deref().map(at),
             desktop: main.desktop.unwrap_or_default(),
             key,
+            key_env: main.pseudonymisation.key_env,
         })
     }
 
@@ -215,7 +229,8 @@ impl Project {
 
     /// The pipelines, compiled.
     pub fn pipelines(&self, settle_seconds: Option<u64>) -> Result<Pipelines> {
-        Ok(Pipelines::from_compiled(
+        let key_env = &self.key_env;
+        Pipelines::from_compiled(
             self.warehouse()?,
             self.tables.clone(),
             self.compiled.clone(),
@@ -224,7 +239,24 @@ impl Project {
                 settle_seconds,
             },
             self.key.as_deref(),
-        )?)
+        )
+        .with_context(|| {
+            format!(
+                "set the pseudonymisation key in the environment variable `{key_env}` \
+                 ([pseudonymisation] key_env in {})",
+                self.config_path.display()
+            )
+        })
+    }
+
+    /// Uses the demo's public pseudonymisation key when none is set: for the generated
+    /// sample data of `tilannekuva demo` (and the benchmarks) only. Tells whether it did.
+    pub fn use_demo_key(&mut self) -> bool {
+        if self.key.is_some() {
+            return false;
+        }
+        self.key = Some(DEMO_KEY.to_vec());
+        true
     }
 
     /// The tile engine.

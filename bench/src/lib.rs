@@ -258,14 +258,18 @@ pub struct IngestRun {
     pub peak_rss_bytes: u64,
 }
 
+/// The project over the benchmark's generated data (pseudonymised with the demo's key when
+/// no key is set, like the demo's).
 fn project(config: &Path, warehouse: &Path, inputs: &Path) -> Result<Project> {
-    Project::load(
+    let mut project = Project::load(
         config,
         &Overrides {
             warehouse: Some(warehouse.to_path_buf()),
             inputs: Some(inputs.to_path_buf()),
         },
-    )
+    )?;
+    project.use_demo_key();
+    Ok(project)
 }
 
 /// Loads every delivery of `sources`; returns (rows, rejects).

@@ -190,3 +190,52 @@ fn an_unset_rest_api_token_variable_is_a_warning_not_an_error() {
         "{out}"
     );
 }
+
+#[test]
+fn without_the_pseudonymisation_key_a_load_stops_and_names_the_variable() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_tilannekuva"))
+        .arg("--config")
+        .arg(crate::common::repo_config())
+        .args(["--warehouse", dir.path().join("wh").to_str().unwrap()])
+        .args(["--inputs", dir.path().join("in").to_str().unwrap()])
+        .arg("load")
+        .env_remove(crate::common::PSEUDONYM_KEY_ENV)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("pseudonymises columns but no pseudonymisation key is set")
+            && err.contains(crate::common::PSEUDONYM_KEY_ENV),
+        "{err}"
+    );
+    assert!(
+        !dir.path().join("wh").join("raw").exists(),
+        "nothing was landed"
+    );
+    // `check` says so too, as a warning: the config itself is right.
+    let (ok, text) = check(&crate::common::repo_config());
+    assert!(ok, "{text}");
+}
+
+#[test]
+fn the_public_demo_key_can_no_longer_stand_in_for_a_missing_one() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&repo.join("config"), &dir.path().join("config"));
+    copy_dir(&repo.join("sql"), &dir.path().join("sql"));
+    let path = dir.path().join("config/tilannekuva.toml");
+    let text = std::fs::read_to_string(&path).unwrap().replace(
+        "key_env = \"TILANNEKUVA_PSEUDONYM_KEY\"",
+        "key_env = \"TILANNEKUVA_PSEUDONYM_KEY\"\nallow_demo_key = true",
+    );
+    std::fs::write(&path, text).unwrap();
+    let (ok, text) = check(&path);
+    assert!(!ok, "{text}");
+    assert!(
+        text.contains("`allow_demo_key` is no longer supported")
+            && text.contains("TILANNEKUVA_PSEUDONYM_KEY"),
+        "{text}"
+    );
+}

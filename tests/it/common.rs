@@ -6,6 +6,11 @@ use std::process::{Command, Output};
 use chrono::{DateTime, Datelike, Utc};
 use chrono_tz::Europe::Helsinki;
 
+/// The environment variable the repository config reads the pseudonymisation key from.
+pub const PSEUDONYM_KEY_ENV: &str = "TILANNEKUVA_PSEUDONYM_KEY";
+/// The key the integration tests load with.
+pub const TEST_PSEUDONYM_KEY: &str = "integration-test-key-not-secret";
+
 /// The repository's main config.
 pub fn repo_config() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("config/tilannekuva.toml")
@@ -30,6 +35,7 @@ pub fn run(args: &[&str]) -> Output {
         .arg(repo_config())
         .args(args)
         .env_remove("RUST_LOG")
+        .env(PSEUDONYM_KEY_ENV, TEST_PSEUDONYM_KEY)
         .output()
         .expect("the binary runs")
 }

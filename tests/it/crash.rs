@@ -72,6 +72,10 @@ fn killing_a_load_at_any_moment_never_loses_or_duplicates_rows() {
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tilannekuva"))
             .arg("--config")
             .arg(repo_config())
+            .env(
+                crate::common::PSEUDONYM_KEY_ENV,
+                crate::common::TEST_PSEUDONYM_KEY,
+            )
             .args([
                 "--warehouse",
                 wh,

@@ -81,6 +81,10 @@ fn cmd(env: &Env) -> Command {
     c.arg("--config")
         .arg(repo_config())
         .args(["--warehouse", &env.warehouse, "--inputs", &env.inputs])
+        .env(
+            crate::common::PSEUDONYM_KEY_ENV,
+            crate::common::TEST_PSEUDONYM_KEY,
+        )
         .env_remove("RUST_LOG");
     c
 }
