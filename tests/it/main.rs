@@ -8,6 +8,7 @@ mod check;
 mod common;
 mod crash;
 mod demo;
+mod deploy;
 mod docs;
 mod scheduler;
 mod snapshots;
