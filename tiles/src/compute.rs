@@ -29,7 +29,7 @@ use tilannekuva_warehouse::{LoadStatus, Manifest};
 
 use crate::definition::TileDef;
 use crate::status::{self, TotalFacts};
-use crate::suppression::{self, CellCounts, Counts, Protection};
+use crate::suppression::{self, CellCounts, Counts, MemberCounts, Nest, Protection};
 use crate::udf::Grain;
 use crate::{Error, Result};
 
@@ -499,14 +499,29 @@ pub(crate) fn figures(
     for c in cells.values_mut() {
         c.sort_by(|a, b| (&a.dimension, &a.member).cmp(&(&b.dimension, &b.member)));
     }
+    // Which cells are sums of others (units of a service), from every period of the grain.
+    let per_period: Vec<Vec<MemberCounts<'_>>> = cells
+        .values()
+        .map(|v| {
+            v.iter()
+                .map(|c| {
+                    (
+                        c.dimension.as_deref().unwrap_or_default(),
+                        member_of(c),
+                        counts(c),
+                    )
+                })
+                .collect()
+        })
+        .collect();
+    let nesting: BTreeMap<(&str, &str), (&str, &str)> =
+        suppression::nesting(&per_period).into_iter().collect();
     // What of each period may be published: primary and secondary suppression.
     let protections: BTreeMap<&str, Protection> = totals
         .iter()
         .map(|(p, r)| {
-            (
-                *p,
-                protect(tile, r, cells.get(p).map(Vec::as_slice).unwrap_or_default()),
-            )
+            let period_cells = cells.get(p).map(Vec::as_slice).unwrap_or_default();
+            (*p, protect(tile, r, period_cells, &nesting))
         })
         .collect();
     let values: BTreeMap<&str, Option<f64>> = totals
@@ -560,7 +575,7 @@ pub(crate) fn figures(
                 };
                 Cell {
                     dimension: c.dimension.clone().unwrap_or_default(),
-                    member: c.member.clone().unwrap_or_else(|| NO_MEMBER.to_string()),
+                    member: member_of(c).to_string(),
                     value: c.value,
                     numerator: c.numerator,
                     denominator: c.denominator,
@@ -594,13 +609,41 @@ pub(crate) fn figures(
     out
 }
 
-/// Primary and secondary suppression of one period's total and (sorted) cells.
-fn protect(tile: &TileDef, total: &RawRow, cells: &[&RawRow]) -> Protection {
-    let counts = |r: &RawRow| Counts {
+fn member_of(r: &RawRow) -> &str {
+    r.member.as_deref().unwrap_or(NO_MEMBER)
+}
+
+fn counts(r: &RawRow) -> Counts {
+    Counts {
         n: r.n,
         numerator: r.numerator,
         denominator: r.denominator,
-    };
+    }
+}
+
+/// Primary and secondary suppression of one period's total and (sorted) cells, knowing
+/// which members are sums of others (`nesting`: member → the member it belongs to).
+fn protect(
+    tile: &TileDef,
+    total: &RawRow,
+    cells: &[&RawRow],
+    nesting: &BTreeMap<(&str, &str), (&str, &str)>,
+) -> Protection {
+    fn key(c: &RawRow) -> (&str, &str) {
+        (c.dimension.as_deref().unwrap_or_default(), member_of(c))
+    }
+    let index: BTreeMap<(&str, &str), usize> =
+        cells.iter().enumerate().map(|(i, c)| (key(c), i)).collect();
+    let mut children: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for (i, c) in cells.iter().enumerate() {
+        if let Some(parent) = nesting.get(&key(c)).and_then(|p| index.get(p)) {
+            children.entry(*parent).or_default().push(i);
+        }
+    }
+    let nests: Vec<Nest> = children
+        .into_iter()
+        .map(|(parent, children)| Nest { parent, children })
+        .collect();
     let cells: Vec<CellCounts<'_>> = cells
         .iter()
         .map(|c| CellCounts {
@@ -608,7 +651,13 @@ fn protect(tile: &TileDef, total: &RawRow, cells: &[&RawRow]) -> Protection {
             counts: counts(c),
         })
         .collect();
-    suppression::protect(counts(total), &cells, tile.meta.min_n, tile.meta.min_cell_n)
+    suppression::protect_nested(
+        counts(total),
+        &cells,
+        &nests,
+        tile.meta.min_n,
+        tile.meta.min_cell_n,
+    )
 }
 
 /// Builds a tile from its figures per grain.
