@@ -415,7 +415,14 @@ fn assign_members(fine: &[Vec<[f64; 3]>], coarse: &[Vec<[f64; 3]>]) -> Option<Ve
         }
         false
     }
-    search(0, fine, &candidates, &mut room, &mut assign, &mut steps).then_some(assign)
+    let found = search(0, fine, &candidates, &mut room, &mut assign, &mut steps);
+    if !found && steps > 200_000 {
+        tracing::warn!(
+            "gave up looking for how {nf} breakdown members nest in {nc} others; \
+             secondary suppression does not know their sums"
+        );
+    }
+    found.then_some(assign)
 }
 
 /// Of the unknowns (columns with `hidden` set) of `equations` (rows of coefficients, right
