@@ -30,7 +30,7 @@ use tilannekuva_warehouse::{LoadStatus, Manifest};
 use crate::Grain;
 use crate::definition::TileDef;
 use crate::status::{self, TotalFacts};
-use crate::suppression::{self, CellCounts, Counts, Protection};
+use crate::suppression::{self, CellCounts, Counts, MemberCounts, Nest, Protection};
 use crate::{Error, Result};
 
 pub use tilannekuva_warehouse::catalog::Cadence;
@@ -491,14 +491,29 @@ pub(crate) fn figures(
     for c in cells.values_mut() {
         c.sort_by(|a, b| (&a.dimension, &a.member).cmp(&(&b.dimension, &b.member)));
     }
+    // Which cells are sums of others (units of a service), from every period of the grain.
+    let per_period: Vec<Vec<MemberCounts<'_>>> = cells
+        .values()
+        .map(|v| {
+            v.iter()
+                .map(|c| {
+                    (
+                        c.dimension.as_deref().unwrap_or_default(),
+                        member_of(c),
+                        counts(c),
+                    )
+                })
+                .collect()
+        })
+        .collect();
+    let nesting: BTreeMap<(&str, &str), (&str, &str)> =
+        suppression::nesting(&per_period).into_iter().collect();
     // What of each period may be published: primary and secondary suppression.
     let protections: BTreeMap<&str, Protection> = totals
         .iter()
         .map(|(p, r)| {
-            (
-                *p,
-                protect(tile, r, cells.get(p).map(Vec::as_slice).unwrap_or_default()),
-            )
+            let period_cells = cells.get(p).map(Vec::as_slice).unwrap_or_default();
+            (*p, protect(tile, r, period_cells, &nesting))
         })
         .collect();
     let values: BTreeMap<&str, Option<f64>> = totals
@@ -552,7 +567,7 @@ pub(crate) fn figures(
                 };
                 Cell {
                     dimension: c.dimension.clone().unwrap_or_default(),
-                    member: c.member.clone().unwrap_or_else(|| NO_MEMBER.to_string()),
+                    member: member_of(c).to_string(),
                     value: c.value,
                     numerator: c.numerator,
                     denominator: c.denominator,
@@ -586,13 +601,41 @@ pub(crate) fn figures(
     out
 }
 
-/// Primary and secondary suppression of one period's total and (sorted) cells.
-fn protect(tile: &TileDef, total: &QueryRow, cells: &[&QueryRow]) -> Protection {
-    let counts = |r: &QueryRow| Counts {
+fn member_of(r: &QueryRow) -> &str {
+    r.member.as_deref().unwrap_or(NO_MEMBER)
+}
+
+fn counts(r: &QueryRow) -> Counts {
+    Counts {
         n: r.n,
         numerator: r.numerator,
         denominator: r.denominator,
-    };
+    }
+}
+
+/// Primary and secondary suppression of one period's total and (sorted) cells, knowing
+/// which members are sums of others (`nesting`: member → the member it belongs to).
+fn protect(
+    tile: &TileDef,
+    total: &QueryRow,
+    cells: &[&QueryRow],
+    nesting: &BTreeMap<(&str, &str), (&str, &str)>,
+) -> Protection {
+    fn key(c: &QueryRow) -> (&str, &str) {
+        (c.dimension.as_deref().unwrap_or_default(), member_of(c))
+    }
+    let index: BTreeMap<(&str, &str), usize> =
+        cells.iter().enumerate().map(|(i, c)| (key(c), i)).collect();
+    let mut children: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for (i, c) in cells.iter().enumerate() {
+        if let Some(parent) = nesting.get(&key(c)).and_then(|p| index.get(p)) {
+            children.entry(*parent).or_default().push(i);
+        }
+    }
+    let nests: Vec<Nest> = children
+        .into_iter()
+        .map(|(parent, children)| Nest { parent, children })
+        .collect();
     let cells: Vec<CellCounts<'_>> = cells
         .iter()
         .map(|c| CellCounts {
@@ -600,7 +643,13 @@ fn protect(tile: &TileDef, total: &QueryRow, cells: &[&QueryRow]) -> Protection 
             counts: counts(c),
         })
         .collect();
-    suppression::protect(counts(total), &cells, tile.meta.min_n, tile.meta.min_cell_n)
+    suppression::protect_nested(
+        counts(total),
+        &cells,
+        &nests,
+        tile.meta.min_n,
+        tile.meta.min_cell_n,
+    )
 }
 
 /// Builds a tile from its figures per grain.

@@ -18,6 +18,9 @@
 //!   `denominator`) are **linked**, as are cells with the counts of the total: a sector
 //!   with one service is the same figure twice, and a dimension with one member is the
 //!   total. Linked figures are hidden together, so one never reveals the other.
+//! - a member that is the sum of members of a finer dimension (a service of its units, a
+//!   sector of its services; found from the rows by [`nesting`]) adds that sum to the
+//!   equations ([`protect_nested`]).
 //!
 //! When nothing else can be hidden, the total is hidden too (and, as a last resort, the
 //! whole period). Numbers are never substituted: a hidden figure is left out (cells) or
@@ -25,8 +28,8 @@
 //!
 //! The check is structural: whether a figure can be computed depends only on which
 //! figures are hidden, not on their values, so one check covers `n`, `numerator` and
-//! `denominator` alike. Only the sums within one period are modelled; relations the rows
-//! do not tell (which services make up a sector, months adding up to a quarter) are not.
+//! `denominator` alike. Only the sums within one period are modelled, not months adding up
+//! to their quarter.
 
 use std::collections::BTreeMap;
 
@@ -95,9 +98,30 @@ impl Protection {
     }
 }
 
+/// A breakdown cell that is the sum of others of a finer dimension (a service and its
+/// units), as indexes into the period's cells.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Nest {
+    /// The coarser cell.
+    pub parent: usize,
+    /// The cells it is the sum of.
+    pub children: Vec<usize>,
+}
+
 /// Decides what of one period may be published: see the module docs.
 pub fn protect(total: Counts, cells: &[CellCounts<'_>], min_n: i64, min_cell_n: i64) -> Protection {
-    let structure = Structure::new(total, cells);
+    protect_nested(total, cells, &[], min_n, min_cell_n)
+}
+
+/// Like [`protect`], knowing also that some cells are sums of others ([`nesting`]).
+pub fn protect_nested(
+    total: Counts,
+    cells: &[CellCounts<'_>],
+    nests: &[Nest],
+    min_n: i64,
+    min_cell_n: i64,
+) -> Protection {
+    let structure = Structure::new(total, cells, nests);
     let groups = structure.groups.len();
     let mut hidden = vec![false; groups];
     // Primary suppression; linked figures share a group, so hiding one hides them all.
@@ -154,7 +178,7 @@ struct Group {
 }
 
 impl Structure {
-    fn new(total: Counts, cells: &[CellCounts<'_>]) -> Self {
+    fn new(total: Counts, cells: &[CellCounts<'_>], nests: &[Nest]) -> Self {
         let mut by_key: BTreeMap<(i64, Option<u64>, Option<u64>), Vec<usize>> = BTreeMap::new();
         // Index 0 is the total; cell i is i + 1.
         by_key.entry(total.key()).or_default().push(0);
@@ -218,11 +242,20 @@ impl Structure {
             });
             eq[cell_group[i]] += 1;
         }
+        let mut equations: Vec<Vec<i128>> = dims.into_values().collect();
+        for nest in nests {
+            let mut e = vec![0; groups.len()];
+            e[cell_group[nest.parent]] -= 1;
+            for &c in &nest.children {
+                e[cell_group[c]] += 1;
+            }
+            equations.push(e);
+        }
         Self {
             groups,
             total_group,
             cell_group,
-            equations: dims.into_values().collect(),
+            equations,
         }
     }
 
@@ -258,6 +291,138 @@ impl Structure {
         best.map(|(_, _, g)| g)
             .or_else(|| (!hidden[self.total_group]).then_some(self.total_group))
     }
+}
+
+/// One cell of a period for [`nesting`]: dimension, member, counts.
+pub type MemberCounts<'a> = (&'a str, &'a str, Counts);
+
+/// A breakdown member: dimension and member.
+pub type Member<'a> = (&'a str, &'a str);
+
+/// Which members of one dimension are the sums of members of another, from the cells of
+/// every period of a grain: member `a` of a finer dimension `A` belongs to member `b` of `B`
+/// when one assignment of every `A` member to a `B` member makes each `B` cell, in every
+/// period, the sum of its members' cells (`n`, `numerator` and `denominator`). Returns
+/// `((A, a), (B, b))` pairs. A reader who knows the organisation (which units make up a
+/// service) knows these sums, so suppression must too.
+pub fn nesting<'a>(periods: &[Vec<MemberCounts<'a>>]) -> Vec<(Member<'a>, Member<'a>)> {
+    let mut members: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for (d, m, _) in periods.iter().flatten() {
+        let list = members.entry(d).or_default();
+        if !list.contains(m) {
+            list.push(m);
+        }
+    }
+    let index: Vec<BTreeMap<(&str, &str), Counts>> = periods
+        .iter()
+        .map(|p| p.iter().map(|(d, m, c)| ((*d, *m), *c)).collect())
+        .collect();
+    let count = |p: &BTreeMap<(&str, &str), Counts>, d: &str, m: &str| p.get(&(d, m)).copied();
+    let mut out = Vec::new();
+    for (&fine, fine_members) in &members {
+        for (&coarse, coarse_members) in &members {
+            if fine == coarse || fine_members.len() <= coarse_members.len() {
+                continue;
+            }
+            // Table of counts per period: [period][member] (zero when absent).
+            let table = |d: &str, ms: &[&str]| -> Vec<Vec<[f64; 3]>> {
+                index
+                    .iter()
+                    .map(|p| {
+                        ms.iter()
+                            .map(|m| {
+                                count(p, d, m).map_or([0.0; 3], |c| {
+                                    [
+                                        c.n as f64,
+                                        c.numerator.unwrap_or(0.0),
+                                        c.denominator.unwrap_or(0.0),
+                                    ]
+                                })
+                            })
+                            .collect()
+                    })
+                    .collect()
+            };
+            let f = table(fine, fine_members);
+            let c = table(coarse, coarse_members);
+            if let Some(assign) = assign_members(&f, &c) {
+                for (i, &b) in assign.iter().enumerate() {
+                    out.push(((fine, fine_members[i]), (coarse, coarse_members[b])));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// An assignment of fine members to coarse ones under which every coarse count is the sum
+/// of its fine counts in every period; none when there is none (or the search is too long).
+fn assign_members(fine: &[Vec<[f64; 3]>], coarse: &[Vec<[f64; 3]>]) -> Option<Vec<usize>> {
+    let nf = fine.first().map_or(0, Vec::len);
+    let nc = coarse.first().map_or(0, Vec::len);
+    let fits = |a: usize, b: usize| {
+        fine.iter().zip(coarse).all(|(pf, pc)| {
+            (0..3).all(|k| pf[a][k] <= pc[b][k] + 1e-9) && (pf[a][0] == 0.0 || pc[b][0] > 0.0)
+        })
+    };
+    let candidates: Vec<Vec<usize>> = (0..nf)
+        .map(|a| (0..nc).filter(|&b| fits(a, b)).collect())
+        .collect();
+    if candidates.iter().any(Vec::is_empty) {
+        return None;
+    }
+    // Remaining room per period, coarse member and count.
+    let mut room: Vec<Vec<[f64; 3]>> = coarse.to_vec();
+    let mut assign = vec![0; nf];
+    let mut steps = 0u32;
+    fn search(
+        a: usize,
+        fine: &[Vec<[f64; 3]>],
+        candidates: &[Vec<usize>],
+        room: &mut [Vec<[f64; 3]>],
+        assign: &mut [usize],
+        steps: &mut u32,
+    ) -> bool {
+        if a == assign.len() {
+            return room.iter().flatten().flatten().all(|x| x.abs() < 1e-6);
+        }
+        for &b in &candidates[a] {
+            *steps += 1;
+            if *steps > 200_000 {
+                return false;
+            }
+            let ok = room
+                .iter()
+                .zip(fine)
+                .all(|(r, f)| (0..3).all(|k| f[a][k] <= r[b][k] + 1e-6));
+            if !ok {
+                continue;
+            }
+            for (r, f) in room.iter_mut().zip(fine) {
+                for k in 0..3 {
+                    r[b][k] -= f[a][k];
+                }
+            }
+            assign[a] = b;
+            if search(a + 1, fine, candidates, room, assign, steps) {
+                return true;
+            }
+            for (r, f) in room.iter_mut().zip(fine) {
+                for k in 0..3 {
+                    r[b][k] += f[a][k];
+                }
+            }
+        }
+        false
+    }
+    let found = search(0, fine, &candidates, &mut room, &mut assign, &mut steps);
+    if !found && steps > 200_000 {
+        tracing::warn!(
+            "gave up looking for how {nf} breakdown members nest in {nc} others; \
+             secondary suppression does not know their sums"
+        );
+    }
+    found.then_some(assign)
 }
 
 /// Of the unknowns (columns with `hidden` set) of `equations` (rows of coefficients, right
@@ -429,9 +594,76 @@ mod tests {
         ]);
         c[0].counts.numerator = Some(5.0);
         c[2].counts.numerator = Some(6.0);
-        let s = Structure::new(Counts::n(100), &c);
+        let s = Structure::new(Counts::n(100), &c, &[]);
         assert_ne!(s.cell_group[0], s.cell_group[2]);
         assert_eq!(s.cell_group[1], s.cell_group[3]);
+    }
+
+    #[test]
+    fn a_unit_is_not_its_service_minus_the_other_units() {
+        // S1 = u1 (3) + u2 (40), S2 = u3 (30) + u4 (27). Per dimension, hiding u1 and u4
+        // would do; but then u1 = S1 − u2.
+        let c = cells(&[
+            ("service", 43),
+            ("service", 57),
+            ("unit", 3),
+            ("unit", 40),
+            ("unit", 30),
+            ("unit", 27),
+        ]);
+        let nests = [
+            Nest {
+                parent: 0,
+                children: vec![2, 3],
+            },
+            Nest {
+                parent: 1,
+                children: vec![4, 5],
+            },
+        ];
+        let flat = protect(Counts::n(100), &c, 0, 5);
+        assert_eq!(hidden(&flat), vec![2, 5]);
+        assert!(!determined_nested(Counts::n(100), &c, &nests, &flat).is_empty());
+        let p = protect_nested(Counts::n(100), &c, &nests, 0, 5);
+        assert!(p.cell_hidden[2]);
+        assert!(determined_nested(Counts::n(100), &c, &nests, &p).is_empty());
+    }
+
+    #[test]
+    fn nesting_is_found_from_the_periods() {
+        let n = |x| Counts::n(x);
+        let periods = vec![
+            vec![
+                ("service", "S1", n(43)),
+                ("service", "S2", n(57)),
+                ("unit", "u1", n(3)),
+                ("unit", "u2", n(40)),
+                ("unit", "u3", n(30)),
+                ("unit", "u4", n(27)),
+                ("channel", "phone", n(60)),
+                ("channel", "chat", n(40)),
+            ],
+            vec![
+                ("service", "S1", n(20)),
+                ("service", "S2", n(50)),
+                ("unit", "u2", n(20)),
+                ("unit", "u3", n(11)),
+                ("unit", "u4", n(39)),
+                ("channel", "phone", n(30)),
+                ("channel", "chat", n(40)),
+            ],
+        ];
+        let mut found = nesting(&periods);
+        found.sort();
+        assert_eq!(
+            found,
+            vec![
+                (("unit", "u1"), ("service", "S1")),
+                (("unit", "u2"), ("service", "S1")),
+                (("unit", "u3"), ("service", "S2")),
+                (("unit", "u4"), ("service", "S2")),
+            ]
+        );
     }
 
     #[test]
@@ -447,7 +679,16 @@ mod tests {
     }
 
     fn determined_after(total: Counts, c: &[CellCounts<'_>], p: &Protection) -> Vec<usize> {
-        let s = Structure::new(total, c);
+        determined_nested(total, c, &[], p)
+    }
+
+    fn determined_nested(
+        total: Counts,
+        c: &[CellCounts<'_>],
+        nests: &[Nest],
+        p: &Protection,
+    ) -> Vec<usize> {
+        let s = Structure::new(total, c, nests);
         let mut hidden = vec![false; s.groups.len()];
         hidden[s.total_group] = p.total.is_some();
         for (i, &g) in s.cell_group.iter().enumerate() {

@@ -5,7 +5,11 @@ mod common;
 
 use arrow::array::Array;
 use common::{cell, compute, months, total};
-use tilannekuva_tiles::suppression::{CellCounts, Counts, protect};
+use std::collections::BTreeMap;
+
+use tilannekuva_tiles::suppression::{
+    CellCounts, Counts, MemberCounts, Nest, nesting, protect_nested,
+};
 use tilannekuva_tiles::{Grain, TilesDoc};
 
 /// A small deterministic generator (splitmix64), so that a failure can be replayed.
@@ -27,23 +31,45 @@ impl Rng {
 
 /// One random period: observations with a service (and its sector, a coarser grouping
 /// of services: some sectors have one service) and a channel, each either a "yes" or
-/// not (the numerator). Returns the total, the cells, and which cells are the same set of
-/// observations as another (a sector with one service).
+/// not (the numerator). Returns the total, the cells, and which cells are the sums of
+/// others (a sector of its services).
 struct Breakdown {
     total: Counts,
     cells: Vec<(String, String, Counts)>,
-    /// Pairs of cell indexes known to be the same figure.
-    same: Vec<(usize, usize)>,
+    /// Sector cell index → its services' cell indexes.
+    nests: Vec<(usize, Vec<usize>)>,
 }
 
-fn breakdown(rng: &mut Rng) -> Breakdown {
+/// What the periods of one tile share: services, their sectors, channels, sizes.
+struct Shape {
+    services: usize,
+    sectors: usize,
+    channels: usize,
+    with_channel: bool,
+    weights: Vec<u64>,
+}
+
+fn shape(rng: &mut Rng) -> Shape {
     let services = 1 + rng.below(6) as usize;
-    let sectors = 1 + rng.below(services as u64) as usize;
-    // Service s belongs to sector s % sectors: every sector has at least one service.
-    let channels = 1 + rng.below(4) as usize;
-    let with_channel = rng.below(3) > 0;
-    // Skewed sizes, so that small cells are common.
-    let weights: Vec<u64> = (0..services).map(|_| 1 + rng.below(4).pow(3)).collect();
+    Shape {
+        services,
+        // Service s belongs to sector s % sectors: every sector has at least one service.
+        sectors: 1 + rng.below(services as u64) as usize,
+        channels: 1 + rng.below(4) as usize,
+        with_channel: rng.below(3) > 0,
+        // Skewed sizes, so that small cells are common.
+        weights: (0..services).map(|_| 1 + rng.below(4).pow(3)).collect(),
+    }
+}
+
+fn breakdown(rng: &mut Rng, shape: &Shape) -> Breakdown {
+    let Shape {
+        services,
+        sectors,
+        channels,
+        with_channel,
+        ref weights,
+    } = *shape;
     let wsum: u64 = weights.iter().sum();
     let observations = rng.below(120);
     let mut service = vec![(0i64, 0i64); services];
@@ -83,18 +109,14 @@ fn breakdown(rng: &mut Rng) -> Breakdown {
             cells.push(("service".to_string(), format!("s{s}"), counts(c)));
         }
     }
-    let mut same = Vec::new();
+    let mut nests = Vec::new();
     for (k, &c) in sector.iter().enumerate() {
         if c.0 > 0 {
-            let members: Vec<usize> = (0..services).filter(|s| s % sectors == k).collect();
-            let nonempty: Vec<usize> = members
-                .iter()
-                .copied()
-                .filter(|&s| service[s].0 > 0)
+            let members: Vec<usize> = (0..services)
+                .filter(|s| s % sectors == k)
+                .filter_map(|s| service_cell[s])
                 .collect();
-            if let [only] = nonempty[..] {
-                same.push((cells.len(), service_cell[only].unwrap()));
-            }
+            nests.push((cells.len(), members));
             cells.push(("sector".to_string(), format!("k{k}"), counts(c)));
         }
     }
@@ -108,7 +130,7 @@ fn breakdown(rng: &mut Rng) -> Breakdown {
     Breakdown {
         total: counts(all),
         cells,
-        same,
+        nests,
     }
 }
 
@@ -145,8 +167,8 @@ fn recoverable(b: &Breakdown, cell_hidden: &[bool], total_hidden: bool) -> Vec<u
     let k = b.cells.len();
     let mut hidden: Vec<bool> = cell_hidden.to_vec();
     hidden.push(total_hidden);
-    // What a reader knows: each dimension adds up to the total; a sector with one service
-    // is that service.
+    // What a reader knows: each dimension adds up to the total; a sector is the sum of its
+    // services.
     let mut equations: Vec<Vec<f64>> = Vec::new();
     for dim in ["service", "sector", "channel"] {
         let mut e = vec![0.0; k + 1];
@@ -160,10 +182,12 @@ fn recoverable(b: &Breakdown, cell_hidden: &[bool], total_hidden: bool) -> Vec<u
             equations.push(e);
         }
     }
-    for &(a, s) in &b.same {
+    for (sector, services) in &b.nests {
         let mut e = vec![0.0; k + 1];
-        e[a] = 1.0;
-        e[s] = -1.0;
+        e[*sector] = -1.0;
+        for &s in services {
+            e[s] = 1.0;
+        }
         equations.push(e);
     }
     let unknown: Vec<usize> = (0..=k).filter(|&j| hidden[j]).collect();
@@ -190,60 +214,90 @@ fn nothing_hidden_can_be_computed_from_what_is_published() {
     let mut hidden_somewhere = 0;
     let mut secondary = 0;
     let mut totals_hidden = 0;
-    for case in 0..3000 {
-        let b = breakdown(&mut rng);
+    for case in 0..1000 {
+        // A tile: up to four periods of the same services, sectors and channels.
+        let shape = shape(&mut rng);
+        let periods: Vec<Breakdown> = (0..1 + rng.below(4))
+            .map(|_| breakdown(&mut rng, &shape))
+            .collect();
         let min_n = [0, 10, 30][rng.below(3) as usize];
         let min_cell_n = [0, 3, 5, 10][rng.below(4) as usize];
-        let cells: Vec<CellCounts<'_>> = b
-            .cells
+        // Which sectors hold which services, as the engine infers it from the periods.
+        let members: Vec<Vec<MemberCounts<'_>>> = periods
             .iter()
-            .map(|(d, _, c)| CellCounts {
-                dimension: d,
-                counts: *c,
+            .map(|b| {
+                b.cells
+                    .iter()
+                    .map(|(d, m, c)| (d.as_str(), m.as_str(), *c))
+                    .collect()
             })
             .collect();
-        let p = protect(b.total, &cells, min_n, min_cell_n);
-        let total_hidden = p.total.is_some();
-        let ctx = || {
-            format!(
-                "case {case}: min_n {min_n}, min_cell_n {min_cell_n}, total {:?} hidden {total_hidden}\ncells {:?}\nhidden {:?}",
-                b.total, b.cells, p.cell_hidden
-            )
-        };
-        // Primary.
-        assert!(total_hidden || b.total.n >= min_n, "{}", ctx());
-        for (i, (_, _, c)) in b.cells.iter().enumerate() {
-            if c.n < min_cell_n {
-                assert!(p.cell_hidden[i], "{}", ctx());
-            }
-        }
-        // Per dimension: with the total shown, zero or at least two cells hidden; with it
-        // hidden, at least one.
-        for dim in ["service", "sector", "channel"] {
-            let in_dim: Vec<usize> = (0..b.cells.len())
-                .filter(|&i| b.cells[i].0 == dim)
+        let parent_of: BTreeMap<(&str, &str), (&str, &str)> =
+            nesting(&members).into_iter().collect();
+        for (period, b) in periods.iter().enumerate() {
+            let cells: Vec<CellCounts<'_>> = b
+                .cells
+                .iter()
+                .map(|(d, _, c)| CellCounts {
+                    dimension: d,
+                    counts: *c,
+                })
                 .collect();
-            let hidden = in_dim.iter().filter(|&&i| p.cell_hidden[i]).count();
-            if in_dim.is_empty() {
-                continue;
+            let key = |i: usize| (b.cells[i].0.as_str(), b.cells[i].1.as_str());
+            let mut children: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+            for i in 0..b.cells.len() {
+                if let Some(parent) = parent_of.get(&key(i)) {
+                    let p = (0..b.cells.len()).find(|&j| key(j) == *parent).unwrap();
+                    children.entry(p).or_default().push(i);
+                }
             }
-            if total_hidden {
-                assert!(hidden >= 1, "{dim}: {}", ctx());
-            } else {
-                assert!(hidden != 1, "{dim}: {}", ctx());
+            let nests: Vec<Nest> = children
+                .into_iter()
+                .map(|(parent, children)| Nest { parent, children })
+                .collect();
+            let p = protect_nested(b.total, &cells, &nests, min_n, min_cell_n);
+            let total_hidden = p.total.is_some();
+            let ctx = || {
+                format!(
+                    "case {case} period {period}: min_n {min_n}, min_cell_n {min_cell_n}, total {:?} hidden {total_hidden}\ncells {:?}\nhidden {:?}\nnesting {parent_of:?}",
+                    b.total, b.cells, p.cell_hidden
+                )
+            };
+            // Primary.
+            assert!(total_hidden || b.total.n >= min_n, "{}", ctx());
+            for (i, (_, _, c)) in b.cells.iter().enumerate() {
+                if c.n < min_cell_n {
+                    assert!(p.cell_hidden[i], "{}", ctx());
+                }
             }
+            // Per dimension: with the total shown, zero or at least two cells hidden; with it
+            // hidden, at least one.
+            for dim in ["service", "sector", "channel"] {
+                let in_dim: Vec<usize> = (0..b.cells.len())
+                    .filter(|&i| b.cells[i].0 == dim)
+                    .collect();
+                let hidden = in_dim.iter().filter(|&&i| p.cell_hidden[i]).count();
+                if in_dim.is_empty() {
+                    continue;
+                }
+                if total_hidden {
+                    assert!(hidden >= 1, "{dim}: {}", ctx());
+                } else {
+                    assert!(hidden != 1, "{dim}: {}", ctx());
+                }
+            }
+            // The real check: no hidden figure is determined.
+            let fixed = recoverable(b, &p.cell_hidden, total_hidden);
+            assert!(fixed.is_empty(), "recoverable {fixed:?}: {}", ctx());
+            // Secondary suppression only where something was hidden first.
+            let primary = b.total.n < min_n || b.cells.iter().any(|c| c.2.n < min_cell_n);
+            let any = total_hidden || p.cell_hidden.iter().any(|&h| h);
+            assert_eq!(any, primary, "{}", ctx());
+            hidden_somewhere += usize::from(any);
+            totals_hidden += usize::from(total_hidden);
+            let primary_cells = b.cells.iter().filter(|c| c.2.n < min_cell_n).count();
+            secondary += usize::from(p.cell_hidden.iter().filter(|&&h| h).count() > primary_cells);
         }
-        // The real check: no hidden figure is determined.
-        let fixed = recoverable(&b, &p.cell_hidden, total_hidden);
-        assert!(fixed.is_empty(), "recoverable {fixed:?}: {}", ctx());
-        // Secondary suppression only where something was hidden first.
-        let primary = b.total.n < min_n || b.cells.iter().any(|c| c.2.n < min_cell_n);
-        let any = total_hidden || p.cell_hidden.iter().any(|&h| h);
-        assert_eq!(any, primary, "{}", ctx());
-        hidden_somewhere += usize::from(any);
-        totals_hidden += usize::from(total_hidden);
-        let primary_cells = b.cells.iter().filter(|c| c.2.n < min_cell_n).count();
-        secondary += usize::from(p.cell_hidden.iter().filter(|&&h| h).count() > primary_cells);
     }
     // The generator exercises what it is meant to.
     assert!(hidden_somewhere > 1000, "{hidden_somewhere}");
