@@ -44,34 +44,7 @@ pub struct ExpectedSource {
     pub cadence: Cadence,
 }
 
-/// Colour of a tile.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    /// Over the green threshold.
-    Green,
-    /// Over the yellow threshold.
-    Yellow,
-    /// Under it.
-    Red,
-    /// No value, suppressed, or incomplete data.
-    Grey,
-    /// No target: followed, not judged.
-    None,
-}
-
-impl Status {
-    /// Lower-case name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Green => "green",
-            Status::Yellow => "yellow",
-            Status::Red => "red",
-            Status::Grey => "grey",
-            Status::None => "none",
-        }
-    }
-}
+pub use crate::status::Status;
 
 /// One breakdown cell.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

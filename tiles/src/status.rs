@@ -3,11 +3,40 @@
 //! status (the engine, the desktop's test fixtures) applies the same rule.
 
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use tilannekuva_conventions::datetime::HELSINKI;
 
-use crate::compute::Status;
 use crate::definition::{Direction, Thresholds};
 use crate::suppression::TotalHidden;
+
+/// Colour of a tile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Over the green threshold.
+    Green,
+    /// Over the yellow threshold.
+    Yellow,
+    /// Under it.
+    Red,
+    /// No value, suppressed, or incomplete data.
+    Grey,
+    /// No target: followed, not judged.
+    None,
+}
+
+impl Status {
+    /// Lower-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Green => "green",
+            Status::Yellow => "yellow",
+            Status::Red => "red",
+            Status::Grey => "grey",
+            Status::None => "none",
+        }
+    }
+}
 
 /// Attainment of a target (1.0 = reached):
 /// - higher is better: `value / target` (none when the target is 0);
