@@ -1,9 +1,11 @@
-//! Personal data that must not reach a KPI tile: henkilötunnus and phone numbers.
+//! Personal data that must not reach a KPI tile: henkilötunnus, phone numbers and e-mail
+//! addresses.
 //!
 //! A henkilötunnus (Finnish personal identity code) is `DDMMYYCZZZQ`: date of birth,
 //! century sign `C`, individual number `ZZZ` and check character `Q`. [`is_valid_hetu`]
-//! validates one exactly; [`find_hetu`] and [`find_phone`] look for one inside free text
-//! (feedback comments, call notes) so that a pipeline can drop or redact it.
+//! validates one exactly; [`find_hetu`], [`find_phone`] and [`find_email`] look for one
+//! inside free text (feedback comments, call notes), and [`find_personal`] for any of them,
+//! so that a pipeline can refuse, drop or redact it.
 //!
 //! The finders lean towards finding: a false alarm costs a redacted word, a miss leaks a
 //! person's identity.
@@ -203,6 +205,96 @@ pub fn find_phone(text: &str) -> Option<(usize, &str)> {
         .find_map(|(i, _)| phone_at(&text[i..]).map(|len| (i, &text[i..i + len])))
 }
 
+/// The first e-mail address in free text, as its byte offset and the matched text: a local
+/// part of letters, digits and `.`, `_`, `%`, `+`, `-`, then `@`, then a domain of at least
+/// two dot-separated labels whose last is two or more letters (`etunimi.sukunimi@hva.fi`).
+pub fn find_email(text: &str) -> Option<(usize, &str)> {
+    let local = |c: char| c.is_alphanumeric() || matches!(c, '.' | '_' | '%' | '+' | '-');
+    let label = |c: char| c.is_alphanumeric() || c == '-';
+    for (at, _) in text.match_indices('@') {
+        let Some((start, _)) = text[..at]
+            .char_indices()
+            .rev()
+            .take_while(|&(_, c)| local(c))
+            .last()
+        else {
+            continue;
+        };
+        let start = start + text[start..at].len() - text[start..at].trim_start_matches('.').len();
+        if start == at {
+            continue;
+        }
+        let rest = &text[at + 1..];
+        let len = rest
+            .char_indices()
+            .take_while(|&(_, c)| label(c) || c == '.')
+            .last()
+            .map_or(0, |(i, c)| i + c.len_utf8());
+        let domain = rest[..len].trim_end_matches(['.', '-']);
+        let labels: Vec<&str> = domain.split('.').collect();
+        let ok = labels.len() >= 2
+            && labels.iter().all(|l| !l.is_empty())
+            && labels
+                .last()
+                .is_some_and(|tld| tld.len() >= 2 && tld.chars().all(char::is_alphabetic));
+        if ok {
+            return Some((start, &text[start..at + 1 + domain.len()]));
+        }
+    }
+    None
+}
+
+/// What kind of personal data a value carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PersonalKind {
+    /// A henkilötunnus.
+    Hetu,
+    /// A Finnish phone number.
+    Phone,
+    /// An e-mail address.
+    Email,
+}
+
+impl PersonalKind {
+    /// How messages name it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::Hetu => "a personal identity code (henkilötunnus)",
+            Self::Phone => "a phone number",
+            Self::Email => "an e-mail address",
+        }
+    }
+
+    /// The placeholder a redacted value gets.
+    pub fn placeholder(self) -> &'static str {
+        match self {
+            Self::Hetu => "[henkilötunnus]",
+            Self::Phone => "[puhelinnumero]",
+            Self::Email => "[sähköposti]",
+        }
+    }
+}
+
+/// The first personal identifier of any kind in free text: its kind, byte offset and text.
+pub fn find_personal(text: &str) -> Option<(PersonalKind, usize, &str)> {
+    let found = [
+        find_hetu(text).map(|(i, m)| (PersonalKind::Hetu, i, m)),
+        find_phone(text).map(|(i, m)| (PersonalKind::Phone, i, m)),
+        find_email(text).map(|(i, m)| (PersonalKind::Email, i, m)),
+    ];
+    found.into_iter().flatten().min_by_key(|&(_, i, _)| i)
+}
+
+/// `text` with every personal identifier replaced by its kind's placeholder.
+pub fn redact_personal(text: &str) -> String {
+    let mut out = text.to_string();
+    while let Some((kind, at, hit)) = find_personal(&out) {
+        let len = hit.len();
+        out.replace_range(at..at + len, kind.placeholder());
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -214,6 +306,42 @@ mod tests {
             .chars()
             .nth((n % 31) as usize)
             .unwrap()
+    }
+
+    #[test]
+    fn e_mail_addresses_in_text() {
+        assert_eq!(
+            find_email("soita tai kirjoita: matti.meikalainen@hyvaks.fi, kiitos"),
+            Some((20, "matti.meikalainen@hyvaks.fi"))
+        );
+        assert_eq!(
+            find_email("<a.b+tag@sub.example.org>."),
+            Some((1, "a.b+tag@sub.example.org"))
+        );
+        for none in [
+            "@hva.fi",
+            "nimi@",
+            "nimi@localhost",
+            "x@y.1",
+            "a @ b.fi",
+            "jono@asiakas",
+        ] {
+            assert_eq!(find_email(none), None, "{none}");
+        }
+    }
+
+    #[test]
+    fn any_personal_identifier_is_found_first_come_and_redacted() {
+        let t = "Soitin 040 123 4567, sposti liisa@example.fi, hetu 131052-308T.";
+        assert_eq!(
+            find_personal(t).map(|(k, _, m)| (k, m)),
+            Some((PersonalKind::Phone, "040 123 4567"))
+        );
+        assert_eq!(
+            redact_personal(t),
+            "Soitin [puhelinnumero], sposti [sähköposti], hetu [henkilötunnus]."
+        );
+        assert_eq!(find_personal("jono 12, odotus 45 s"), None);
     }
 
     #[test]

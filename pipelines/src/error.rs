@@ -35,9 +35,9 @@ pub enum Error {
     /// Too large a share of rows failed; nothing was committed.
     #[error(transparent)]
     TooManyRejects(Box<TooManyRejects>),
-    /// A value that looks like a henkilötunnus would have reached a curated table.
+    /// A henkilötunnus, phone number or e-mail address would have reached a curated table.
     #[error(
-        "{source_name}: {file} line {line}, column `{column}`: the value contains a personal identity code (henkilötunnus); nothing was loaded. Drop the source column (`drop`) or pseudonymise it (`hash = true`)"
+        "{source_name}: {file} line {line}, column `{column}`: the value contains {kind}; nothing was loaded. Drop the source column (`drop`) or pseudonymise it (`hash = true`)"
     )]
     PersonalData {
         /// Source name.
@@ -48,6 +48,8 @@ pub enum Error {
         line: u64,
         /// Canonical column that carried it.
         column: String,
+        /// What was found (`a phone number`).
+        kind: &'static str,
     },
     /// The export could not be read at all.
     #[error("{source_name}: {file}{}: {message}", .line.map(|l| format!(" line {l}")).unwrap_or_default())]

@@ -101,9 +101,9 @@ impl Pipelines {
     /// Fetches and loads everything a source has delivered. Each delivery is loaded on
     /// its own: one bad file does not stop the others.
     ///
-    /// Sources with a cursor (`rest_api`) are read page by page: each page is loaded, then
-    /// the cursor it ends with is committed to the manifest, then the next page is asked
-    /// for. A page that fails to load stops the source with the cursor before it, so the
+    /// Sources with a cursor (`rest_api`) are read page by page: each page's rows and the
+    /// cursor it ends with are committed to the manifest together, then the next page is
+    /// asked for. A page that fails to load stops the source with the cursor before it, so the
     /// next run asks for that page again. A fetch failure before anything was delivered is
     /// the outer error; after that it is the last entry of the list.
     pub async fn load_source(&self, name: &str) -> Result<Vec<Result<LoadReport>>> {
@@ -127,11 +127,23 @@ impl Pipelines {
                     break;
                 }
             };
+            // A page's rows and the cursor after it are committed together.
             let loaded = match step.delivery {
                 Some(d) => {
-                    let report = load::load_delivery(&self.warehouse, source, d).await;
+                    let report =
+                        load::load_page(&self.warehouse, source, d, step.cursor.as_ref()).await;
+                    let moved = matches!(
+                        report,
+                        Ok(LoadReport {
+                            outcome: Outcome::Loaded { .. },
+                            ..
+                        })
+                    );
                     let ok = report.is_ok();
                     out.push(report);
+                    if moved {
+                        cursor = step.cursor.clone().or(cursor);
+                    }
                     ok
                 }
                 None => true,
@@ -140,6 +152,8 @@ impl Pipelines {
             if !loaded {
                 break;
             }
+            // A page already loaded (the same bytes again) or an empty one moves the cursor
+            // on its own: there are no rows to commit with it.
             if cursor.as_ref() != Some(&next) {
                 let committed = self
                     .warehouse

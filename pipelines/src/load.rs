@@ -73,6 +73,19 @@ pub async fn load_delivery(
     compiled: &CompiledSource,
     d: Delivery,
 ) -> Result<LoadReport> {
+    load_page(wh, compiled, d, None).await
+}
+
+/// Loads one delivery and, in the same manifest commit as its rows, advances the source's
+/// cursor to `cursor` (a page of a paginated API): a crash leaves both as they were or
+/// both moved, never the rows without the cursor (which would load the page again) nor
+/// the cursor without the rows (a gap).
+pub async fn load_page(
+    wh: &Warehouse,
+    compiled: &CompiledSource,
+    d: Delivery,
+    cursor: Option<&serde_json::Value>,
+) -> Result<LoadReport> {
     let source = compiled.config.name.clone();
     let (sha, size) = land::fingerprint(&d).await?;
     let report = |outcome| LoadReport {
@@ -193,6 +206,9 @@ pub async fn load_delivery(
                     .push(q.clone());
             }
             m.loads.push(rec);
+            if let Some(c) = cursor {
+                m.cursors.insert(source.clone(), c.clone());
+            }
             Ok(())
         })
         .await;
@@ -495,14 +511,10 @@ fn quarantine_batch(
     RecordBatch::try_new(quarantine_schema(), arrays).expect("quarantine schema")
 }
 
-/// Raw values are kept in quarantine so people can fix them, but never a personal identity code.
+/// Raw values are kept in quarantine so people can fix them, but never a personal
+/// identifier (henkilötunnus, phone number, e-mail address).
 fn redact(raw: &str) -> String {
-    let mut out = raw.to_string();
-    while let Some((at, hit)) = tilannekuva_conventions::hetu::find_hetu(&out) {
-        let len = hit.len();
-        out.replace_range(at..at + len, "[henkilötunnus]");
-    }
-    out
+    tilannekuva_conventions::hetu::redact_personal(raw)
 }
 
 /// Sources grouped by the table they fill.

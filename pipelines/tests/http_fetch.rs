@@ -716,6 +716,33 @@ async fn rest_api_pages_keep_a_cursor_and_the_next_run_continues_from_it() {
         Some(serde_json::json!({"start_time": 1_700_000_500}))
     );
 
+    // Every page's rows and its cursor moved in one commit: no version has the rows of a
+    // page without the cursor after it (a crash there would load the page again), and no
+    // commit moved the cursor alone.
+    let last = f.pipelines.warehouse.manifest().await.unwrap().version;
+    let mut before: Option<tilannekuva_warehouse::Manifest> = None;
+    for v in 1..=last {
+        let bytes = f
+            .pipelines
+            .warehouse
+            .get(&format!("_manifest/{v:020}.json"))
+            .await
+            .unwrap();
+        let m: tilannekuva_warehouse::Manifest = serde_json::from_slice(&bytes).unwrap();
+        assert!(!m.message.starts_with("cursor "), "{}", m.message);
+        let (loads, cursor) = (m.loads.len(), m.cursors.get("events_api"));
+        let (loads_before, cursor_before) = before
+            .as_ref()
+            .map_or((0, None), |b| (b.loads.len(), b.cursors.get("events_api")));
+        assert_eq!(
+            loads != loads_before,
+            cursor != cursor_before,
+            "version {v} ({}): rows and cursor move together",
+            m.message
+        );
+        before = Some(m);
+    }
+
     // Nothing new: an empty page, no load and no commit.
     let version = f.pipelines.warehouse.manifest().await.unwrap().version;
     assert!(f.load("events_api").await.is_empty());

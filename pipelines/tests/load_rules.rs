@@ -381,6 +381,54 @@ async fn a_personal_identity_code_never_reaches_a_curated_table() {
 }
 
 #[tokio::test]
+async fn a_phone_number_or_an_e_mail_address_never_reaches_a_curated_table() {
+    for (i, (note, kind)) in [
+        ("soittakaa numeroon +358 40 123 4567", "a phone number"),
+        (
+            "takaisinsoitto 040-1234567 klo 16 jälkeen",
+            "a phone number",
+        ),
+        (
+            "vastaus osoitteeseen liisa.virtanen@example.fi",
+            "an e-mail address",
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let f = Fixture::new(&source(""));
+        let file = format!("p{i}.csv");
+        f.drop_file(
+            &file,
+            &csv(&[
+                "1;5.3.2024 8:07;1;K;ok;",
+                &format!("2;5.3.2024 8:09;1;K;{note};"),
+            ]),
+        );
+        let err = f.load().await.remove(0).unwrap_err().to_string();
+        assert!(
+            err.contains(&file)
+                && err.contains("line 3")
+                && err.contains("`note`")
+                && err.contains(kind),
+            "{err}"
+        );
+        assert!(
+            !err.contains(note),
+            "the error must not repeat the value: {err}"
+        );
+        assert_eq!(f.rows().await, 0, "nothing of the export was loaded");
+    }
+    // A dashed identifier with a zero group is no phone number; a bare `@` is no address.
+    let f = Fixture::new(&source(""));
+    f.drop_file(
+        "ok.csv",
+        &csv(&["1;5.3.2024 8:07;1;K;tiketti 55b164a3-0115-4847-abac-0401234567aa @ jono;"]),
+    );
+    assert_eq!(loaded(&f.load().await[0]), (1, 0));
+}
+
+#[tokio::test]
 async fn pseudonymised_columns_store_a_keyed_hash() {
     let f = Fixture::new(
         &source("")

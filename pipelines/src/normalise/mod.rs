@@ -143,12 +143,13 @@ impl<'a, F: FnMut(&str, RecordBatch) -> Result<()>> Normaliser<'a, F> {
         match plan.row(line, &self.bound, &field, fields, self.expected_fields) {
             Err(reject) => self.summary.rejects.push(reject),
             Ok(values) => {
-                if let Some(column) = plan.guard_personal_data(&values) {
+                if let Some((column, kind)) = plan.guard_personal_data(&values) {
                     return Err(Error::PersonalData {
                         source_name: self.source.config.name.clone(),
                         file: self.file.clone(),
                         line,
                         column,
+                        kind: kind.describe(),
                     });
                 }
                 let time = self.period_of(&values);

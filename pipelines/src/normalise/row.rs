@@ -9,7 +9,7 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use tilannekuva_conventions::boolean::{is_missing, parse_bool};
 use tilannekuva_conventions::datetime::{HELSINKI, parse_time, to_local_date, to_utc};
-use tilannekuva_conventions::hetu::find_hetu;
+use tilannekuva_conventions::hetu::{PersonalKind, find_personal};
 use tilannekuva_conventions::number::{parse_f64, parse_i64};
 
 use super::Value;
@@ -197,10 +197,13 @@ impl RowPlan {
         }
     }
 
-    /// Refuses a row carrying a personal identity code in any stored text column.
-    pub fn guard_personal_data(&self, values: &[Value]) -> Option<String> {
+    /// The first stored text column (not pseudonymised) carrying a personal identifier: a
+    /// henkilötunnus, a phone number or an e-mail address, and which kind it is.
+    pub fn guard_personal_data(&self, values: &[Value]) -> Option<(String, PersonalKind)> {
         self.columns.iter().zip(values).find_map(|(c, v)| match v {
-            Value::Str(s) if !c.hashed() && find_hetu(s).is_some() => Some(c.name.clone()),
+            Value::Str(s) if !c.hashed() => {
+                find_personal(s).map(|(kind, _, _)| (c.name.clone(), kind))
+            }
             _ => None,
         })
     }
