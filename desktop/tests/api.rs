@@ -484,25 +484,34 @@ async fn signing_in_sets_a_signed_http_only_strict_cookie() {
     assert_eq!(s, StatusCode::UNAUTHORIZED);
 }
 
-#[tokio::test]
-async fn status_shows_source_freshness_snapshots_and_the_pipeline_hook() {
-    let (_dir, state) = common::state().await;
-    let run = RunRecord {
-        job: "load".into(),
-        scheduled_for: "2026-01-10T04:00:00Z".parse().unwrap(),
+/// A run of `job` on 10.1.2026 that started at 04:00:00 and took `secs` seconds.
+fn run_record(job: &str, outcome: RunOutcome, secs: f64) -> RunRecord {
+    let start: chrono::DateTime<chrono::Utc> = "2026-01-10T04:00:00Z".parse().unwrap();
+    RunRecord {
+        job: job.into(),
+        scheduled_for: start,
         trigger: Trigger::Schedule,
-        started_at: Some("2026-01-10T04:00:01Z".parse().unwrap()),
-        finished_at: "2026-01-10T04:00:09Z".parse().unwrap(),
-        outcome: RunOutcome::Succeeded,
+        started_at: Some(start),
+        finished_at: start + chrono::Duration::milliseconds((secs * 1000.0) as i64),
+        outcome,
         attempts: 1,
-        work: WorkDone {
-            rows_loaded: 4269,
-            ..WorkDone::default()
-        },
+        work: WorkDone::default(),
         input_version: None,
         error: None,
         note: None,
         holder: "test".into(),
+    }
+}
+
+#[tokio::test]
+async fn status_shows_source_freshness_snapshots_and_the_pipeline_hook() {
+    let (_dir, state) = common::state().await;
+    let run = RunRecord {
+        work: WorkDone {
+            rows_loaded: 4269,
+            ..WorkDone::default()
+        },
+        ..run_record("load", RunOutcome::Succeeded, 8.0)
     };
     let status = Arc::new(PipelineStatus {
         runs: vec![run],
@@ -542,20 +551,7 @@ async fn status_shows_a_sector_limited_token_only_its_sources_and_their_runs() {
         })
         .await
         .unwrap();
-    let run = |job: &str| RunRecord {
-        job: job.into(),
-        scheduled_for: "2026-01-10T04:00:00Z".parse().unwrap(),
-        trigger: Trigger::Schedule,
-        started_at: None,
-        finished_at: "2026-01-10T04:00:09Z".parse().unwrap(),
-        outcome: RunOutcome::Succeeded,
-        attempts: 1,
-        work: WorkDone::default(),
-        input_version: None,
-        error: None,
-        note: None,
-        holder: "test".into(),
-    };
+    let run = |job: &str| run_record(job, RunOutcome::Succeeded, 9.0);
     let late = |source: &str| LateSource {
         source: source.into(),
         last_loaded_at: None,
@@ -749,20 +745,7 @@ fn parse_exposition(text: &str) -> std::collections::BTreeMap<String, f64> {
 #[tokio::test]
 async fn metrics_are_scraped_in_the_exposition_format() {
     let (_dir, state) = common::state().await;
-    let run = |job: &str, outcome: RunOutcome| RunRecord {
-        job: job.into(),
-        scheduled_for: "2026-01-10T04:00:00Z".parse().unwrap(),
-        trigger: Trigger::Schedule,
-        started_at: Some("2026-01-10T04:00:00Z".parse().unwrap()),
-        finished_at: "2026-01-10T04:00:02.5Z".parse().unwrap(),
-        outcome,
-        attempts: 1,
-        work: WorkDone::default(),
-        input_version: None,
-        error: None,
-        note: None,
-        holder: "test".into(),
-    };
+    let run = |job: &str, outcome: RunOutcome| run_record(job, outcome, 2.5);
     let status = Arc::new(PipelineStatus {
         runs: vec![run("load_contacts", RunOutcome::Failed)],
         late_sources: vec![LateSource {
