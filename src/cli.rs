@@ -140,7 +140,8 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
-    /// Remove files that no committed state refers to (leftovers of interrupted loads).
+    /// Remove files that no committed state refers to (leftovers of interrupted loads),
+    /// and landed exports older than `[warehouse] raw_retention_days`.
     Gc,
     /// Run the scheduler and the desktop web server until SIGTERM or Ctrl-C.
     ///
@@ -345,8 +346,19 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Gc => {
             let project = Project::load(&cli.config, &overrides)?;
-            let removed = project.warehouse()?.remove_orphans().await?;
+            let wh = project.warehouse()?;
+            let removed = wh.remove_orphans().await?;
             println!("removed {} unreferenced files", removed.len());
+            if let Some(days) = project.raw_retention_days {
+                let cutoff = chrono::Utc::now() - chrono::Duration::days(i64::from(days));
+                let expired = wh.expire_raw(cutoff).await?;
+                println!(
+                    "removed {} landed exports loaded before {} (raw_retention_days = {days}); \
+                     the load ledger keeps their hashes",
+                    expired.len(),
+                    cutoff.format("%Y-%m-%d %H:%M UTC")
+                );
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Serve { bind, jobs } => {

@@ -23,7 +23,7 @@ const DEMO_KEY: &[u8] = b"tilannekuva-demo-key-not-secret";
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct MainConfig {
-    warehouse: PathSection,
+    warehouse: WarehouseSection,
     inputs: PathSection,
     definitions: Definitions,
     pseudonymisation: Pseudonymisation,
@@ -31,6 +31,17 @@ struct MainConfig {
     demo: Option<DemoSection>,
     #[serde(default)]
     desktop: Option<DesktopSettings>,
+}
+
+/// `[warehouse]`: where it is, and how long landed exports are kept.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WarehouseSection {
+    path: PathBuf,
+    /// Days a landed export (which may hold personal data) is kept under `raw/`; `gc`
+    /// removes older copies. Unset: kept for ever.
+    #[serde(default)]
+    raw_retention_days: Option<u32>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -94,6 +105,8 @@ pub struct Project {
     pub config_path: PathBuf,
     /// Warehouse folder.
     pub warehouse_path: PathBuf,
+    /// Days landed exports are kept (`[warehouse] raw_retention_days`); `None`: for ever.
+    pub raw_retention_days: Option<u32>,
     /// Inputs folder.
     pub inputs_path: PathBuf,
     /// Canonical tables.
@@ -203,6 +216,7 @@ impl Project {
                 .warehouse
                 .clone()
                 .unwrap_or_else(|| at(&main.warehouse.path)),
+            raw_retention_days: main.warehouse.raw_retention_days,
             inputs_path: overrides
                 .inputs
                 .clone()

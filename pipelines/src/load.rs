@@ -177,6 +177,7 @@ pub async fn load_page(
         },
         replaced: Vec::new(),
         status: LoadStatus::Loaded,
+        raw_removed_at: None,
     };
     let table = compiled.table.name.clone();
     let mut replaced = Vec::new();

@@ -123,6 +123,7 @@ impl Setup {
             policy: "replace".into(),
             replaced: vec![],
             status: tilannekuva_warehouse::LoadStatus::Loaded,
+            raw_removed_at: None,
         };
         self.wh
             .commit("test load", |m| {

@@ -69,3 +69,17 @@ pub fn sample_config() -> tilannekuva_samples::SampleConfig {
         bad_row_rate: tilannekuva_samples::SampleConfig::default().bad_row_rate,
     }
 }
+
+/// Copies a folder tree (the repository's `config/` and `sql/`, to edit a copy).
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), target).unwrap();
+        }
+    }
+}

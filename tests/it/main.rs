@@ -10,6 +10,7 @@ mod crash;
 mod demo;
 mod deploy;
 mod docs;
+mod retention;
 mod scheduler;
 mod snapshots;
 mod tiles;

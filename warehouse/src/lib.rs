@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
@@ -259,6 +259,40 @@ impl Warehouse {
                     self.delete(&path).await?;
                     removed.push(path);
                 }
+            }
+        }
+        Ok(removed)
+    }
+
+    /// The raw retention rule: removes the landed copies of exports loaded before `cutoff`
+    /// and returns their paths. The ledger keeps every entry (marked `raw_removed_at`), so a
+    /// redelivery of the same bytes still loads nothing. The entries are marked in one
+    /// commit before any file is removed; a copy left by an interrupted run is removed by
+    /// the next one.
+    pub async fn expire_raw(&self, cutoff: DateTime<Utc>) -> Result<Vec<String>> {
+        let now = Utc::now();
+        let manifest = self.manifest().await?;
+        if manifest
+            .loads
+            .iter()
+            .any(|l| l.raw_removed_at.is_none() && l.loaded_at < cutoff)
+        {
+            self.commit("raw retention", |m| {
+                for l in m.loads.iter_mut() {
+                    if l.raw_removed_at.is_none() && l.loaded_at < cutoff {
+                        l.raw_removed_at = Some(now);
+                    }
+                }
+                Ok(())
+            })
+            .await?;
+        }
+        let manifest = self.manifest().await?;
+        let mut removed = Vec::new();
+        for l in manifest.loads.iter().filter(|l| l.raw_removed_at.is_some()) {
+            if self.exists(&ObjectPath::from(l.raw_path.as_str())).await? {
+                self.delete(&l.raw_path).await?;
+                removed.push(l.raw_path.clone());
             }
         }
         Ok(removed)

@@ -112,6 +112,10 @@ pub struct LoadRecord {
     pub replaced: Vec<String>,
     /// Current status.
     pub status: LoadStatus,
+    /// When the landed copy (`raw_path`) was removed by the raw retention rule; the entry
+    /// stays, so a redelivery of the same bytes still loads nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub raw_removed_at: Option<DateTime<Utc>>,
 }
 
 /// A published, reproducible picture of all tiles.
@@ -236,6 +240,7 @@ mod tests {
             policy: "replace".into(),
             replaced: vec![],
             status: LoadStatus::Loaded,
+            raw_removed_at: None,
         }
     }
 

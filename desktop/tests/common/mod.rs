@@ -402,6 +402,7 @@ pub async fn warehouse() -> (tempfile::TempDir, Warehouse) {
             policy: "append".into(),
             replaced: vec![],
             status: LoadStatus::Loaded,
+            raw_removed_at: None,
         });
         Ok(())
     })
