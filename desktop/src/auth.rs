@@ -135,9 +135,10 @@ pub(crate) async fn require_auth(
     mut req: Request,
     next: Next,
 ) -> Response {
+    // Only tokens are guesses worth limiting: a session cookie is signed (forging one means
+    // guessing the key), and an expired one is no attack, so it never counts or waits.
     let client = crate::limit::client_of(req.extensions());
-    let presented = req.headers().contains_key(header::AUTHORIZATION)
-        || cookie(req.headers(), COOKIE).is_some();
+    let presented = req.headers().contains_key(header::AUTHORIZATION);
     if presented && let Some(wait) = state.sign_ins().wait(client, Instant::now()) {
         return crate::limit::too_many(wait);
     }

@@ -1,7 +1,9 @@
 //! Failed sign-ins limited per client address: after `failed_sign_ins_per_minute` wrong
-//! tokens (or forged session cookies) within a minute, every credential from that address is
-//! refused with 429 and `Retry-After` until the oldest failure is a minute old, the right
-//! token included, so guessing learns nothing while the limit holds.
+//! tokens within a minute (through the sign-in form or as a bearer token), every token from
+//! that address is refused with 429 and `Retry-After` until the oldest failure is a minute
+//! old, the right one included, so guessing learns nothing while the limit holds. Session
+//! cookies are neither counted nor refused: they are signed, and an expired one (a page
+//! left open overnight, many of them behind one office address) is no attack.
 //!
 //! The address is the TCP peer's. Behind a reverse proxy every client shares the proxy's
 //! address; limit sign-ins at the proxy there too.

@@ -103,6 +103,22 @@ async fn failed_sign_ins_are_limited_per_client_address() {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
+    // A session signed in before the guessing starts.
+    let r = client
+        .post(format!("{base}/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("token={HEALTH}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let session = r.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
     // The default limit: 10 wrong tokens a minute, through the form or the API.
     for i in 0..10 {
         let r = if i % 2 == 0 {
@@ -150,6 +166,14 @@ async fn failed_sign_ins_are_limited_per_client_address() {
         let v: serde_json::Value = serde_json::from_str(&r.text().await.unwrap()).unwrap();
         assert_eq!(v["error"]["code"], "too_many_failed_sign_ins");
     }
+    // A signed session is no guess: it goes on working from the same address.
+    let r = client
+        .get(format!("{base}/api/v1/tiles"))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
     // Requests without credentials are not sign-ins: the health check still answers.
     let r = client.get(format!("{base}/healthz")).send().await.unwrap();
     assert_eq!(r.status(), 200);
