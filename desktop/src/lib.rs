@@ -21,6 +21,7 @@
 //! | `GET /api/v1/status` | yes | source freshness from the load ledger, snapshots, pipeline runs |
 //! | `GET /api/v1/openapi.json` | yes | OpenAPI 3 description |
 //! | `GET /api/v1/healthz`, `/api/v1/readyz` (also `/healthz`, `/readyz`) | no | liveness, readiness |
+//! | `GET /metrics` | yes, or none on its own `metrics_bind` listener | Prometheus metrics (see `metrics.rs`) |
 //!
 //! Caching: every tile answer has an `ETag`. For the JSON answers it is a hash of the answer
 //! itself, notices included, so a source turning late or data going stale changes it even
