@@ -24,6 +24,28 @@ async fn start(
     (addr, stop, server)
 }
 
+/// Posts the sign-in form with `token`.
+async fn sign_in(client: &reqwest::Client, base: &str, token: &str) -> reqwest::Response {
+    client
+        .post(format!("{base}/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("token={token}"))
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The `name=value` of the session cookie a sign-in set.
+fn session_cookie(r: &reqwest::Response) -> String {
+    r.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
 #[tokio::test]
 async fn serves_on_a_real_socket_and_shuts_down() {
     let (_dir, state) = common::state().await;
@@ -62,21 +84,9 @@ async fn serves_on_a_real_socket_and_shuts_down() {
         .unwrap();
     assert_eq!(r.status(), 304);
     // Sign in through the form; the cookie then opens the page.
-    let r = client
-        .post(format!("{base}/login"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!("token={HEALTH}"))
-        .send()
-        .await
-        .unwrap();
+    let r = sign_in(&client, &base, HEALTH).await;
     assert_eq!(r.status(), 303);
-    let cookie = r.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
+    let cookie = session_cookie(&r);
     let r = client
         .get(format!("{base}/"))
         .header("cookie", &cookie)
@@ -104,31 +114,13 @@ async fn failed_sign_ins_are_limited_per_client_address() {
         .build()
         .unwrap();
     // A session signed in before the guessing starts.
-    let r = client
-        .post(format!("{base}/login"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!("token={HEALTH}"))
-        .send()
-        .await
-        .unwrap();
+    let r = sign_in(&client, &base, HEALTH).await;
     assert_eq!(r.status(), 303);
-    let session = r.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
+    let session = session_cookie(&r);
     // The default limit: 10 wrong tokens a minute, through the form or the API.
     for i in 0..10 {
         let r = if i % 2 == 0 {
-            client
-                .post(format!("{base}/login"))
-                .header("content-type", "application/x-www-form-urlencoded")
-                .body(format!("token=guess-{i}"))
-                .send()
-                .await
-                .unwrap()
+            sign_in(&client, &base, &format!("guess-{i}")).await
         } else {
             client
                 .get(format!("{base}/api/v1/tiles"))
@@ -148,13 +140,7 @@ async fn failed_sign_ins_are_limited_per_client_address() {
             .send()
             .await
             .unwrap(),
-        client
-            .post(format!("{base}/login"))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(format!("token={ADMIN}"))
-            .send()
-            .await
-            .unwrap(),
+        sign_in(&client, &base, ADMIN).await,
     ] {
         assert_eq!(r.status(), 429);
         let wait: u64 = r.headers()["retry-after"]
