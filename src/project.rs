@@ -283,6 +283,8 @@ impl Project {
                 .push(ExpectedSource {
                     source: s.name.clone(),
                     cadence: s.load.cadence,
+                    complete_when: s.load.complete_when,
+                    end_within_days: s.load.end_within_days,
                 });
         }
         Ok(Engine {

@@ -15,7 +15,7 @@ use tilannekuva_conventions::datetime::{
 };
 use tilannekuva_conventions::encoding::TextEncoding;
 use tilannekuva_conventions::number::NumberFormat;
-use tilannekuva_warehouse::catalog::{Cadence, ColumnType, TableDef};
+use tilannekuva_warehouse::catalog::{Cadence, ColumnType, CompleteWhen, TableDef};
 
 use crate::fetch::FetchConfig;
 
@@ -365,6 +365,22 @@ pub struct LoadPolicy {
     /// Which reporting periods the source covers: `month` (every month) or `year`.
     #[serde(default = "default_cadence")]
     pub cadence: Cadence,
+    /// When a month's delivery counts as complete: `data_reaches_end` (default),
+    /// `declared_range` or `any_row`; see [`CompleteWhen`].
+    #[serde(default)]
+    pub complete_when: CompleteWhen,
+    /// For `data_reaches_end`: how many days before the month's last day its latest row
+    /// may be (weekends and holidays of a service that closes; 0 = a row on the last day).
+    #[serde(default = "default_end_within_days")]
+    pub end_within_days: u32,
+    /// A pattern that reads the range an export covers from its file name, with a group
+    /// `month`, `year`, or `from` and `to`; see [`crate::completeness::NamePattern`].
+    #[serde(default)]
+    pub covered_range_from_name: Option<String>,
+}
+
+fn default_end_within_days() -> u32 {
+    3
 }
 
 fn default_cadence() -> Cadence {
@@ -385,6 +401,9 @@ impl Default for LoadPolicy {
             max_reject_share: default_max_reject_share(),
             expected_every_hours: None,
             cadence: default_cadence(),
+            complete_when: CompleteWhen::default(),
+            end_within_days: default_end_within_days(),
+            covered_range_from_name: None,
         }
     }
 }
@@ -533,6 +552,20 @@ pub fn validate_source(
     }
     if !(0.0..=1.0).contains(&s.load.max_reject_share) {
         bad("load.max_reject_share", "must be between 0 and 1".into());
+    }
+    if let Some(p) = &s.load.covered_range_from_name {
+        if let Err(e) = crate::completeness::NamePattern::compile(p) {
+            bad("load.covered_range_from_name", e);
+        }
+    }
+    if s.load.complete_when == CompleteWhen::DeclaredRange
+        && s.load.covered_range_from_name.is_none()
+        && !s.fetch.declares_range()
+    {
+        bad(
+            "load.complete_when",
+            "`declared_range` needs `covered_range_from_name`: this fetch kind does not declare the range of what it delivers".into(),
+        );
     }
     if let FormatConfig::Csv(csv) = &s.format {
         if !csv.header {

@@ -178,6 +178,7 @@ pub async fn load_page(
         replaced: Vec::new(),
         status: LoadStatus::Loaded,
         raw_removed_at: None,
+        covers: compiled.covered(&d),
     };
     let table = compiled.table.name.clone();
     let mut replaced = Vec::new();

@@ -7,9 +7,12 @@ use std::collections::BTreeMap;
 
 use tilannekuva_warehouse::catalog::TableDef;
 
+use tilannekuva_warehouse::Covered;
+
 use crate::Result;
+use crate::completeness::NamePattern;
 use crate::config::{self, Lookup, Problems, SourceConfig, SourceRef};
-use crate::fetch::Fetcher;
+use crate::fetch::{Delivery, Fetcher};
 use crate::normalise::RowPlan;
 
 /// A source that passed validation, compiled against its canonical table.
@@ -23,6 +26,9 @@ pub struct CompiledSource {
     pub table: TableDef,
     /// How each row of an export becomes a row of the table.
     pub rows: RowPlan,
+    /// Reads the range an export covers from its file name (`[load]
+    /// covered_range_from_name`).
+    pub covered_by_name: Option<NamePattern>,
 }
 
 impl CompiledSource {
@@ -39,6 +45,23 @@ impl CompiledSource {
     /// Binds the row plan to an export's header; see [`RowPlan::bind`].
     pub fn bind(&self, file: &str, header: &[String]) -> Result<Vec<Option<usize>>> {
         self.rows.bind(self.reference(), file, header)
+    }
+
+    /// The range of days a delivery covers: what its fetch knows, else what its name
+    /// declares. A name the pattern does not read is loaded all the same, with a warning:
+    /// its months then count as delivered only by their rows.
+    pub fn covered(&self, delivery: &Delivery) -> Option<Covered> {
+        if delivery.covers.is_some() {
+            return delivery.covers;
+        }
+        let pattern = self.covered_by_name.as_ref()?;
+        match pattern.covered(&delivery.name) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                tracing::warn!(source = %self.name(), file = %delivery.name, "`load.covered_range_from_name` declares no range: {e}");
+                None
+            }
+        }
     }
 }
 
@@ -82,11 +105,17 @@ pub fn compile_sources(
             continue; // reported above
         };
         if let Some(rows) = RowPlan::compile(s, table, lookups, &mut problems) {
+            let covered_by_name = s
+                .load
+                .covered_range_from_name
+                .as_deref()
+                .and_then(|p| NamePattern::compile(p).ok()); // checked above
             compiled.push(CompiledSource {
                 config: s.clone(),
                 fetch,
                 table: table.clone(),
                 rows,
+                covered_by_name,
             });
         }
     }

@@ -124,6 +124,7 @@ impl Setup {
             replaced: vec![],
             status: tilannekuva_warehouse::LoadStatus::Loaded,
             raw_removed_at: None,
+            covers: None,
         };
         self.wh
             .commit("test load", |m| {

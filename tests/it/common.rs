@@ -83,3 +83,74 @@ pub fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// A copy of the repository's `config/` and `sql/` in a temporary folder, with its own
+/// warehouse and drop folders: for tests that edit the config or hand-write exports.
+pub struct CopiedProject {
+    /// The temporary folder holding everything.
+    pub dir: tempfile::TempDir,
+    /// The copied main config.
+    pub config: PathBuf,
+    /// The warehouse folder.
+    pub warehouse: PathBuf,
+    /// The drop folders' root.
+    pub inputs: PathBuf,
+}
+
+impl CopiedProject {
+    /// Copies the repository's config and SQL.
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+        copy_dir(&repo.join("config"), &dir.path().join("config"));
+        copy_dir(&repo.join("sql"), &dir.path().join("sql"));
+        Self {
+            config: dir.path().join("config/tilannekuva.toml"),
+            warehouse: dir.path().join("wh"),
+            inputs: dir.path().join("in"),
+            dir,
+        }
+    }
+
+    /// Replaces `from` with `to` in a copied config file (relative to `config/`); panics
+    /// when `from` is not there, so a test never edits nothing.
+    pub fn edit(&self, file: &str, from: &str, to: &str) {
+        let path = self.dir.path().join("config").join(file);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains(from), "{file} has no `{from}`");
+        std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
+    }
+
+    /// Runs the binary on this project; panics with its output on failure, else returns
+    /// stdout and stderr together.
+    pub fn run(&self, args: &[&str]) -> String {
+        let out = Command::new(env!("CARGO_BIN_EXE_tilannekuva"))
+            .arg("--config")
+            .arg(&self.config)
+            .args(["--warehouse", self.warehouse.to_str().unwrap()])
+            .args(["--inputs", self.inputs.to_str().unwrap()])
+            .args(args)
+            .env_remove("RUST_LOG")
+            .env(PSEUDONYM_KEY_ENV, TEST_PSEUDONYM_KEY)
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "{args:?}: {text}");
+        text
+    }
+
+    /// The latest published tiles, as `tiles --format json` prints them.
+    pub fn tiles(&self) -> serde_json::Value {
+        let out = self.run(&["tiles", "--format", "json"]);
+        let json = &out[out.find('{').expect("JSON on stdout")..];
+        serde_json::Deserializer::from_str(json)
+            .into_iter::<serde_json::Value>()
+            .next()
+            .unwrap()
+            .unwrap()
+    }
+}

@@ -139,3 +139,201 @@ fn killing_a_load_at_any_moment_never_loses_or_duplicates_rows() {
     let (n2, _, _) = counts(wh);
     assert_eq!(n2, n);
 }
+
+/// Pages of the export API below: page `k` starts at `API_T0 + k * API_STEP` and holds
+/// `API_ITEMS` contacts, ten seconds apart.
+const API_T0: i64 = 1_735_682_400; // 2025-01-01 00:00 Helsinki
+const API_STEP: i64 = 3_600;
+const API_PAGES: i64 = 40;
+const API_ITEMS: i64 = 25;
+const API_TOKEN_ENV: &str = "TILANNEKUVA_TEST_CONTACTS_API_TOKEN";
+const API_TOKEN: &str = "kill-test-token";
+
+/// A contact-centre export API on 127.0.0.1 that pages through `API_PAGES` windows by
+/// `start_time`, slowly enough (20 ms a page) for kills to land anywhere in a run.
+fn export_api() -> String {
+    use axum::extract::RawQuery;
+    use axum::http::{HeaderMap, StatusCode};
+    use axum::response::IntoResponse;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send(listener.local_addr().unwrap()).unwrap();
+            let app = axum::Router::new().route(
+                "/v2/contacts",
+                axum::routing::get(|headers: HeaderMap, RawQuery(q): RawQuery| async move {
+                    let auth = headers.get("authorization").and_then(|v| v.to_str().ok());
+                    if auth != Some(format!("Bearer {API_TOKEN}").as_str()) {
+                        return StatusCode::UNAUTHORIZED.into_response();
+                    }
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    let start: i64 = q
+                        .unwrap_or_default()
+                        .split('&')
+                        .find_map(|kv| kv.strip_prefix("start_time="))
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(API_T0);
+                    let page = ((start - API_T0) / API_STEP).max(0);
+                    let items: Vec<String> = if page < API_PAGES {
+                        (0..API_ITEMS)
+                            .map(|j| {
+                                format!(
+                                    r#"{{"id": "API-{page}-{j}", "queue": "Terveysasemien ensilinja", "received": {}, "outcome": "answered", "callback": false}}"#,
+                                    API_T0 + page * API_STEP + j * 10
+                                )
+                            })
+                            .collect()
+                    } else {
+                        Vec::new()
+                    };
+                    let next = API_T0 + (page + 1).min(API_PAGES) * API_STEP;
+                    let more = page + 1 < API_PAGES;
+                    format!(
+                        r#"{{"items": [{}], "next_start_time": {next}, "has_more": {more}}}"#,
+                        items.join(", ")
+                    )
+                    .into_response()
+                }),
+            );
+            axum::serve(listener, app).await.unwrap();
+        });
+    });
+    format!("http://{}", rx.recv().unwrap())
+}
+
+#[test]
+fn killing_an_api_load_at_any_moment_never_loses_or_duplicates_a_page() {
+    let project = crate::common::CopiedProject::new();
+    let base = export_api();
+    std::fs::write(
+        project.dir.path().join("config/sources/contacts_api.toml"),
+        format!(
+            r#"
+name = "contacts_api"
+description = "contact-centre export API"
+table = "contacts"
+[fetch]
+kind = "rest_api"
+url = "{base}/v2/contacts"
+token_env = "{API_TOKEN_ENV}"
+initial_start_time = {API_T0}
+max_pages = 1000
+[fetch.http]
+max_retries = 0
+[format]
+kind = "json_array"
+[load]
+on_redelivery = "append"
+[columns]
+contact_id = {{ from = "id" }}
+queue = {{ from = "queue" }}
+service = {{ from = "queue", lookup = "queues.service" }}
+sector = {{ from = "queue", lookup = "queues.sector" }}
+first_line = {{ from = "queue", lookup = "queues.first_line" }}
+channel = {{ value = "phone" }}
+received_at = {{ from = "received", format = "epoch_seconds" }}
+outcome = {{ from = "outcome" }}
+callback_requested = {{ from = "callback" }}
+"#
+        ),
+    )
+    .unwrap();
+    let binary = || {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_tilannekuva"));
+        c.arg("--config")
+            .arg(&project.config)
+            .args(["--warehouse", project.warehouse.to_str().unwrap()])
+            .env(
+                crate::common::PSEUDONYM_KEY_ENV,
+                crate::common::TEST_PSEUDONYM_KEY,
+            )
+            .env(API_TOKEN_ENV, API_TOKEN)
+            .env_remove("RUST_LOG");
+        c
+    };
+    let wh = project.warehouse.to_str().unwrap();
+    // What the warehouse holds: rows, distinct ids, and the cursor; every page before the
+    // cursor must be there exactly once and nothing after it.
+    let state = || -> (u64, u64, i64) {
+        let cursor = if project.warehouse.exists() {
+            let w = tilannekuva_warehouse::Warehouse::open_local(&project.warehouse).unwrap();
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            let m = rt.block_on(w.manifest()).unwrap();
+            m.cursors
+                .get("contacts_api")
+                .and_then(|c| c["start_time"].as_i64())
+                .unwrap_or(API_T0)
+        } else {
+            API_T0
+        };
+        let (n, ids, _) = counts(wh);
+        (n, ids, cursor)
+    };
+
+    let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+    let (mut kills, mut moved) = (0, 0);
+    let mut last_cursor = API_T0;
+    for round in 0..15 {
+        seed = seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        let delay = Duration::from_millis(30 + (seed >> 33) % 400);
+        let mut child = binary()
+            .args(["load", "contacts_api"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let start = Instant::now();
+        let finished = loop {
+            if child.try_wait().unwrap().is_some() {
+                break true;
+            }
+            if start.elapsed() >= delay {
+                break false;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        };
+        if !finished {
+            child.kill().unwrap();
+            kills += 1;
+        }
+        child.wait().unwrap();
+        if project.warehouse.join("_manifest").exists() {
+            let (n, ids, cursor) = state();
+            let pages = (cursor - API_T0) / API_STEP;
+            assert_eq!(n, ids, "round {round}: a contact was loaded twice");
+            assert_eq!(
+                n as i64,
+                pages * API_ITEMS,
+                "round {round}: the rows and the cursor ({pages} pages) disagree"
+            );
+            assert!(cursor >= last_cursor, "round {round}: the cursor moved back");
+            moved += usize::from(cursor > last_cursor);
+            last_cursor = cursor;
+        }
+        if finished {
+            break;
+        }
+    }
+    assert!(kills >= 5, "the test killed loads mid-way ({kills} times)");
+    assert!(moved >= 2, "killed runs still made progress ({moved} times)");
+
+    // Finish: every page exactly once, and a further run adds nothing.
+    for _ in 0..2 {
+        let out = binary().args(["load", "contacts_api"]).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let (n, ids, cursor) = state();
+        let all = (API_PAGES * API_ITEMS) as u64;
+        assert_eq!((n, ids), (all, all));
+        assert_eq!(cursor, API_T0 + API_PAGES * API_STEP);
+    }
+}

@@ -6,6 +6,7 @@
 mod as_of;
 mod check;
 mod common;
+mod completeness;
 mod crash;
 mod demo;
 mod deploy;

@@ -24,8 +24,9 @@ use arrow::datatypes::{DataType, Float64Type, Int64Type};
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use datafusion::prelude::SessionContext;
 use serde::{Deserialize, Serialize};
-use tilannekuva_conventions::datetime::local_midnight;
-use tilannekuva_warehouse::{LoadStatus, Manifest};
+use tilannekuva_conventions::datetime::{HELSINKI, local_midnight};
+use tilannekuva_warehouse::catalog::CompleteWhen;
+use tilannekuva_warehouse::{Covered, LoadStatus, Manifest};
 
 use crate::Grain;
 use crate::definition::TileDef;
@@ -42,6 +43,26 @@ pub struct ExpectedSource {
     pub source: String,
     /// Delivery cadence.
     pub cadence: Cadence,
+    /// When a month of its delivery counts as complete.
+    #[serde(default)]
+    pub complete_when: CompleteWhen,
+    /// For [`CompleteWhen::DataReachesEnd`]: days the latest row may fall before the
+    /// month's last day.
+    #[serde(default)]
+    pub end_within_days: u32,
+}
+
+impl ExpectedSource {
+    /// A source delivering every month, complete when its data reaches the month's end
+    /// (within 3 days, as `[load]` defaults).
+    pub fn monthly(source: &str) -> Self {
+        Self {
+            source: source.to_string(),
+            cadence: Cadence::Month,
+            complete_when: CompleteWhen::DataReachesEnd,
+            end_within_days: 3,
+        }
+    }
 }
 
 pub use crate::status::Status;
@@ -330,7 +351,30 @@ pub(crate) struct Inputs<'a> {
     /// When the figures are computed: periods and months not ended by then are in progress,
     /// not missing.
     pub now: DateTime<Utc>,
-    delivered: BTreeSet<(String, String)>,
+    /// Each source's live rows per month.
+    rows: BTreeMap<(String, String), MonthRows>,
+    /// The latest month each load has live rows in.
+    last_month_of_load: BTreeMap<String, String>,
+    /// What each source's loads declare they cover.
+    declared: BTreeMap<String, Vec<Declaration>>,
+}
+
+/// One source's live rows in one month.
+#[derive(Default)]
+struct MonthRows {
+    /// The latest row's time, when every file knows its times.
+    latest: Option<DateTime<Utc>>,
+    /// A file without times (a table whose period column is a date).
+    untimed: bool,
+    /// The loads the rows came from.
+    loads: BTreeSet<String>,
+}
+
+/// The range a load declares it covers, and the months its rows are (or were) in.
+struct Declaration {
+    covers: Covered,
+    load_id: String,
+    periods: BTreeSet<String>,
 }
 
 impl<'a> Inputs<'a> {
@@ -339,21 +383,93 @@ impl<'a> Inputs<'a> {
         expected: &'a BTreeMap<String, Vec<ExpectedSource>>,
         now: DateTime<Utc>,
     ) -> Self {
-        let delivered = manifest
-            .tables
-            .values()
-            .flat_map(|t| t.files.iter().map(|f| (f.source.clone(), f.period.clone())))
-            .collect();
+        let mut rows: BTreeMap<(String, String), MonthRows> = BTreeMap::new();
+        let mut last_month_of_load: BTreeMap<String, String> = BTreeMap::new();
+        for f in manifest.tables.values().flat_map(|t| &t.files) {
+            let r = rows
+                .entry((f.source.clone(), f.period.clone()))
+                .or_default();
+            match f.max_time {
+                Some(t) => r.latest = Some(r.latest.map_or(t, |l| l.max(t))),
+                None => r.untimed = true,
+            }
+            r.loads.insert(f.load_id.clone());
+            let last = last_month_of_load.entry(f.load_id.clone()).or_default();
+            if *last < f.period {
+                *last = f.period.clone();
+            }
+        }
+        let mut declared: BTreeMap<String, Vec<Declaration>> = BTreeMap::new();
+        for l in &manifest.loads {
+            if let (LoadStatus::Loaded, Some(covers)) = (l.status, l.covers) {
+                declared
+                    .entry(l.source.clone())
+                    .or_default()
+                    .push(Declaration {
+                        covers,
+                        load_id: l.load_id.clone(),
+                        periods: l.periods.iter().cloned().collect(),
+                    });
+            }
+        }
         Self {
             manifest,
             expected,
             now,
-            delivered,
+            rows,
+            last_month_of_load,
+            declared,
         }
     }
 
-    /// The expected deliveries for the period that are not there. Only months (and years)
-    /// that have ended by `now` are expected: the rest of a period in progress is not due.
+    /// Whether a load of `source` declares it covers every day from `first` to `last`,
+    /// and still speaks for that month: its rows there are live, or it had none there
+    /// (an explicit "no events" delivery).
+    fn declared(&self, source: &str, month: &str, first: NaiveDate, last: NaiveDate) -> bool {
+        let live = self.rows.get(&(source.to_string(), month.to_string()));
+        self.declared.get(source).into_iter().flatten().any(|d| {
+            d.covers.holds(first, last)
+                && (!d.periods.contains(month)
+                    || live.is_some_and(|r| r.loads.contains(&d.load_id)))
+        })
+    }
+
+    /// Why a month of a source's delivery is not complete (`None` when it is): the month,
+    /// and how far its data reaches when it has rows.
+    fn month_gap(&self, e: &ExpectedSource, month: &str) -> Option<String> {
+        let (first, last) = Grain::Month.bounds(month)?;
+        let gap = || Some(month.to_string());
+        let declared = || self.declared(&e.source, month, first, last);
+        let rows = self.rows.get(&(e.source.clone(), month.to_string()));
+        match e.complete_when {
+            CompleteWhen::DeclaredRange => (!declared()).then(gap).flatten(),
+            CompleteWhen::AnyRow => (rows.is_none() && !declared()).then(gap).flatten(),
+            CompleteWhen::DataReachesEnd => {
+                let Some(r) = rows else {
+                    return (!declared()).then(gap).flatten();
+                };
+                let continues = r.loads.iter().any(|l| {
+                    self.last_month_of_load
+                        .get(l)
+                        .is_some_and(|m| m.as_str() > month)
+                });
+                match r.latest {
+                    _ if r.untimed || continues => None,
+                    Some(t) => {
+                        let day = t.with_timezone(&HELSINKI).date_naive();
+                        let allowed = i64::from(e.end_within_days);
+                        ((last - day).num_days() > allowed)
+                            .then(|| format!("{month} (data through {})", day.format("%-d.%-m.%Y")))
+                    }
+                    None => gap(),
+                }
+            }
+        }
+    }
+
+    /// The expected deliveries for the period that are not complete. Only months (and
+    /// years) that have ended by `now` are expected: the rest of a period in progress is
+    /// not due.
     fn missing(&self, tables: &[String], start: NaiveDate, end: NaiveDate) -> Vec<String> {
         let months: Vec<String> = month_labels(start, end)
             .into_iter()
@@ -369,8 +485,8 @@ impl<'a> Inputs<'a> {
                 match e.cadence {
                     Cadence::Month => {
                         for m in &months {
-                            if !self.delivered.contains(&(e.source.clone(), m.clone())) {
-                                missing.push(format!("{} {m}", e.source));
+                            if let Some(gap) = self.month_gap(e, m) {
+                                missing.push(format!("{} {gap}", e.source));
                             }
                         }
                     }
@@ -381,11 +497,21 @@ impl<'a> Inputs<'a> {
                         };
                         for y in (start.year()..=end.year()).filter(|&y| ended(y)) {
                             let prefix = format!("{y:04}-");
-                            if !self
-                                .delivered
-                                .iter()
-                                .any(|(s, p)| s == &e.source && p.starts_with(&prefix))
-                            {
+                            let (first, last) = (
+                                NaiveDate::from_ymd_opt(y, 1, 1).expect("valid"),
+                                NaiveDate::from_ymd_opt(y, 12, 31).expect("valid"),
+                            );
+                            let has_rows = self
+                                .rows
+                                .keys()
+                                .any(|(s, p)| s == &e.source && p.starts_with(&prefix));
+                            let declared = self
+                                .declared
+                                .get(&e.source)
+                                .into_iter()
+                                .flatten()
+                                .any(|d| d.covers.holds(first, last));
+                            if !has_rows && !declared {
                                 missing.push(format!("{} {y}", e.source));
                             }
                         }

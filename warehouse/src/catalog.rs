@@ -61,6 +61,35 @@ pub enum Cadence {
     Year,
 }
 
+/// When a source's delivery for a month counts as complete (`[load] complete_when` of a
+/// source config). A month that is not complete is shown grey, with the reason.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CompleteWhen {
+    /// The source's rows for the month reach its last days (`[load] end_within_days`), or
+    /// the export that has them continues past the month's end. A month with no rows
+    /// counts only when an export declares it covered.
+    #[default]
+    DataReachesEnd,
+    /// The months inside the range an export declares it covers (from its file name, or
+    /// the range an API was asked for), with or without rows.
+    DeclaredRange,
+    /// Any row of the month: for monthly aggregates and month-end snapshots, whose rows
+    /// carry a date, not the time of an event.
+    AnyRow,
+}
+
+impl CompleteWhen {
+    /// The config spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CompleteWhen::DataReachesEnd => "data_reaches_end",
+            CompleteWhen::DeclaredRange => "declared_range",
+            CompleteWhen::AnyRow => "any_row",
+        }
+    }
+}
+
 /// One column of a canonical table.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

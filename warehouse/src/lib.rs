@@ -33,7 +33,9 @@ use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
 
 pub use error::{Error, Result};
-pub use manifest::{DataFile, LoadRecord, LoadStatus, Manifest, SnapshotRecord, TableState};
+pub use manifest::{
+    Covered, DataFile, LoadRecord, LoadStatus, Manifest, SnapshotRecord, TableState,
+};
 pub use parquet_io::{ParquetSink, read_parquet_bytes, write_parquet, writer_properties};
 pub use sql::{QUARANTINE_TABLE, quarantine_schema};
 

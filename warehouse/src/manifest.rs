@@ -11,7 +11,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 /// One version of the warehouse's state.
@@ -116,6 +116,29 @@ pub struct LoadRecord {
     /// stays, so a redelivery of the same bytes still loads nothing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub raw_removed_at: Option<DateTime<Utc>>,
+    /// The range of days the export declares it covers (from its file name, or the range
+    /// an API was asked for): its months count as delivered under
+    /// [`CompleteWhen::DeclaredRange`](crate::catalog::CompleteWhen), and a declared month
+    /// with no rows is an explicit "no events" delivery.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub covers: Option<Covered>,
+}
+
+/// An inclusive range of local calendar days an export declares it covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Covered {
+    /// First day covered.
+    pub from: NaiveDate,
+    /// Last day covered.
+    pub to: NaiveDate,
+}
+
+impl Covered {
+    /// Whether the range holds every day from `first` to `last`.
+    pub fn holds(&self, first: NaiveDate, last: NaiveDate) -> bool {
+        self.from <= first && last <= self.to
+    }
 }
 
 /// A published, reproducible picture of all tiles.
@@ -241,6 +264,7 @@ mod tests {
             replaced: vec![],
             status: LoadStatus::Loaded,
             raw_removed_at: None,
+            covers: None,
         }
     }
 

@@ -403,6 +403,7 @@ pub async fn warehouse() -> (tempfile::TempDir, Warehouse) {
             replaced: vec![],
             status: LoadStatus::Loaded,
             raw_removed_at: None,
+            covers: None,
         });
         Ok(())
     })

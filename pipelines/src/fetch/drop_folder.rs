@@ -107,6 +107,7 @@ impl Watch {
                 name,
                 fetched_at: Utc::now(),
                 content: Content::File(entry.path()),
+                covers: None,
             });
         }
         out.sort_by(|a, b| a.name.cmp(&b.name));

@@ -28,6 +28,7 @@ use std::path::{Path, PathBuf};
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
+use tilannekuva_warehouse::Covered;
 
 use crate::Result;
 use crate::config::{Problems, Redelivery, SourceRef};
@@ -45,6 +46,12 @@ pub enum FetchConfig {
 }
 
 impl FetchConfig {
+    /// Whether this fetch kind declares the range of days each delivery covers (Sotkanet:
+    /// the years it asked for), so `complete_when = "declared_range"` needs no name pattern.
+    pub fn declares_range(&self) -> bool {
+        matches!(self, FetchConfig::Sotkanet(_))
+    }
+
     /// Checks the `[fetch]` keys of `source` without contacting anything (URL and glob
     /// syntax, numeric ranges, the `append` rule of `rest_api`, hence `on_redelivery`) and
     /// prepares the fetch: the glob compiled, the URLs parsed. `None` after a problem. An
@@ -87,6 +94,9 @@ pub struct Delivery {
     pub fetched_at: DateTime<Utc>,
     /// The bytes, or where they are.
     pub content: Content,
+    /// The range of days the delivery covers, when the fetch knows it (the years a
+    /// Sotkanet request asked for); otherwise the file name may declare it.
+    pub covers: Option<Covered>,
 }
 
 /// Where a delivery's bytes are.

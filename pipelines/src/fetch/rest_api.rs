@@ -317,6 +317,8 @@ impl Pager {
             name: format!("{}_{}-{}.json", self.source, self.cursor, envelope.next),
             fetched_at: Utc::now(),
             content: Content::Bytes(response.body.slice(envelope.span.clone())),
+            // A page is part of a window; the rows tell how far the month is covered.
+            covers: None,
         });
         tracing::info!(source = %self.source, url = %shown, items = envelope.items, next = envelope.next, has_more = envelope.has_more, "fetched a page");
         self.cursor = envelope.next;

@@ -36,6 +36,7 @@ use std::collections::BTreeSet;
 
 use chrono::{Datelike, Utc};
 use serde::Deserialize;
+use tilannekuva_warehouse::Covered;
 
 use super::http::{HttpClient, HttpSettings, display_url, parse_url};
 use super::{Content, Delivery};
@@ -199,6 +200,20 @@ pub struct Query {
 }
 
 impl Sotkanet {
+    /// The days a request covers: its years, when they are one unbroken range (the
+    /// statistics of a year asked for and not in the answer are truly not there).
+    pub fn covered(&self, this_year: i32) -> Option<Covered> {
+        let years = self.years.resolve(this_year);
+        let (first, last) = (*years.first()?, *years.last()?);
+        if (last - first) as usize + 1 != years.len() {
+            return None;
+        }
+        Some(Covered {
+            from: chrono::NaiveDate::from_ymd_opt(first, 1, 1)?,
+            to: chrono::NaiveDate::from_ymd_opt(last, 12, 31)?,
+        })
+    }
+
     /// Checks the keys (some indicator, some year, known genders, an http(s) `base_url` that
     /// can take a path, the `[fetch.http]` values) and builds the endpoint; `None` after a
     /// problem.
@@ -317,6 +332,7 @@ impl Query {
             name: self.config.file_name(this_year),
             fetched_at: Utc::now(),
             content: Content::Bytes(response.body),
+            covers: self.config.covered(this_year),
         }])
     }
 
