@@ -316,7 +316,10 @@ callback_requested = {{ from = "callback" }}
                 pages * API_ITEMS,
                 "round {round}: the rows and the cursor ({pages} pages) disagree"
             );
-            assert!(cursor >= last_cursor, "round {round}: the cursor moved back");
+            assert!(
+                cursor >= last_cursor,
+                "round {round}: the cursor moved back"
+            );
             moved += usize::from(cursor > last_cursor);
             last_cursor = cursor;
         }
@@ -325,12 +328,19 @@ callback_requested = {{ from = "callback" }}
         }
     }
     assert!(kills >= 5, "the test killed loads mid-way ({kills} times)");
-    assert!(moved >= 2, "killed runs still made progress ({moved} times)");
+    assert!(
+        moved >= 2,
+        "killed runs still made progress ({moved} times)"
+    );
 
     // Finish: every page exactly once, and a further run adds nothing.
     for _ in 0..2 {
         let out = binary().args(["load", "contacts_api"]).output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let (n, ids, cursor) = state();
         let all = (API_PAGES * API_ITEMS) as u64;
         assert_eq!((n, ids), (all, all));

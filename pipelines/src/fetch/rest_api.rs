@@ -25,13 +25,14 @@
 //!
 //! ## Why a crash cannot lose or double data
 //!
-//! The cursor moves only after the page it ends has been loaded and committed (see
-//! [`crate::Pipelines::load_source`]); a page that fails to load stops the run with the
-//! cursor before it. If the process dies between a page's load commit and the cursor
-//! commit, the next run asks for the same `start_time` again. A closed window (any page
-//! with `has_more = true`) comes back as the same bytes, whose sha256 the load ledger
-//! already holds: it loads zero rows and the cursor then moves on. Only the last, still
-//! open window can have gained records in the meantime; its new bytes then load again, and
+//! A page's rows and the cursor after it become visible in the same manifest commit (see
+//! [`crate::load::load_page`]); a page that fails to load stops the run with the cursor
+//! before it. A process killed anywhere in a run leaves either the page loaded with its
+//! cursor, or neither: the next run asks for the same `start_time` again (the kill test in
+//! `tests/it/crash.rs` kills API loads at random moments and checks after each kill that
+//! the rows are exactly the pages before the cursor). A window asked for again comes back as
+//! the same bytes, whose sha256 the load ledger already holds. Only the last, still open
+//! window can have gained records between two runs; its new bytes then load again, and
 //! records of it that were loaded before appear twice. That is why such a source must use
 //! `on_redelivery = "append"` (checked by [`RestApi::compile`]: with `replace`, every page
 //! would retire the rows of earlier pages for the same months) and why tiles over it count
