@@ -178,9 +178,13 @@ pub enum Command {
     },
     /// Backfill a job over a range of reporting days.
     ///
-    /// A load job loads every delivered export not yet loaded (content already loaded loads
-    /// zero rows) and reports how many loaded exports cover the range; a compute job
-    /// recomputes every tile and publishes a new snapshot.
+    /// A load job fetches its API sources again for the range: a `rest_api` source for the
+    /// whole months the range touches, whose rows then replace the source's rows of those
+    /// months in one commit (its cursor stays); a `sotkanet` source for the range's years.
+    /// Drop folders load what is new. A compute job publishes a snapshot with the tiles'
+    /// periods in the range recomputed even when their inputs did not change. The run is
+    /// recorded in the history; `--dry-run` only lists what would be fetched, replaced,
+    /// loaded and recomputed.
     Backfill {
         /// The job's name in the jobs file.
         job: String,
@@ -190,6 +194,9 @@ pub enum Command {
         /// Last day (YYYY-MM-DD).
         #[arg(long)]
         to: NaiveDate,
+        /// List what would be fetched, replaced, loaded and recomputed; change nothing.
+        #[arg(long)]
+        dry_run: bool,
         /// Jobs file, instead of the one in the config.
         #[arg(long, env = "TILANNEKUVA_JOBS")]
         jobs: Option<PathBuf>,
@@ -377,10 +384,12 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             job,
             from,
             to,
+            dry_run,
             jobs,
         } => {
             let project = Project::load(&cli.config, &overrides)?;
-            crate::scheduling::backfill(&project, jobs.as_deref(), &job, from, to).await
+            let range = tilannekuva_scheduler::DayRange { from, to };
+            crate::scheduling::backfill(&project, jobs.as_deref(), &job, range, dry_run).await
         }
     }
 }

@@ -5,6 +5,7 @@
 //! scheduler loop and the desktop web server in one process, stopped together by SIGTERM
 //! or Ctrl-C.
 
+use std::collections::BTreeSet;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -13,10 +14,10 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result};
 use async_trait::async_trait;
-use chrono::{NaiveDate, Utc};
+use chrono::Utc;
 use tilannekuva_pipelines::{Outcome, Pipelines};
 use tilannekuva_scheduler::{
-    PipelineStatus, RunRecord, RunResult, Runner, Scheduler, SystemClock, WorkDone,
+    DayRange, PipelineStatus, RunRecord, RunResult, Runner, Scheduler, SystemClock, WorkDone,
 };
 use tilannekuva_tiles::Engine;
 use tokio_util::sync::CancellationToken;
@@ -43,21 +44,7 @@ impl ProjectRunner {
 #[async_trait]
 impl Runner for ProjectRunner {
     async fn load(&self, source: &str) -> anyhow::Result<WorkDone> {
-        let mut work = WorkDone::default();
-        for result in self.pipelines.load_source(source).await? {
-            match result {
-                Ok(report) => match report.outcome {
-                    Outcome::Loaded { rows, rejects, .. } => {
-                        work.exports_loaded += 1;
-                        work.rows_loaded += rows;
-                        work.rows_rejected += rejects;
-                    }
-                    Outcome::AlreadyLoaded { .. } => work.exports_already_loaded += 1,
-                },
-                Err(e) => work.failures.push(e.to_string()),
-            }
-        }
-        Ok(work)
+        Ok(work_of(self.pipelines.load_source(source).await?))
     }
 
     async fn compute(&self) -> anyhow::Result<WorkDone> {
@@ -67,6 +54,52 @@ impl Runner for ProjectRunner {
             ..WorkDone::default()
         })
     }
+
+    async fn backfill_load(&self, source: &str, range: DayRange) -> anyhow::Result<WorkDone> {
+        Ok(work_of(
+            self.pipelines
+                .backfill_source(source, range.from, range.to)
+                .await?,
+        ))
+    }
+
+    async fn backfill_compute(&self, range: DayRange) -> anyhow::Result<WorkDone> {
+        let (doc, recomputed) = self.engine.publish_forcing(&months_of(range)).await?;
+        tracing::info!("backfill {} .. {}: {recomputed}", range.from, range.to);
+        Ok(WorkDone {
+            snapshot_id: Some(doc.snapshot_id),
+            ..WorkDone::default()
+        })
+    }
+}
+
+/// What a source's loads did, as a run counts it.
+fn work_of(
+    results: Vec<tilannekuva_pipelines::Result<tilannekuva_pipelines::LoadReport>>,
+) -> WorkDone {
+    let mut work = WorkDone::default();
+    for result in results {
+        match result {
+            Ok(report) => match report.outcome {
+                Outcome::Loaded { rows, rejects, .. } => {
+                    work.exports_loaded += 1;
+                    work.rows_loaded += rows;
+                    work.rows_rejected += rejects;
+                }
+                Outcome::AlreadyLoaded { .. } => work.exports_already_loaded += 1,
+            },
+            Err(e) => work.failures.push(e.to_string()),
+        }
+    }
+    work
+}
+
+/// The months (`YYYY-MM`) a range of days touches.
+fn months_of(range: DayRange) -> BTreeSet<String> {
+    tilannekuva_pipelines::backfill::whole_months(range.from, range.to)
+        .2
+        .into_iter()
+        .collect()
 }
 
 /// A scheduler over the project with the system clock; `holder` names this process.
@@ -91,17 +124,70 @@ pub async fn run_job(project: &Project, jobs: Option<&Path>, job: &str) -> Resul
     report(s.run_now(job).await?, job)
 }
 
-/// `tilannekuva backfill JOB --from --to`.
+/// `tilannekuva backfill JOB --from --to [--dry-run]`.
 pub async fn backfill(
     project: &Project,
     jobs: Option<&Path>,
     job: &str,
-    from: NaiveDate,
-    to: NaiveDate,
+    range: DayRange,
+    dry_run: bool,
 ) -> Result<ExitCode> {
-    anyhow::ensure!(from <= to, "--from {from} is after --to {to}");
+    anyhow::ensure!(
+        range.from <= range.to,
+        "--from {} is after --to {}",
+        range.from,
+        range.to
+    );
     let s = scheduler(project, jobs)?;
-    report(s.backfill(job, from, to).await?, job)
+    if dry_run {
+        for line in plan_backfill(project, &s, job, range).await? {
+            println!("{line}");
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    report(s.backfill(job, range.from, range.to).await?, job)
+}
+
+/// What a backfill of `job` would fetch, replace, load and recompute, one line each.
+async fn plan_backfill(
+    project: &Project,
+    s: &Scheduler,
+    job: &str,
+    range: DayRange,
+) -> Result<Vec<String>> {
+    let job = s.jobs().get(job)?;
+    let mut out = vec![format!(
+        "dry run: backfill of `{}` over {} .. {}; nothing is fetched or changed",
+        job.name(),
+        range.from,
+        range.to
+    )];
+    if job.is_compute() {
+        let plan = project.engine()?.plan_forcing(&months_of(range)).await?;
+        for (tile, months) in &plan.partial {
+            out.push(format!(
+                "recompute {tile}: the periods of {}",
+                months.join(", ")
+            ));
+        }
+        for (tile, why) in &plan.full {
+            out.push(format!("recompute {tile} in full ({why})"));
+        }
+        for tile in &plan.reused {
+            out.push(format!("reuse {tile}"));
+        }
+        out.push("publish a new snapshot".into());
+    } else {
+        let pipelines = project.pipelines(None)?;
+        for source in &job.config.run.load {
+            out.extend(
+                pipelines
+                    .plan_backfill(source, range.from, range.to)
+                    .await?,
+            );
+        }
+    }
+    Ok(out)
 }
 
 fn report(result: RunResult, job: &str) -> Result<ExitCode> {

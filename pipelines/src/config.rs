@@ -553,10 +553,10 @@ pub fn validate_source(
     if !(0.0..=1.0).contains(&s.load.max_reject_share) {
         bad("load.max_reject_share", "must be between 0 and 1".into());
     }
-    if let Some(p) = &s.load.covered_range_from_name {
-        if let Err(e) = crate::completeness::NamePattern::compile(p) {
-            bad("load.covered_range_from_name", e);
-        }
+    if let Some(p) = &s.load.covered_range_from_name
+        && let Err(e) = crate::completeness::NamePattern::compile(p)
+    {
+        bad("load.covered_range_from_name", e);
     }
     if s.load.complete_when == CompleteWhen::DeclaredRange
         && s.load.covered_range_from_name.is_none()

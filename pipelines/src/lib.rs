@@ -7,6 +7,7 @@
 //! - [`config`]: the per-source config files that drive it all, checked and compiled once
 //!   by [`compile_sources`] ([`source`]).
 
+pub mod backfill;
 pub mod completeness;
 pub mod config;
 pub mod error;

@@ -86,6 +86,28 @@ pub async fn load_page(
     d: Delivery,
     cursor: Option<&serde_json::Value>,
 ) -> Result<LoadReport> {
+    load_with(wh, compiled, d, cursor, None).await
+}
+
+/// Loads one delivery whose rows replace, in the same commit, every row the source has in
+/// `months` (`YYYY-MM`), whatever its `on_redelivery`: a backfill's re-fetch of exactly
+/// those months, where a month with no rows in the delivery is left empty.
+pub async fn load_replacing(
+    wh: &Warehouse,
+    compiled: &CompiledSource,
+    d: Delivery,
+    months: &[String],
+) -> Result<LoadReport> {
+    load_with(wh, compiled, d, None, Some(months)).await
+}
+
+async fn load_with(
+    wh: &Warehouse,
+    compiled: &CompiledSource,
+    d: Delivery,
+    cursor: Option<&serde_json::Value>,
+    replace_months: Option<&[String]>,
+) -> Result<LoadReport> {
     let source = compiled.config.name.clone();
     let (sha, size) = land::fingerprint(&d).await?;
     let report = |outcome| LoadReport {
@@ -171,9 +193,10 @@ pub async fn load_page(
         rows: summary.accepted,
         rejects,
         periods: periods.clone(),
-        policy: match compiled.config.load.on_redelivery {
-            Redelivery::Replace => "replace".into(),
-            Redelivery::Append => "append".into(),
+        policy: match (replace_months, compiled.config.load.on_redelivery) {
+            (Some(_), _) => "backfill".into(),
+            (None, Redelivery::Replace) => "replace".into(),
+            (None, Redelivery::Append) => "append".into(),
         },
         replaced: Vec::new(),
         status: LoadStatus::Loaded,
@@ -191,7 +214,9 @@ pub async fn load_page(
                 )));
             }
             let mut rec = record.clone();
-            if compiled.config.load.on_redelivery == Redelivery::Replace {
+            if let Some(months) = replace_months {
+                rec.replaced = m.remove_periods(&source, months);
+            } else if compiled.config.load.on_redelivery == Redelivery::Replace {
                 rec.replaced = m.remove_periods(&source, &periods);
             }
             replaced = rec.replaced.clone();

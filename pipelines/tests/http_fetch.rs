@@ -825,3 +825,64 @@ async fn rest_api_refuses_replace_and_a_missing_token_variable() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn a_sotkanet_backfill_asks_for_the_range_years_and_declares_them() {
+    let (base, seen) = sotkanet_server().await;
+    let f = Fixture::new(COVERAGE_TABLE, &sotkanet_source(&base, "json"));
+    let (from, to) = ("2019-05-01".parse().unwrap(), "2020-02-01".parse().unwrap());
+    let plan = f
+        .pipelines
+        .plan_backfill("sotkanet", from, to)
+        .await
+        .unwrap()
+        .join("\n");
+    assert!(
+        plan.contains("years 2019 .. 2020")
+            && plan.contains("indicator=127&indicator=171&years=2019&years=2020&genders=total"),
+        "{plan}"
+    );
+    assert!(seen.lock().unwrap().is_empty(), "a dry run fetches nothing");
+
+    let reports = f
+        .pipelines
+        .backfill_source("sotkanet", from, to)
+        .await
+        .unwrap();
+    assert_eq!(loaded_rows(&reports[0]), 6);
+    assert_eq!(
+        *seen.lock().unwrap(),
+        vec!["json?indicator=127&indicator=171&years=2019&years=2020&genders=total"],
+        "the configured years (2023, 2024) are not asked for"
+    );
+    let m = f.pipelines.warehouse.manifest().await.unwrap();
+    let covers = m.loads[0].covers.expect("the request's years are declared");
+    assert_eq!(
+        (covers.from.to_string(), covers.to.to_string()),
+        ("2019-01-01".into(), "2020-12-31".into())
+    );
+}
+
+#[tokio::test]
+async fn a_rest_api_without_an_end_parameter_cannot_be_backfilled() {
+    let (base, api) = export_api(env_token()).await;
+    let f = Fixture::new(EVENTS_TABLE, &rest_source(&base));
+    let (from, to) = ("2025-03-01".parse().unwrap(), "2025-03-31".parse().unwrap());
+    for err in [
+        f.pipelines
+            .plan_backfill("events_api", from, to)
+            .await
+            .unwrap_err(),
+        f.pipelines
+            .backfill_source("events_api", from, to)
+            .await
+            .unwrap_err(),
+    ] {
+        let text = err.to_string();
+        assert!(
+            text.contains("cannot be backfilled") && text.contains("fetch.end_param"),
+            "{text}"
+        );
+    }
+    assert!(api.lock().unwrap().requested.is_empty());
+}

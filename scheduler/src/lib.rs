@@ -54,7 +54,7 @@ pub use freshness::{LateSource, input_version, late_sources, late_sources_in};
 pub use history::{History, RunOutcome, RunRecord, Trigger, WorkDone};
 pub use lease::{Lease, Leases};
 pub use schedule::JobSchedule;
-pub use scheduler::{Planned, RunResult, Runner, Scheduler};
+pub use scheduler::{DayRange, Planned, RunResult, Runner, Scheduler};
 pub use status::PipelineStatus;
 
 #[cfg(test)]

@@ -28,6 +28,26 @@ pub trait Runner: Send + Sync {
     async fn load(&self, source: &str) -> anyhow::Result<WorkDone>;
     /// Computes every tile and publishes a snapshot.
     async fn compute(&self) -> anyhow::Result<WorkDone>;
+    /// Loads a source again for the reporting days `range`: by default as [`Runner::load`].
+    async fn backfill_load(&self, source: &str, range: DayRange) -> anyhow::Result<WorkDone> {
+        let _ = range;
+        self.load(source).await
+    }
+    /// Publishes a snapshot with the tiles' periods in `range` recomputed: by default as
+    /// [`Runner::compute`].
+    async fn backfill_compute(&self, range: DayRange) -> anyhow::Result<WorkDone> {
+        let _ = range;
+        self.compute().await
+    }
+}
+
+/// An inclusive range of reporting days (Helsinki dates), for backfills.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DayRange {
+    /// First day.
+    pub from: NaiveDate,
+    /// Last day.
+    pub to: NaiveDate,
 }
 
 /// What became of a request to run a job.
@@ -290,6 +310,19 @@ impl Scheduler {
         trigger: Trigger,
         note: Option<String>,
     ) -> Result<RunResult> {
+        self.run_over(job, scheduled_for, trigger, note, None).await
+    }
+
+    /// [`Scheduler::run`], for the reporting days `range` only when it is given (a
+    /// backfill).
+    async fn run_over(
+        &self,
+        job: &Job,
+        scheduled_for: DateTime<Utc>,
+        trigger: Trigger,
+        note: Option<String>,
+        range: Option<DayRange>,
+    ) -> Result<RunResult> {
         if self.stop.is_cancelled() {
             return Ok(RunResult::Stopped);
         }
@@ -332,7 +365,9 @@ impl Scheduler {
             scheduled_for,
             lease: lease.clone(),
         });
-        let record = self.attempts(job, scheduled_for, trigger, note).await;
+        let record = self
+            .attempts(job, scheduled_for, trigger, note, range)
+            .await;
         let record = match record {
             Ok(r) => r,
             Err(e) => {
@@ -366,6 +401,7 @@ impl Scheduler {
         scheduled_for: DateTime<Utc>,
         trigger: Trigger,
         note: Option<String>,
+        range: Option<DayRange>,
     ) -> Result<RunRecord> {
         let c = &job.config;
         let started_at = self.clock.now();
@@ -439,7 +475,7 @@ impl Scheduler {
                 }
             }
             record.attempts = attempt + 1;
-            match tokio::time::timeout(timeout, self.work(job)).await {
+            match tokio::time::timeout(timeout, self.work(job, range)).await {
                 Ok(Ok(work)) => {
                     let failures = work.failures.clone();
                     total.add(WorkDone {
@@ -473,17 +509,20 @@ impl Scheduler {
         Ok(record)
     }
 
-    async fn work(&self, job: &Job) -> anyhow::Result<WorkDone> {
+    async fn work(&self, job: &Job, range: Option<DayRange>) -> anyhow::Result<WorkDone> {
         if job.is_compute() {
-            return self.runner.compute().await;
+            return match range {
+                Some(r) => self.runner.backfill_compute(r).await,
+                None => self.runner.compute().await,
+            };
         }
         let mut total = WorkDone::default();
         for source in &job.config.run.load {
-            let w = self
-                .runner
-                .load(source)
-                .await
-                .map_err(|e| e.context(format!("loading source `{source}`")))?;
+            let w = match range {
+                Some(r) => self.runner.backfill_load(source, r).await,
+                None => self.runner.load(source).await,
+            };
+            let w = w.map_err(|e| e.context(format!("loading source `{source}`")))?;
             total.add(w);
         }
         Ok(total)
@@ -496,43 +535,25 @@ impl Scheduler {
         self.run(job, self.clock.now(), Trigger::Manual, None).await
     }
 
-    /// A backfill over the reporting days `from..=to` (Helsinki dates).
+    /// A backfill over the reporting days `from..=to` (Helsinki dates), recorded in the
+    /// run history like any run (trigger `backfill`, the range in its note).
     ///
-    /// - A load job fetches and loads every delivered export not yet in the ledger,
-    ///   whatever period it covers (the ledger makes this idempotent: content already
-    ///   loaded loads zero rows); the record's note says how many ledger entries of the
-    ///   job's sources cover months in the range afterwards.
-    /// - A compute job recomputes every tile and publishes a new snapshot even when its
-    ///   inputs did not change (for example after a tile's SQL was fixed); tiles are
-    ///   computed for all periods, those in the range included.
+    /// - A load job backfills each of its sources ([`Runner::backfill_load`]): API sources
+    ///   fetch that range again and replace what they hold for it; drop folders load what
+    ///   is new.
+    /// - A compute job publishes a snapshot recomputing the tiles' periods in the range
+    ///   even when their inputs did not change ([`Runner::backfill_compute`]).
     pub async fn backfill(&self, name: &str, from: NaiveDate, to: NaiveDate) -> Result<RunResult> {
         let job = self.jobs.get(name)?;
-        let mut note = format!("backfill {from} .. {to}");
-        let result = self
-            .run(job, self.clock.now(), Trigger::Backfill, Some(note.clone()))
-            .await?;
-        let RunResult::Recorded(mut record) = result else {
-            return Ok(result);
-        };
-        if !job.is_compute() {
-            let (first, last) = (
-                from.format("%Y-%m").to_string(),
-                to.format("%Y-%m").to_string(),
-            );
-            if let Ok(m) = self.warehouse.manifest().await {
-                let covering = m
-                    .loads
-                    .iter()
-                    .filter(|l| job.config.run.load.contains(&l.source))
-                    .filter(|l| l.periods.iter().any(|p| *p >= first && *p <= last))
-                    .count();
-                note.push_str(&format!(
-                    ": {covering} exports in the ledger cover {first} .. {last}"
-                ));
-                record.note = Some(note);
-            }
-        }
-        Ok(RunResult::Recorded(record))
+        let note = format!("backfill {from} .. {to}");
+        self.run_over(
+            job,
+            self.clock.now(),
+            Trigger::Backfill,
+            Some(note),
+            Some(DayRange { from, to }),
+        )
+        .await
     }
 
     /// When the next scheduled time of any job comes, after the clock's now.

@@ -95,6 +95,8 @@ pub struct CopiedProject {
     pub warehouse: PathBuf,
     /// The drop folders' root.
     pub inputs: PathBuf,
+    /// Environment variables every run gets.
+    pub env: Vec<(String, String)>,
 }
 
 impl CopiedProject {
@@ -108,6 +110,7 @@ impl CopiedProject {
             config: dir.path().join("config/tilannekuva.toml"),
             warehouse: dir.path().join("wh"),
             inputs: dir.path().join("in"),
+            env: Vec::new(),
             dir,
         }
     }
@@ -124,6 +127,12 @@ impl CopiedProject {
     /// Runs the binary on this project; panics with its output on failure, else returns
     /// stdout and stderr together.
     pub fn run(&self, args: &[&str]) -> String {
+        let (out, err) = self.run_apart(args);
+        format!("{out}{err}")
+    }
+
+    /// [`CopiedProject::run`], returning stdout and stderr apart.
+    pub fn run_apart(&self, args: &[&str]) -> (String, String) {
         let out = Command::new(env!("CARGO_BIN_EXE_tilannekuva"))
             .arg("--config")
             .arg(&self.config)
@@ -132,25 +141,162 @@ impl CopiedProject {
             .args(args)
             .env_remove("RUST_LOG")
             .env(PSEUDONYM_KEY_ENV, TEST_PSEUDONYM_KEY)
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .output()
             .unwrap();
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
         );
-        assert!(out.status.success(), "{args:?}: {text}");
-        text
+        assert!(out.status.success(), "{args:?}: {stdout}{stderr}");
+        (stdout, stderr)
+    }
+
+    /// The rows of a SQL query over the warehouse.
+    pub fn sql(&self, query: &str) -> Vec<serde_json::Value> {
+        let (out, _) = self.run_apart(&["sql", "--format", "json", query]);
+        serde_json::from_str(&out).unwrap()
     }
 
     /// The latest published tiles, as `tiles --format json` prints them.
     pub fn tiles(&self) -> serde_json::Value {
-        let out = self.run(&["tiles", "--format", "json"]);
-        let json = &out[out.find('{').expect("JSON on stdout")..];
-        serde_json::Deserializer::from_str(json)
-            .into_iter::<serde_json::Value>()
-            .next()
-            .unwrap()
-            .unwrap()
+        let (out, _) = self.run_apart(&["tiles", "--format", "json"]);
+        serde_json::from_str(&out).unwrap()
+    }
+}
+
+/// One contact of [`ExportApi`].
+#[derive(Debug, Clone)]
+pub struct ApiContact {
+    /// Its id.
+    pub id: String,
+    /// When it was received, unix seconds.
+    pub received: i64,
+    /// `answered`, `callback` or `abandoned`.
+    pub outcome: &'static str,
+}
+
+/// A contact-centre export API on 127.0.0.1, paging by `start_time` in windows of
+/// `step` seconds (`{"items": [...], "next_start_time": …, "has_more": …}`), ending a
+/// window at `end_time` when asked to, and answering only the bearer token `token`. Its
+/// contacts can be changed between requests (a vendor correcting a month).
+pub struct ExportApi {
+    /// Base URL.
+    pub base: String,
+    /// The contacts it serves.
+    pub contacts: std::sync::Arc<std::sync::Mutex<Vec<ApiContact>>>,
+    /// The raw query of every authorised request, in order.
+    pub requests: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl ExportApi {
+    /// Starts the API on its own thread; `delay` is how long each page takes.
+    pub fn start(token: &'static str, step: i64, delay: std::time::Duration) -> Self {
+        use axum::extract::{RawQuery, State};
+        use axum::http::{HeaderMap, StatusCode};
+        use axum::response::IntoResponse;
+        type Shared = (
+            std::sync::Arc<std::sync::Mutex<Vec<ApiContact>>>,
+            std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+        );
+        let contacts = std::sync::Arc::new(std::sync::Mutex::new(Vec::<ApiContact>::new()));
+        let requests = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let state: Shared = (contacts.clone(), requests.clone());
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                tx.send(listener.local_addr().unwrap()).unwrap();
+                let page = move |State((contacts, requests)): State<Shared>,
+                                 headers: HeaderMap,
+                                 RawQuery(q): RawQuery| async move {
+                    let auth = headers.get("authorization").and_then(|v| v.to_str().ok());
+                    if auth != Some(format!("Bearer {token}").as_str()) {
+                        return StatusCode::UNAUTHORIZED.into_response();
+                    }
+                    tokio::time::sleep(delay).await;
+                    let q = q.unwrap_or_default();
+                    requests.lock().unwrap().push(q.clone());
+                    let param = |name: &str| -> Option<i64> {
+                        q.split('&')
+                            .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
+                            .and_then(|v| v.parse().ok())
+                    };
+                    let start = param("start_time").unwrap_or(0);
+                    let end = param("end_time").unwrap_or(i64::MAX);
+                    let mut all = contacts.lock().unwrap().clone();
+                    all.sort_by_key(|c| (c.received, c.id.clone()));
+                    let later = all.iter().any(|c| c.received >= start && c.received < end);
+                    let next = if later { (start + step).min(end) } else { start };
+                    let items: Vec<String> = all
+                        .iter()
+                        .filter(|c| c.received >= start && c.received < next)
+                        .map(|c| {
+                            format!(
+                                r#"{{"id": "{}", "queue": "Terveysasemien ensilinja", "received": {}, "outcome": "{}", "callback": {}}}"#,
+                                c.id,
+                                c.received,
+                                c.outcome,
+                                c.outcome == "callback"
+                            )
+                        })
+                        .collect();
+                    let more = all.iter().any(|c| c.received >= next && c.received < end);
+                    format!(
+                        r#"{{"items": [{}], "next_start_time": {next}, "has_more": {more}}}"#,
+                        items.join(", ")
+                    )
+                    .into_response()
+                };
+                let app = axum::Router::new()
+                    .route("/v2/contacts", axum::routing::get(page))
+                    .with_state(state);
+                axum::serve(listener, app).await.unwrap();
+            });
+        });
+        Self {
+            base: format!("http://{}", rx.recv().unwrap()),
+            contacts,
+            requests,
+        }
+    }
+
+    /// A source config for this API filling `contacts`, reading its token from `token_env`.
+    pub fn source(&self, token_env: &str, initial_start_time: i64) -> String {
+        format!(
+            r#"
+name = "contacts_api"
+description = "contact-centre export API"
+table = "contacts"
+[fetch]
+kind = "rest_api"
+url = "{}/v2/contacts"
+token_env = "{token_env}"
+initial_start_time = {initial_start_time}
+end_param = "end_time"
+max_pages = 1000
+[fetch.http]
+max_retries = 0
+[format]
+kind = "json_array"
+[load]
+on_redelivery = "append"
+[columns]
+contact_id = {{ from = "id" }}
+queue = {{ from = "queue" }}
+service = {{ from = "queue", lookup = "queues.service" }}
+sector = {{ from = "queue", lookup = "queues.sector" }}
+first_line = {{ from = "queue", lookup = "queues.first_line" }}
+channel = {{ value = "phone" }}
+received_at = {{ from = "received", format = "epoch_seconds" }}
+outcome = {{ from = "outcome" }}
+callback_requested = {{ from = "callback" }}
+"#,
+            self.base
+        )
     }
 }

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::common::{repo_config, run_ok};
+use crate::common::{ApiContact, ExportApi, repo_config, run_ok};
 
 fn counts(warehouse: &str) -> (u64, u64, u64) {
     let out = run_ok(&[
@@ -140,7 +140,7 @@ fn killing_a_load_at_any_moment_never_loses_or_duplicates_rows() {
     assert_eq!(n2, n);
 }
 
-/// Pages of the export API below: page `k` starts at `API_T0 + k * API_STEP` and holds
+/// Pages of the export API: page `k` starts at `API_T0 + k * API_STEP` and holds
 /// `API_ITEMS` contacts, ten seconds apart.
 const API_T0: i64 = 1_735_682_400; // 2025-01-01 00:00 Helsinki
 const API_STEP: i64 = 3_600;
@@ -149,98 +149,24 @@ const API_ITEMS: i64 = 25;
 const API_TOKEN_ENV: &str = "TILANNEKUVA_TEST_CONTACTS_API_TOKEN";
 const API_TOKEN: &str = "kill-test-token";
 
-/// A contact-centre export API on 127.0.0.1 that pages through `API_PAGES` windows by
-/// `start_time`, slowly enough (20 ms a page) for kills to land anywhere in a run.
-fn export_api() -> String {
-    use axum::extract::RawQuery;
-    use axum::http::{HeaderMap, StatusCode};
-    use axum::response::IntoResponse;
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            tx.send(listener.local_addr().unwrap()).unwrap();
-            let app = axum::Router::new().route(
-                "/v2/contacts",
-                axum::routing::get(|headers: HeaderMap, RawQuery(q): RawQuery| async move {
-                    let auth = headers.get("authorization").and_then(|v| v.to_str().ok());
-                    if auth != Some(format!("Bearer {API_TOKEN}").as_str()) {
-                        return StatusCode::UNAUTHORIZED.into_response();
-                    }
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                    let start: i64 = q
-                        .unwrap_or_default()
-                        .split('&')
-                        .find_map(|kv| kv.strip_prefix("start_time="))
-                        .and_then(|v| v.parse().ok())
-                        .unwrap_or(API_T0);
-                    let page = ((start - API_T0) / API_STEP).max(0);
-                    let items: Vec<String> = if page < API_PAGES {
-                        (0..API_ITEMS)
-                            .map(|j| {
-                                format!(
-                                    r#"{{"id": "API-{page}-{j}", "queue": "Terveysasemien ensilinja", "received": {}, "outcome": "answered", "callback": false}}"#,
-                                    API_T0 + page * API_STEP + j * 10
-                                )
-                            })
-                            .collect()
-                    } else {
-                        Vec::new()
-                    };
-                    let next = API_T0 + (page + 1).min(API_PAGES) * API_STEP;
-                    let more = page + 1 < API_PAGES;
-                    format!(
-                        r#"{{"items": [{}], "next_start_time": {next}, "has_more": {more}}}"#,
-                        items.join(", ")
-                    )
-                    .into_response()
-                }),
-            );
-            axum::serve(listener, app).await.unwrap();
-        });
-    });
-    format!("http://{}", rx.recv().unwrap())
-}
-
 #[test]
 fn killing_an_api_load_at_any_moment_never_loses_or_duplicates_a_page() {
     let project = crate::common::CopiedProject::new();
-    let base = export_api();
+    // Slow enough (20 ms a page) for kills to land anywhere in a run.
+    let api = ExportApi::start(API_TOKEN, API_STEP, Duration::from_millis(20));
+    api.contacts
+        .lock()
+        .unwrap()
+        .extend((0..API_PAGES).flat_map(|page| {
+            (0..API_ITEMS).map(move |j| ApiContact {
+                id: format!("API-{page}-{j}"),
+                received: API_T0 + page * API_STEP + j * 10,
+                outcome: "answered",
+            })
+        }));
     std::fs::write(
         project.dir.path().join("config/sources/contacts_api.toml"),
-        format!(
-            r#"
-name = "contacts_api"
-description = "contact-centre export API"
-table = "contacts"
-[fetch]
-kind = "rest_api"
-url = "{base}/v2/contacts"
-token_env = "{API_TOKEN_ENV}"
-initial_start_time = {API_T0}
-max_pages = 1000
-[fetch.http]
-max_retries = 0
-[format]
-kind = "json_array"
-[load]
-on_redelivery = "append"
-[columns]
-contact_id = {{ from = "id" }}
-queue = {{ from = "queue" }}
-service = {{ from = "queue", lookup = "queues.service" }}
-sector = {{ from = "queue", lookup = "queues.sector" }}
-first_line = {{ from = "queue", lookup = "queues.first_line" }}
-channel = {{ value = "phone" }}
-received_at = {{ from = "received", format = "epoch_seconds" }}
-outcome = {{ from = "outcome" }}
-callback_requested = {{ from = "callback" }}
-"#
-        ),
+        api.source(API_TOKEN_ENV, API_T0),
     )
     .unwrap();
     let binary = || {

@@ -4,6 +4,7 @@
 //! One test binary (modules below) so the workspace links DataFusion once for all of them.
 
 mod as_of;
+mod backfill;
 mod check;
 mod common;
 mod completeness;

@@ -152,10 +152,21 @@ impl Engine {
         now: DateTime<Utc>,
         previous: Option<&ReusableRows>,
     ) -> Result<Computation> {
-        let inputs = compute::Inputs::new(manifest, &self.expected, now);
+        self.compute_forcing(manifest, now, previous, &BTreeSet::new())
+            .await
+    }
+
+    /// How each tile would be computed over `manifest`, given the rows of `previous`, with
+    /// the periods containing `forced` months (`YYYY-MM`) recomputed whether or not their
+    /// files changed; also the tables each tile reads.
+    async fn decisions(
+        &self,
+        manifest: &Manifest,
+        previous: Option<&ReusableRows>,
+        forced: &BTreeSet<String>,
+    ) -> Result<(Vec<Vec<String>>, Vec<Recompute>)> {
         let fingerprints = incremental::fingerprints(manifest);
         let ends = incremental::ends(manifest);
-        let previous = previous.filter(|p| p.usable());
         // The tables each tile reads, from its query plan.
         let planning = self.session(&Manifest::default(), Grain::Month).await?;
         let mut reads = Vec::with_capacity(self.tiles.len());
@@ -163,14 +174,41 @@ impl Engine {
             let df = planning.sql(&t.sql).await.map_err(|e| Error::sql(t, e))?;
             reads.push(incremental::tables_read(df.logical_plan()));
         }
-        drop(planning);
-
-        let mut decisions: Vec<Recompute> = self
+        let decisions = self
             .tiles
             .iter()
             .zip(&reads)
-            .map(|(t, reads)| incremental::decide(t, reads, previous, &fingerprints, &ends))
+            .map(|(t, reads)| {
+                incremental::decide(t, reads, previous, &fingerprints, &ends).forcing(forced)
+            })
             .collect();
+        Ok((reads, decisions))
+    }
+
+    /// What a publish recomputing the periods of `forced` months would compute, without
+    /// computing it: for `backfill --dry-run`.
+    pub async fn plan_forcing(&self, forced: &BTreeSet<String>) -> Result<Recomputed> {
+        let manifest = self.warehouse.manifest().await?;
+        let previous = self.previous_rows(&manifest).await;
+        let previous = previous.as_ref().filter(|p| p.usable());
+        let (_, decisions) = self.decisions(&manifest, previous, forced).await?;
+        Ok(Recomputed::of(&self.tiles, &decisions))
+    }
+
+    /// [`Engine::compute_from`], recomputing the periods that contain `forced` months
+    /// (`YYYY-MM`) even when their files did not change.
+    pub async fn compute_forcing(
+        &self,
+        manifest: &Manifest,
+        now: DateTime<Utc>,
+        previous: Option<&ReusableRows>,
+        forced: &BTreeSet<String>,
+    ) -> Result<Computation> {
+        let inputs = compute::Inputs::new(manifest, &self.expected, now);
+        let fingerprints = incremental::fingerprints(manifest);
+        let ends = incremental::ends(manifest);
+        let previous = previous.filter(|p| p.usable());
+        let (reads, mut decisions) = self.decisions(manifest, previous, forced).await?;
 
         // The rows the previous snapshot kept for a tile and grain.
         let cached_rows = |id: &str, grain: Grain| -> &[QueryRow] {
@@ -180,7 +218,6 @@ impl Engine {
                 .map_or(&[], Vec::as_slice)
         };
         let mut rows: Vec<BTreeMap<Grain, Vec<QueryRow>>> = vec![BTreeMap::new(); self.tiles.len()];
-        let mut report = Recomputed::default();
         for grain in Grain::ALL {
             let wanted = |i: usize| self.tiles[i].meta.grains.contains(&grain);
             // Tiles computed in part, grouped by the periods they recompute: each group reads
@@ -238,14 +275,7 @@ impl Engine {
                 }
             }
         }
-        for (t, d) in self.tiles.iter().zip(&decisions) {
-            let id = t.meta.id.clone();
-            match d {
-                Recompute::Full(why) => report.full.push((id, why.clone())),
-                Recompute::Periods(m) => report.partial.push((id, m.iter().cloned().collect())),
-                Recompute::Reuse => report.reused.push(id),
-            }
-        }
+        let report = Recomputed::of(&self.tiles, &decisions);
 
         let mut cache = ReusableRows {
             format: incremental::FORMAT,
@@ -286,6 +316,23 @@ impl Engine {
     /// Publishes a new snapshot; `full` recomputes every tile over all of its data. Also
     /// tells what was recomputed.
     pub async fn publish_with(&self, full: bool) -> Result<(TilesDoc, Recomputed)> {
+        self.publish_how(full, &BTreeSet::new()).await
+    }
+
+    /// Publishes a new snapshot recomputing the periods that contain `forced` months
+    /// (`YYYY-MM`) as well as those whose files changed: a compute job's backfill.
+    pub async fn publish_forcing(
+        &self,
+        forced: &BTreeSet<String>,
+    ) -> Result<(TilesDoc, Recomputed)> {
+        self.publish_how(false, forced).await
+    }
+
+    async fn publish_how(
+        &self,
+        full: bool,
+        forced: &BTreeSet<String>,
+    ) -> Result<(TilesDoc, Recomputed)> {
         let manifest = self.warehouse.manifest().await?;
         let previous = if full {
             None
@@ -298,7 +345,7 @@ impl Engine {
             cache,
             recomputed,
         } = self
-            .compute_from(&manifest, computed_at, previous.as_ref())
+            .compute_forcing(&manifest, computed_at, previous.as_ref(), forced)
             .await?;
         tracing::info!("{recomputed}");
         let snapshot_id = format!(

@@ -78,6 +78,22 @@ pub enum Recompute {
     Reuse,
 }
 
+impl Recompute {
+    /// This decision with the periods of `forced` months recomputed too: a full
+    /// computation stays full, reusing everything becomes recomputing those periods.
+    pub fn forcing(self, forced: &BTreeSet<String>) -> Recompute {
+        match self {
+            _ if forced.is_empty() => self,
+            Recompute::Full(why) => Recompute::Full(why),
+            Recompute::Periods(mut months) => {
+                months.extend(forced.iter().cloned());
+                Recompute::Periods(months)
+            }
+            Recompute::Reuse => Recompute::Periods(forced.clone()),
+        }
+    }
+}
+
 /// How to compute `tile`, which reads the tables `reads`, given the rows the previous
 /// snapshot kept and the files live now.
 pub fn decide(
@@ -247,6 +263,22 @@ pub struct Recomputed {
     pub partial: Vec<(String, Vec<String>)>,
     /// Tiles whose rows were all reused.
     pub reused: Vec<String>,
+}
+
+impl Recomputed {
+    /// The report of the decisions for `tiles`, one each.
+    pub fn of(tiles: &[TileDef], decisions: &[Recompute]) -> Self {
+        let mut report = Recomputed::default();
+        for (t, d) in tiles.iter().zip(decisions) {
+            let id = t.meta.id.clone();
+            match d {
+                Recompute::Full(why) => report.full.push((id, why.clone())),
+                Recompute::Periods(m) => report.partial.push((id, m.iter().cloned().collect())),
+                Recompute::Reuse => report.reused.push(id),
+            }
+        }
+        report
+    }
 }
 
 impl std::fmt::Display for Recomputed {

@@ -101,6 +101,10 @@ pub struct RestApi {
     /// Most pages fetched in one run; the next run continues from the cursor.
     #[serde(default = "default_max_pages")]
     pub max_pages: u32,
+    /// Query parameter that bounds a request's window at its end (unix seconds), for
+    /// backfills of a closed range; without it a source cannot be backfilled.
+    #[serde(default)]
+    pub end_param: Option<String>,
     /// Timeouts, retries and rate limit.
     #[serde(default)]
     pub http: HttpSettings,
@@ -142,6 +146,9 @@ pub struct Pager {
     cursor: i64,
     pages: u32,
     done: bool,
+    /// For a backfill window: where it ends (sent as `end_param`; the run stops there and
+    /// ignores `max_pages`).
+    until: Option<i64>,
 }
 
 /// An export API ready to page through: its config, with the URL parsed.
@@ -181,6 +188,17 @@ impl RestApi {
                 None
             }
         };
+        if self
+            .end_param
+            .as_deref()
+            .is_some_and(|p| p.trim().is_empty() || p == self.cursor_param)
+        {
+            problems.error(
+                file,
+                "fetch.end_param",
+                "must name a query parameter other than `cursor_param`",
+            );
+        }
         if self.cursor_param.trim().is_empty() {
             problems.error(file, "fetch.cursor_param", "must name a query parameter");
         }
@@ -258,7 +276,41 @@ impl Endpoint {
             cursor,
             pages: 0,
             done: false,
+            until: None,
         })
+    }
+
+    /// Pages through the closed window `from..until` (unix seconds) for a backfill, asking
+    /// the API to stop at `until` (`end_param`), whatever cursor the manifest keeps.
+    pub fn window(&self, source: SourceRef<'_>, from: i64, until: i64) -> Result<Pager> {
+        if self.config.end_param.is_none() {
+            return Err(Error::Config(vec![format!(
+                "{}: source `{}` cannot be backfilled: its API is not asked to end a window; set `fetch.end_param` to the query parameter that does (for example \"end_time\")",
+                source.file.display(),
+                source.name
+            )]));
+        }
+        let token = Secret::from_env(source.name, &self.config.token_env)?;
+        let mut pager = self.start_with_token(source, None, token)?;
+        pager.cursor = from;
+        pager.until = Some(until);
+        Ok(pager)
+    }
+
+    /// The request a backfill of `from..until` starts with, for a dry run.
+    pub fn window_url(&self, from: i64, until: i64) -> String {
+        let mut url = self.base.clone();
+        {
+            let mut q = url.query_pairs_mut();
+            for (k, v) in &self.config.query {
+                q.append_pair(k, v);
+            }
+            q.append_pair(&self.config.cursor_param, &from.to_string());
+            if let Some(end) = &self.config.end_param {
+                q.append_pair(end, &until.to_string());
+            }
+        }
+        display_url(&url)
     }
 }
 
@@ -287,7 +339,11 @@ impl Pager {
         if self.done {
             return Ok(None);
         }
-        if self.pages >= self.config.max_pages {
+        if self.until.is_some_and(|u| self.cursor >= u) {
+            self.done = true;
+            return Ok(None);
+        }
+        if self.until.is_none() && self.pages >= self.config.max_pages {
             tracing::info!(source = %self.source, pages = self.pages, "`fetch.max_pages` reached; the next run continues from the cursor");
             self.done = true;
             return Ok(None);
@@ -338,6 +394,9 @@ impl Pager {
                 q.append_pair(k, v);
             }
             q.append_pair(&self.config.cursor_param, &self.cursor.to_string());
+            if let (Some(end), Some(until)) = (&self.config.end_param, self.until) {
+                q.append_pair(end, &until.to_string());
+            }
         }
         url
     }

@@ -320,6 +320,19 @@ impl Sotkanet {
 }
 
 impl Query {
+    /// The same query for the years `first..=last` instead of the configured ones: what a
+    /// backfill of those years fetches again.
+    pub fn for_years(&self, first: i32, last: i32) -> Query {
+        let mut q = self.clone();
+        q.config.years = Years::List((first..=last).collect());
+        q
+    }
+
+    /// The request URL, shown with any secret masked, for a dry run.
+    pub fn shown_url(&self) -> String {
+        display_url(&self.url(current_year()))
+    }
+
     /// Fetches the configured indicators and years as one delivery.
     pub async fn fetch(&self, source: SourceRef<'_>) -> Result<Vec<Delivery>> {
         let this_year = current_year();
