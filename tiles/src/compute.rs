@@ -31,7 +31,7 @@ use tilannekuva_warehouse::{Covered, LoadStatus, Manifest};
 use crate::Grain;
 use crate::definition::TileDef;
 use crate::status::{self, TotalFacts};
-use crate::suppression::{self, CellCounts, Counts, MemberCounts, Nest, Protection};
+use crate::suppression::{self, CellCounts, Counts, MemberCounts, Nest, PeriodFigures, Protection};
 use crate::{Error, Result};
 
 pub use tilannekuva_warehouse::catalog::Cadence;
@@ -566,15 +566,14 @@ impl<'a> Inputs<'a> {
 /// The member shown for a breakdown cell whose member is NULL.
 pub const NO_MEMBER: &str = "(none)";
 
-/// Turns a tile's raw rows for one grain into figures.
-pub(crate) fn figures(
-    tile: &TileDef,
-    grain: Grain,
-    rows: &[QueryRow],
-    inputs: &Inputs<'_>,
-) -> Vec<PeriodFigure> {
-    let meta = &tile.meta;
-    let data_through = inputs.data_through(&meta.inputs);
+/// A grain's rows split into each period's total and its cells, the cells sorted by
+/// dimension and member (the order of [`Protection::cell_hidden`]).
+type Split<'r> = (
+    BTreeMap<&'r str, &'r QueryRow>,
+    BTreeMap<&'r str, Vec<&'r QueryRow>>,
+);
+
+fn split(rows: &[QueryRow]) -> Split<'_> {
     let mut totals: BTreeMap<&str, &QueryRow> = BTreeMap::new();
     let mut cells: BTreeMap<&str, Vec<&QueryRow>> = BTreeMap::new();
     for r in rows {
@@ -590,34 +589,99 @@ pub(crate) fn figures(
     for c in cells.values_mut() {
         c.sort_by(|a, b| (&a.dimension, &a.member).cmp(&(&b.dimension, &b.member)));
     }
-    // Which cells are sums of others (units of a service), from every period of the grain.
-    let per_period: Vec<Vec<MemberCounts<'_>>> = cells
-        .values()
-        .map(|v| {
-            v.iter()
-                .map(|c| {
-                    (
-                        c.dimension.as_deref().unwrap_or_default(),
-                        member_of(c),
-                        counts(c),
-                    )
-                })
-                .collect()
-        })
-        .collect();
-    let nesting: BTreeMap<(&str, &str), (&str, &str)> =
-        suppression::nesting(&per_period).into_iter().collect();
-    // What of each period may be published: primary and secondary suppression.
-    let protections: BTreeMap<&str, Protection> = totals
-        .iter()
-        .map(|(p, r)| {
+    (totals, cells)
+}
+
+/// What of each period of each grain may be published: primary and secondary suppression
+/// within each period, then across the periods of each year (months adding up to their
+/// quarter and year), except for point-in-time tiles, whose figures do not add up over
+/// time.
+pub(crate) fn protections(
+    tile: &TileDef,
+    per_grain: &BTreeMap<Grain, Vec<QueryRow>>,
+) -> BTreeMap<Grain, BTreeMap<String, Protection>> {
+    let mut out: BTreeMap<Grain, BTreeMap<String, Protection>> = BTreeMap::new();
+    let mut across: Vec<(Grain, String, PeriodFigures<'_>)> = Vec::new();
+    for (grain, rows) in per_grain {
+        let (totals, cells) = split(rows);
+        // Which cells are sums of others (units of a service), from every period of the grain.
+        let per_period: Vec<Vec<MemberCounts<'_>>> = cells
+            .values()
+            .map(|v| {
+                v.iter()
+                    .map(|c| {
+                        (
+                            c.dimension.as_deref().unwrap_or_default(),
+                            member_of(c),
+                            counts(c),
+                        )
+                    })
+                    .collect()
+            })
+            .collect();
+        let nesting: BTreeMap<(&str, &str), (&str, &str)> =
+            suppression::nesting(&per_period).into_iter().collect();
+        let rank = Grain::ALL
+            .iter()
+            .position(|g| g == grain)
+            .unwrap_or_default();
+        for (p, r) in &totals {
             let period_cells = cells.get(p).map(Vec::as_slice).unwrap_or_default();
-            (*p, protect(tile, r, period_cells, &nesting))
-        })
-        .collect();
+            let (protection, nests) = protect(tile, r, period_cells, &nesting);
+            match grain.bounds(p) {
+                Some((start, end)) if !tile.meta.point_in_time => across.push((
+                    *grain,
+                    p.to_string(),
+                    PeriodFigures {
+                        start,
+                        end,
+                        rank,
+                        total: counts(r),
+                        cells: period_cells
+                            .iter()
+                            .map(|c| {
+                                (
+                                    c.dimension.as_deref().unwrap_or_default(),
+                                    member_of(c),
+                                    counts(c),
+                                )
+                            })
+                            .collect(),
+                        nests,
+                        protection,
+                    },
+                )),
+                _ => {
+                    out.entry(*grain)
+                        .or_default()
+                        .insert(p.to_string(), protection);
+                }
+            }
+        }
+    }
+    let mut figures: Vec<PeriodFigures<'_>> = across.iter().map(|(_, _, f)| f.clone()).collect();
+    suppression::protect_across_periods(&mut figures);
+    for ((grain, period, _), f) in across.into_iter().zip(figures) {
+        out.entry(grain).or_default().insert(period, f.protection);
+    }
+    out
+}
+
+/// Turns a tile's raw rows for one grain into figures, publishing of each period what
+/// `protections` allows.
+pub(crate) fn figures(
+    tile: &TileDef,
+    grain: Grain,
+    rows: &[QueryRow],
+    inputs: &Inputs<'_>,
+    protections: &BTreeMap<String, Protection>,
+) -> Vec<PeriodFigure> {
+    let meta = &tile.meta;
+    let data_through = inputs.data_through(&meta.inputs);
+    let (totals, mut cells) = split(rows);
     let values: BTreeMap<&str, Option<f64>> = totals
         .iter()
-        .map(|(p, r)| (*p, r.value.filter(|_| protections[p].total.is_none())))
+        .map(|(p, r)| (*p, r.value.filter(|_| protections[*p].total.is_none())))
         .collect();
     let mut out = Vec::new();
     for (period, r) in totals {
@@ -719,7 +783,7 @@ fn protect(
     total: &QueryRow,
     cells: &[&QueryRow],
     nesting: &BTreeMap<(&str, &str), (&str, &str)>,
-) -> Protection {
+) -> (Protection, Vec<Nest>) {
     fn key(c: &QueryRow) -> (&str, &str) {
         (c.dimension.as_deref().unwrap_or_default(), member_of(c))
     }
@@ -742,13 +806,14 @@ fn protect(
             counts: counts(c),
         })
         .collect();
-    suppression::protect_nested(
+    let protection = suppression::protect_nested(
         counts(total),
         &cells,
         &nests,
         tile.meta.min_n,
         tile.meta.min_cell_n,
-    )
+    );
+    (protection, nests)
 }
 
 /// Builds a tile from its figures per grain.

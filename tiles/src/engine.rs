@@ -286,9 +286,14 @@ impl Engine {
         };
         let mut tiles = Vec::with_capacity(self.tiles.len());
         for ((t, reads), per_grain) in self.tiles.iter().zip(reads).zip(rows) {
+            let protections = compute::protections(t, &per_grain);
+            let none = BTreeMap::new();
             let series = per_grain
                 .iter()
-                .map(|(grain, rows)| (*grain, compute::figures(t, *grain, rows, &inputs)))
+                .map(|(grain, rows)| {
+                    let p = protections.get(grain).unwrap_or(&none);
+                    (*grain, compute::figures(t, *grain, rows, &inputs, p))
+                })
                 .collect();
             tiles.push(compute::tile(t, series, &inputs));
             cache.tiles.insert(

@@ -28,10 +28,17 @@
 //!
 //! The check is structural: whether a figure can be computed depends only on which
 //! figures are hidden, not on their values, so one check covers `n`, `numerator` and
-//! `denominator` alike. Only the sums within one period are modelled, not months adding up
-//! to their quarter.
+//! `denominator` alike.
+//!
+//! **Across periods** ([`protect_across_periods`]): months add up to their quarter and
+//! quarters to their year, for the total and each member. A unit hidden in March but shown
+//! for the first quarter, January and February would be the quarter minus two months; so
+//! more figures are hidden until nothing hidden follows from everything a year publishes,
+//! all grains together.
 
 use std::collections::BTreeMap;
+
+use chrono::{Datelike, NaiveDate};
 
 /// The additive counts of a figure: what a reader could add and subtract.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -293,6 +300,194 @@ impl Structure {
     }
 }
 
+/// One published period of a tile, for [`protect_across_periods`].
+#[derive(Debug, Clone)]
+pub struct PeriodFigures<'a> {
+    /// Its first day.
+    pub start: NaiveDate,
+    /// Its last day.
+    pub end: NaiveDate,
+    /// Its grain, as a rank: finer grains have smaller ranks.
+    pub rank: usize,
+    /// The counts of its total.
+    pub total: Counts,
+    /// Its cells, in the order of `protection.cell_hidden`.
+    pub cells: Vec<MemberCounts<'a>>,
+    /// Its cells that are sums of others ([`nesting`]).
+    pub nests: Vec<Nest>,
+    /// What may be published of it: the per-period rule's answer on the way in, with the
+    /// figures hidden across periods added on the way out.
+    pub protection: Protection,
+}
+
+/// Secondary suppression across periods: a reader also knows that a quarter is the sum
+/// of its months and a year of its quarters, for the total and for every member. After the
+/// per-period rule ([`protect_nested`]), more figures are hidden (cells before totals, the
+/// finest grain first, the smallest first) until no hidden figure of any period can be
+/// computed from everything published for its year: the equations of every period (cells
+/// adding up to the total, nested members) together with the sums across periods, those of
+/// them that hold for the data, checked exactly as [`determined`] does. Figures that only
+/// happen to be equal are not linked here: a reader cannot know that they are. Only for counts that add up over time
+/// (not for point-in-time tiles).
+pub fn protect_across_periods(periods: &mut [PeriodFigures<'_>]) {
+    let mut years: BTreeMap<i32, Vec<usize>> = BTreeMap::new();
+    for (i, p) in periods.iter().enumerate() {
+        years.entry(p.start.year()).or_default().push(i);
+    }
+    for members in years.into_values() {
+        let mut year: Vec<PeriodFigures<'_>> =
+            members.iter().map(|&i| periods[i].clone()).collect();
+        protect_year(&mut year);
+        for (p, i) in year.into_iter().zip(members) {
+            periods[i].protection = p.protection;
+        }
+    }
+}
+
+/// [`protect_across_periods`] for the periods of one year.
+fn protect_year(periods: &mut [PeriodFigures<'_>]) {
+    // Variables: per period, its total, then its cells.
+    let mut base = Vec::with_capacity(periods.len());
+    let mut order: Vec<(bool, usize, i64)> = Vec::new(); // (is a total, rank, n)
+    for p in periods.iter() {
+        base.push(order.len());
+        order.push((true, p.rank, p.total.n));
+        // A cell with the total's counts is the total (a dimension of one member): hiding
+        // it hides the total, so it comes last too.
+        order.extend(
+            p.cells
+                .iter()
+                .map(|(_, _, c)| (c.key() == p.total.key(), p.rank, c.n)),
+        );
+    }
+    let mut equations: Vec<Vec<(usize, i128)>> = Vec::new();
+    for (i, p) in periods.iter().enumerate() {
+        let total = base[i];
+        let cell = |j: usize| total + 1 + j;
+        let mut dims: BTreeMap<&str, Vec<(usize, i128)>> = BTreeMap::new();
+        for (j, (d, _, _)) in p.cells.iter().enumerate() {
+            dims.entry(d)
+                .or_insert_with(|| vec![(total, -1)])
+                .push((cell(j), 1));
+        }
+        equations.extend(dims.into_values());
+        for nest in &p.nests {
+            let mut e = vec![(cell(nest.parent), -1)];
+            e.extend(nest.children.iter().map(|&c| (cell(c), 1)));
+            equations.push(e);
+        }
+    }
+    // A period is the sum of the periods of the next finer grain inside it.
+    let ranks: Vec<usize> = periods
+        .iter()
+        .map(|p| p.rank)
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    for pair in ranks.windows(2) {
+        let (fine, coarse) = (pair[0], pair[1]);
+        for (i, p) in periods.iter().enumerate().filter(|(_, p)| p.rank == coarse) {
+            let inside: Vec<usize> = (0..periods.len())
+                .filter(|&k| {
+                    let f = &periods[k];
+                    f.rank == fine && f.start >= p.start && f.end <= p.end
+                })
+                .collect();
+            if inside.is_empty() {
+                continue;
+            }
+            let mut totals = vec![(base[i], -1)];
+            totals.extend(inside.iter().map(|&k| (base[k], 1)));
+            equations.push(totals);
+            let mut members: BTreeMap<(&str, &str), Vec<(usize, i128)>> = BTreeMap::new();
+            for (j, (d, m, _)) in p.cells.iter().enumerate() {
+                members
+                    .entry((d, m))
+                    .or_default()
+                    .push((base[i] + 1 + j, -1));
+            }
+            for &k in &inside {
+                for (j, (d, m, _)) in periods[k].cells.iter().enumerate() {
+                    members
+                        .entry((d, m))
+                        .or_default()
+                        .push((base[k] + 1 + j, 1));
+                }
+            }
+            equations.extend(members.into_values());
+        }
+    }
+    // Only sums that hold for the data are a reader's knowledge: a dimension whose cells
+    // leave some observations out, or counts of distinct people over several months, add
+    // nothing.
+    equations.retain(|e| {
+        e.len() > 1
+            && e.iter()
+                .map(|&(v, x)| x * i128::from(order[v].2))
+                .sum::<i128>()
+                == 0
+    });
+
+    let mut hidden = vec![false; order.len()];
+    for (i, p) in periods.iter().enumerate() {
+        hidden[base[i]] = p.protection.total.is_some();
+        for (j, &h) in p.protection.cell_hidden.iter().enumerate() {
+            hidden[base[i] + 1 + j] = h;
+        }
+    }
+    // The figure of `equation` to hide next: a shown one, cells first, then the finest
+    // grain, then the smallest.
+    let pick = |equation: &[(usize, i128)], hidden: &[bool]| {
+        equation
+            .iter()
+            .map(|(v, _)| *v)
+            .filter(|&v| !hidden[v])
+            .min_by_key(|&v| (order[v], v))
+    };
+    let mut fixed_by_hidden = std::collections::BTreeSet::new();
+    loop {
+        // An equation with one hidden figure gives it away: the quick cases first, then
+        // the exact check for combinations.
+        let mut hid = false;
+        for e in &equations {
+            if e.iter().filter(|(v, _)| hidden[*v]).count() == 1
+                && let Some(g) = pick(e, &hidden)
+            {
+                hidden[g] = true;
+                hid = true;
+            }
+        }
+        if hid {
+            continue;
+        }
+        let determined = determined_sparse(&equations, &hidden);
+        let Some(&v) = determined.iter().find(|v| !fixed_by_hidden.contains(*v)) else {
+            break;
+        };
+        let with_v = || equations.iter().filter(|e| e.iter().any(|(x, _)| *x == v));
+        match with_v()
+            .filter_map(|e| pick(e, &hidden))
+            .min_by_key(|&g| (order[g], g))
+        {
+            Some(g) => hidden[g] = true,
+            // Every figure of its equations is hidden: what fixes it uses no published
+            // number (equations that do not hold for the data, such as distinct counts
+            // over time), so it reveals nothing.
+            None => {
+                fixed_by_hidden.insert(v);
+            }
+        }
+    }
+    for (i, p) in periods.iter_mut().enumerate() {
+        if hidden[base[i]] && p.protection.total.is_none() {
+            p.protection.total = Some(TotalHidden::ProtectsCell);
+        }
+        for (j, h) in p.protection.cell_hidden.iter_mut().enumerate() {
+            *h = hidden[base[i] + 1 + j];
+        }
+    }
+}
+
 /// One cell of a period for [`nesting`]: dimension, member, counts.
 pub type MemberCounts<'a> = (&'a str, &'a str, Counts);
 
@@ -430,11 +625,37 @@ fn assign_members(fine: &[Vec<[f64; 3]>], coarse: &[Vec<[f64; 3]>]) -> Option<Ve
 /// space restricted to the unknown columns. Exact, in integers.
 pub fn determined(equations: &[Vec<i128>], hidden: &[bool]) -> Vec<usize> {
     let unknown: Vec<usize> = (0..hidden.len()).filter(|&j| hidden[j]).collect();
-    let mut rows: Vec<Vec<i128>> = equations
+    let rows: Vec<Vec<i128>> = equations
         .iter()
         .map(|e| unknown.iter().map(|&j| e[j]).collect())
         .filter(|r: &Vec<i128>| r.iter().any(|&x| x != 0))
         .collect();
+    determined_in(rows, &unknown)
+}
+
+/// [`determined`] for sparse equations (`(variable, coefficient)` pairs).
+fn determined_sparse(equations: &[Vec<(usize, i128)>], hidden: &[bool]) -> Vec<usize> {
+    let unknown: Vec<usize> = (0..hidden.len()).filter(|&j| hidden[j]).collect();
+    let column: BTreeMap<usize, usize> = unknown.iter().enumerate().map(|(c, &v)| (v, c)).collect();
+    let rows: Vec<Vec<i128>> = equations
+        .iter()
+        .filter(|e| e.iter().any(|(v, _)| hidden[*v]))
+        .map(|e| {
+            let mut row = vec![0; unknown.len()];
+            for (v, x) in e {
+                if let Some(&c) = column.get(v) {
+                    row[c] += x;
+                }
+            }
+            row
+        })
+        .filter(|r| r.iter().any(|&x| x != 0))
+        .collect();
+    determined_in(rows, &unknown)
+}
+
+/// The unknowns fixed by `rows`, equations restricted to the `unknown` columns.
+fn determined_in(mut rows: Vec<Vec<i128>>, unknown: &[usize]) -> Vec<usize> {
     let cols = unknown.len();
     let mut pivots: Vec<(usize, usize)> = Vec::new(); // (row, column)
     let mut r = 0;

@@ -382,3 +382,218 @@ async fn the_engine_publishes_no_counts_of_what_it_hides() {
     assert!(n.is_null(q2_total));
     assert_eq!(batch.num_rows(), 2 + 2 + 1);
 }
+
+/// A tile that adds its facts up per period, so that months add up to their quarter as
+/// real tiles' counts do.
+fn summing_tile(extra: &str) -> tilannekuva_tiles::TileDef {
+    let mut t = common::tile_def(extra);
+    t.sql = "SELECT fi_period(at) AS period, dimension, member, \
+             100.0 * SUM(numerator) / SUM(n) AS value, SUM(numerator) AS numerator, \
+             SUM(n) AS denominator, SUM(n) AS n FROM facts GROUP BY 1, 2, 3"
+        .into();
+    t
+}
+
+#[tokio::test]
+async fn a_month_hidden_inside_a_shown_quarter_is_not_the_quarter_minus_the_other_months() {
+    // Service C has 3 contacts in January, 20 in February and 20 in March.
+    let mut facts = Vec::new();
+    for (at, c) in [
+        ("2025-01-15T10:00:00Z", 3),
+        ("2025-02-14T10:00:00Z", 20),
+        ("2025-03-14T10:00:00Z", 20),
+    ] {
+        facts.extend([
+            total(at, None, 100 + c).ratio(50.0, (100 + c) as f64),
+            cell(at, "service", "A", 60, Some(30.0)),
+            cell(at, "service", "B", 40, Some(15.0)),
+            cell(at, "service", "C", c, Some(5.0)),
+        ]);
+    }
+    let delivered = months("2025-01", "2025-03");
+    let delivered: Vec<&str> = delivered.iter().map(String::as_str).collect();
+    let t = compute(
+        summing_tile(
+            "direction = \"higher_is_better\"\nmin_cell_n = 5\ngrains = [\"month\", \"quarter\"]",
+        ),
+        &facts,
+        &delivered,
+        "2026-01-10T08:00:00Z",
+    )
+    .await;
+    let shown = |grain: Grain, period: &str, member: &str| -> Option<i64> {
+        let f = t.figure(grain, period).unwrap();
+        f.breakdown.iter().find(|c| c.member == member).map(|c| c.n)
+    };
+    // January's C is hidden, and so is a second January service (the cells add up to
+    // the total).
+    assert_eq!(shown(Grain::Month, "2025-01", "C"), None);
+    assert_eq!(shown(Grain::Month, "2025-01", "B"), None);
+    // The quarter shows C as 43: then February's or March's C must be hidden too, or
+    // January's would be 43 − 20 − 20.
+    for member in ["A", "B", "C"] {
+        let parts = [
+            shown(Grain::Quarter, "2025-Q1", member),
+            shown(Grain::Month, "2025-01", member),
+            shown(Grain::Month, "2025-02", member),
+            shown(Grain::Month, "2025-03", member),
+        ];
+        let hidden = parts.iter().filter(|p| p.is_none()).count();
+        assert_ne!(hidden, 1, "{member}: {parts:?}");
+    }
+    // Every period's own cells still protect each other, and the totals are shown.
+    for period in ["2025-01", "2025-02", "2025-03"] {
+        let f = t.figure(Grain::Month, period).unwrap();
+        assert_ne!(
+            f.breakdown.len(),
+            2,
+            "{period}: one hidden cell is the total minus two"
+        );
+        assert!(f.n.is_some(), "{period}");
+    }
+    assert!(t.figure(Grain::Quarter, "2025-Q1").unwrap().n.is_some());
+}
+
+#[test]
+fn across_periods_nothing_hidden_follows_from_what_a_year_publishes() {
+    use tilannekuva_tiles::suppression::{PeriodFigures, determined, protect_across_periods};
+    let d = |s: &str| s.parse::<chrono::NaiveDate>().unwrap();
+    let mut rng = Rng(0x5eed_cafe);
+    let (mut leaks_per_period_only, mut hidden_across) = (0, 0);
+    for _ in 0..150 {
+        let services = 2 + rng.below(4) as usize;
+        let names: Vec<String> = (0..services).map(|s| format!("S{s}")).collect();
+        // Counts per month and service: often small, sometimes none.
+        let months: Vec<Vec<i64>> = (0..12)
+            .map(|_| {
+                (0..services)
+                    .map(|_| match rng.below(4) {
+                        0 => rng.below(6) as i64,
+                        _ => 5 + rng.below(40) as i64,
+                    })
+                    .collect()
+            })
+            .collect();
+        // (rank, first month, last month) of every period: 12 months, 4 quarters, a year.
+        let mut spans: Vec<(usize, usize, usize)> = (0..12).map(|m| (0, m, m)).collect();
+        spans.extend((0..4).map(|q| (1, 3 * q, 3 * q + 2)));
+        spans.push((2, 0, 11));
+        let sums: Vec<Vec<i64>> = spans
+            .iter()
+            .map(|&(_, a, b)| {
+                (0..services)
+                    .map(|s| (a..=b).map(|m| months[m][s]).sum())
+                    .collect()
+            })
+            .collect();
+        let mut periods: Vec<PeriodFigures<'_>> = spans
+            .iter()
+            .zip(&sums)
+            .map(|(&(rank, a, b), cells)| {
+                let start = d(&format!("2025-{:02}-01", a + 1));
+                let end = if b == 11 {
+                    d("2025-12-31")
+                } else {
+                    d(&format!("2025-{:02}-01", b + 2)).pred_opt().unwrap()
+                };
+                let list: Vec<MemberCounts<'_>> = cells
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, n)| **n > 0)
+                    .map(|(s, n)| ("service", names[s].as_str(), Counts::n(*n)))
+                    .collect();
+                let total = Counts::n(cells.iter().sum());
+                let counts: Vec<CellCounts<'_>> = list
+                    .iter()
+                    .map(|(dim, _, c)| CellCounts {
+                        dimension: dim,
+                        counts: *c,
+                    })
+                    .collect();
+                let protection = protect_nested(total, &counts, &[], 0, 5);
+                PeriodFigures {
+                    start,
+                    end,
+                    rank,
+                    total,
+                    cells: list,
+                    nests: Vec::new(),
+                    protection,
+                }
+            })
+            .collect();
+
+        // The check, written out here: per period the cells add up to the total (and
+        // a cell equal to the total is it); a quarter is its months, the year its quarters.
+        let check = |periods: &[PeriodFigures<'_>]| -> usize {
+            let mut var: BTreeMap<(usize, Option<&str>), usize> = BTreeMap::new();
+            let mut hidden = Vec::new();
+            for (i, p) in periods.iter().enumerate() {
+                var.insert((i, None), hidden.len());
+                hidden.push(p.protection.total.is_some());
+                for (j, (_, m, _)) in p.cells.iter().enumerate() {
+                    var.insert((i, Some(*m)), hidden.len());
+                    hidden.push(p.protection.cell_hidden[j]);
+                }
+            }
+            let width = hidden.len();
+            let mut equations: Vec<Vec<i128>> = Vec::new();
+            let mut equation = |terms: Vec<(usize, i128)>| {
+                let mut e = vec![0; width];
+                for (v, x) in terms {
+                    e[v] += x;
+                }
+                equations.push(e);
+            };
+            for (i, p) in periods.iter().enumerate() {
+                let mut terms = vec![(var[&(i, None)], -1)];
+                for (_, m, c) in &p.cells {
+                    terms.push((var[&(i, Some(*m))], 1));
+                    if c.n == p.total.n {
+                        equation(vec![(var[&(i, Some(*m))], 1), (var[&(i, None)], -1)]);
+                    }
+                }
+                equation(terms);
+            }
+            for (i, &(rank, a, b)) in spans.iter().enumerate().filter(|(_, s)| s.0 > 0) {
+                let inside: Vec<usize> = (0..spans.len())
+                    .filter(|&k| spans[k].0 == rank - 1 && spans[k].1 >= a && spans[k].2 <= b)
+                    .collect();
+                for key in std::iter::once(None).chain(names.iter().map(|n| Some(n.as_str()))) {
+                    let mut terms: Vec<(usize, i128)> = Vec::new();
+                    if let Some(&v) = var.get(&(i, key)) {
+                        terms.push((v, -1));
+                    }
+                    for &k in &inside {
+                        if let Some(&v) = var.get(&(k, key)) {
+                            terms.push((v, 1));
+                        }
+                    }
+                    equation(terms);
+                }
+            }
+            determined(&equations, &hidden).len()
+        };
+        if check(&periods) > 0 {
+            leaks_per_period_only += 1;
+        }
+        let before: usize = periods
+            .iter()
+            .map(|p| p.protection.cell_hidden.iter().filter(|h| **h).count())
+            .sum();
+        protect_across_periods(&mut periods);
+        let after: usize = periods
+            .iter()
+            .map(|p| p.protection.cell_hidden.iter().filter(|h| **h).count())
+            .sum();
+        hidden_across += after - before;
+        assert_eq!(
+            check(&periods),
+            0,
+            "a hidden figure follows from the year's figures"
+        );
+    }
+    // The per-period rule alone leaves such figures often: the test exercises the fix.
+    assert!(leaks_per_period_only > 50, "{leaks_per_period_only}");
+    assert!(hidden_across > 100, "{hidden_across}");
+}
