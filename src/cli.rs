@@ -312,6 +312,14 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Check => {
             let project = Project::load(&cli.config, &overrides)?;
+            if !project.broken_sources.is_empty() {
+                let all: Vec<String> = project
+                    .broken_sources
+                    .iter()
+                    .flat_map(|b| b.problems.iter().cloned())
+                    .collect();
+                anyhow::bail!("configuration problems:\n  - {}", all.join("\n  - "));
+            }
             // A key is a secret of the machine that loads, not of the config: say it is
             // missing, but the config may still be right.
             if let Err(e) = project.pipelines(None) {
@@ -484,7 +492,14 @@ fn sample_sources(project: &Project) -> Vec<&'static str> {
 async fn load(project: &Project, only: &[String], settle_seconds: Option<u64>) -> Result<ExitCode> {
     let pipelines = project.pipelines(settle_seconds)?;
     let names: Vec<String> = if only.is_empty() {
-        project.sources.iter().map(|s| s.name.clone()).collect()
+        // Sources set aside for config problems count as failed loads, after the others.
+        let mut all: Vec<String> = project
+            .compiled
+            .iter()
+            .map(|s| s.name().to_string())
+            .collect();
+        all.extend(project.broken_sources.iter().map(|b| b.name.clone()));
+        all
     } else {
         for n in only {
             pipelines.source(n)?;
@@ -493,7 +508,16 @@ async fn load(project: &Project, only: &[String], settle_seconds: Option<u64>) -
     };
     let (mut loaded, mut skipped, mut failed, mut rows, mut rejects) = (0, 0, 0, 0u64, 0u64);
     for name in &names {
-        for result in pipelines.load_source(name).await? {
+        let results = match pipelines.load_source(name).await {
+            Ok(results) => results,
+            Err(e) if only.is_empty() => {
+                failed += 1;
+                eprintln!("error: {e}");
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
+        for result in results {
             match result {
                 Ok(LoadReport {
                     outcome:

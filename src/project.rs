@@ -8,7 +8,7 @@ use serde::Deserialize;
 use tilannekuva_desktop::DesktopSettings;
 use tilannekuva_pipelines::config::{self, Lookup, SourceConfig};
 use tilannekuva_pipelines::fetch::FetchContext;
-use tilannekuva_pipelines::{CompiledSource, Pipelines, compile_sources};
+use tilannekuva_pipelines::{BrokenSource, CompiledSource, Pipelines, compile_each};
 use tilannekuva_tiles::{Engine, ExpectedSource, Strategy, TileDef};
 use tilannekuva_warehouse::Warehouse;
 use tilannekuva_warehouse::catalog::{TableDef, load_tables};
@@ -117,6 +117,9 @@ pub struct Project {
     pub compiled: Vec<CompiledSource>,
     /// What validating the sources only warned about, each naming the file and key.
     pub warnings: Vec<String>,
+    /// Sources whose config files have problems: every command but `check` goes on
+    /// without them, and loading one fails with its problems.
+    pub broken_sources: Vec<BrokenSource>,
     /// Lookups.
     pub lookups: BTreeMap<String, Lookup>,
     /// Tile definitions.
@@ -160,10 +163,11 @@ impl Project {
             all.extend(p);
             BTreeMap::new()
         });
-        let sources = config::load_sources(&at(&main.definitions.sources)).unwrap_or_else(|p| {
-            all.extend(p);
-            Vec::new()
-        });
+        let (sources, mut broken_sources) =
+            config::load_each_source(&at(&main.definitions.sources)).unwrap_or_else(|p| {
+                all.extend(p);
+                Default::default()
+            });
         let lookups = config::load_lookups(&at(&main.definitions.lookups)).unwrap_or_else(|p| {
             all.extend(p);
             BTreeMap::new()
@@ -174,14 +178,13 @@ impl Project {
                 Vec::new()
             });
         let strategy = Strategy::from_file(&at(&main.definitions.strategy));
+        // A source with problems is set aside; the others load (see `broken_sources`).
         let compiled = if all.is_empty() {
-            compile_sources(&sources, &tables, &lookups).unwrap_or_else(|p| {
-                all.extend(p);
-                Default::default()
-            })
+            compile_each(&sources, &tables, &lookups)
         } else {
             Default::default()
         };
+        broken_sources.extend(compiled.broken.iter().cloned());
         let strategy = match strategy {
             Ok(s) => {
                 if let Err(p) = s.check_tiles(&tiles) {
@@ -206,6 +209,14 @@ impl Project {
                 main.pseudonymisation.key_env
             );
         }
+        for b in &broken_sources {
+            tracing::error!(
+                source = %b.name,
+                file = %b.file.display(),
+                "source set aside, the others load: {}",
+                b.problems.join("; ")
+            );
+        }
         let key = match std::env::var(&main.pseudonymisation.key_env) {
             Ok(k) if !k.is_empty() => Some(k.into_bytes()),
             _ => None,
@@ -225,6 +236,7 @@ impl Project {
             sources,
             compiled: compiled.sources,
             warnings: compiled.warnings,
+            broken_sources,
             lookups,
             tiles,
             strategy,
@@ -254,6 +266,7 @@ impl Project {
             },
             self.key.as_deref(),
         )
+        .map(|p| p.with_broken(self.broken_sources.clone()))
         .with_context(|| {
             format!(
                 "set the pseudonymisation key in the environment variable `{key_env}` \
@@ -309,7 +322,10 @@ impl Project {
                 self.config_path.display()
             ),
         };
-        let sources: Vec<String> = self.sources.iter().map(|s| s.name.clone()).collect();
+        // A job may name a source set aside for its config problems: its runs then fail
+        // with them, and the job's other sources still load.
+        let mut sources: Vec<String> = self.sources.iter().map(|s| s.name.clone()).collect();
+        sources.extend(self.broken_sources.iter().map(|b| b.name.clone()));
         Ok(tilannekuva_scheduler::Jobs::load(&path, &sources)?)
     }
 

@@ -513,6 +513,38 @@ pub fn load_sources(dir: &Path) -> Result<Vec<SourceConfig>, Vec<String>> {
     })
 }
 
+/// Reads the source configs of a folder, setting aside the files that cannot be read or
+/// parsed (named by their file stem) so that the others can be used. The error is only
+/// for a folder that cannot be listed.
+pub fn load_each_source(
+    dir: &Path,
+) -> Result<(Vec<SourceConfig>, Vec<crate::source::BrokenSource>), Vec<String>> {
+    let read = read_dir_toml(dir, |path, text| {
+        Ok(match toml::from_str::<SourceConfig>(text) {
+            Ok(mut s) => {
+                s.file = path.to_path_buf();
+                Ok(s)
+            }
+            Err(e) => Err(crate::source::BrokenSource {
+                name: path
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+                file: path.to_path_buf(),
+                problems: vec![format!("{}: {e}", path.display())],
+            }),
+        })
+    })?;
+    let (mut sources, mut broken) = (Vec::new(), Vec::new());
+    for r in read {
+        match r {
+            Ok(s) => sources.push(s),
+            Err(b) => broken.push(b),
+        }
+    }
+    Ok((sources, broken))
+}
+
 /// Reads the lookups of a folder, keyed by file stem.
 pub fn load_lookups(dir: &Path) -> Result<BTreeMap<String, Lookup>, Vec<String>> {
     let pairs = read_dir_toml(dir, |path, text| {

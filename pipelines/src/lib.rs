@@ -24,7 +24,7 @@ use tilannekuva_warehouse::catalog::TableDef;
 
 pub use error::{Error, Result};
 pub use load::{LoadReport, Outcome};
-pub use source::{CompiledSource, CompiledSources, compile_sources};
+pub use source::{BrokenSource, CompiledSource, CompiledSources, compile_each, compile_sources};
 
 use config::{Lookup, SourceConfig};
 use fetch::FetchContext;
@@ -40,6 +40,8 @@ pub struct Pipelines {
     pub sources: Vec<CompiledSource>,
     /// Where fetches look.
     pub fetch: FetchContext,
+    /// Sources whose configs have problems: asking for one says what they are.
+    pub broken: Vec<BrokenSource>,
 }
 
 impl Pipelines {
@@ -81,11 +83,28 @@ impl Pipelines {
             tables,
             sources,
             fetch,
+            broken: Vec::new(),
         })
+    }
+
+    /// These pipelines, knowing the sources set aside for their config problems.
+    pub fn with_broken(mut self, broken: Vec<BrokenSource>) -> Self {
+        self.broken = broken;
+        self
     }
 
     /// A compiled source by name.
     pub fn source(&self, name: &str) -> Result<&CompiledSource> {
+        if let Some(b) = self.broken.iter().find(|b| b.name == name)
+            && !self.sources.iter().any(|s| s.name() == name)
+        {
+            let mut problems = vec![format!(
+                "source `{name}` is not loaded until its config {} is fixed:",
+                b.file.display()
+            )];
+            problems.extend(b.problems.iter().cloned());
+            return Err(Error::Config(problems));
+        }
         self.sources
             .iter()
             .find(|s| s.name() == name)

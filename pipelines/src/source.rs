@@ -72,6 +72,20 @@ pub struct CompiledSources {
     pub sources: Vec<CompiledSource>,
     /// Warnings, each naming the file and key (an unset token variable, say).
     pub warnings: Vec<String>,
+    /// The sources whose configs have problems: the others load without them.
+    pub broken: Vec<BrokenSource>,
+}
+
+/// A source config that cannot be used, and why. Loading goes on without it: a typo in one
+/// file must not stop the night's loads of every other source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokenSource {
+    /// Its `name`, or the file's stem when the file could not be read at all.
+    pub name: String,
+    /// Its config file.
+    pub file: std::path::PathBuf,
+    /// Every problem, each naming the file and the key.
+    pub problems: Vec<String>,
 }
 
 /// Validates every source and compiles each against its table and lookups. The error is
@@ -82,10 +96,31 @@ pub fn compile_sources(
     tables: &BTreeMap<String, TableDef>,
     lookups: &BTreeMap<String, Lookup>,
 ) -> std::result::Result<CompiledSources, Vec<String>> {
+    let compiled = compile_each(sources, tables, lookups);
+    if compiled.broken.is_empty() {
+        Ok(compiled)
+    } else {
+        Err(compiled
+            .broken
+            .into_iter()
+            .flat_map(|b| b.problems)
+            .collect())
+    }
+}
+
+/// Like [`compile_sources`], but a source with problems is set aside
+/// ([`CompiledSources::broken`]) and the others are compiled all the same.
+pub fn compile_each(
+    sources: &[SourceConfig],
+    tables: &BTreeMap<String, TableDef>,
+    lookups: &BTreeMap<String, Lookup>,
+) -> CompiledSources {
     let mut problems = Problems::default();
     let mut names = std::collections::BTreeSet::new();
     let mut compiled = Vec::new();
+    let mut broken = Vec::new();
     for s in sources {
+        let before = problems.errors.len();
         if !names.insert(s.name.as_str()) {
             problems.error(
                 &s.file,
@@ -93,12 +128,19 @@ pub fn compile_sources(
                 format!("source `{}` is defined twice", s.name),
             );
         }
-        let before = problems.errors.len();
         let fetch = s
             .fetch
             .compile(s.reference(), s.load.on_redelivery, &mut problems);
         config::validate_source(s, tables, lookups, &mut problems);
+        let set_aside = |problems: &Problems, broken: &mut Vec<BrokenSource>| {
+            broken.push(BrokenSource {
+                name: s.name.clone(),
+                file: s.file.clone(),
+                problems: problems.errors[before..].to_vec(),
+            });
+        };
         if problems.errors.len() > before {
+            set_aside(&problems, &mut broken);
             continue;
         }
         let (Some(fetch), Some(table)) = (fetch, tables.get(&s.table)) else {
@@ -117,15 +159,14 @@ pub fn compile_sources(
                 rows,
                 covered_by_name,
             });
+        } else {
+            set_aside(&problems, &mut broken);
         }
     }
-    if problems.errors.is_empty() {
-        Ok(CompiledSources {
-            sources: compiled,
-            warnings: problems.warnings,
-        })
-    } else {
-        Err(problems.errors)
+    CompiledSources {
+        sources: compiled,
+        warnings: problems.warnings,
+        broken,
     }
 }
 

@@ -228,3 +228,83 @@ fn the_public_demo_key_can_no_longer_stand_in_for_a_missing_one() {
         "{text}"
     );
 }
+
+#[test]
+fn a_broken_source_config_stops_only_that_source() {
+    let project = crate::common::CopiedProject::new();
+    // One file does not parse at all, another has a wrong value.
+    let sources = project.dir.path().join("config/sources");
+    std::fs::write(
+        sources.join("chat_ninchat.toml"),
+        std::fs::read_to_string(sources.join("chat_ninchat.toml"))
+            .unwrap()
+            .replacen("[format]", "[format", 1),
+    )
+    .unwrap();
+    project.edit(
+        "sources/nps_roidu.toml",
+        "max_reject_share = ",
+        "max_reject_share = 7 # ",
+    );
+    tilannekuva_samples::generate_sources(
+        &project.inputs,
+        &crate::common::sample_config(),
+        &["callbacks_ace", "chat_ninchat", "nps_roidu"],
+    )
+    .unwrap();
+
+    // `check` still refuses the config, naming both files.
+    let (ok, text) = check(&project.config);
+    assert!(!ok, "{text}");
+    assert!(
+        text.contains("chat_ninchat.toml") && text.contains("nps_roidu.toml"),
+        "{text}"
+    );
+    assert!(text.contains("`load.max_reject_share`"), "{text}");
+
+    // A load of everything loads the good sources and fails for the broken two.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tilannekuva"))
+        .arg("--config")
+        .arg(&project.config)
+        .args(["--warehouse", project.warehouse.to_str().unwrap()])
+        .args(["--inputs", project.inputs.to_str().unwrap()])
+        .args(["load", "--settle-seconds", "0"])
+        .env(
+            crate::common::PSEUDONYM_KEY_ENV,
+            crate::common::TEST_PSEUDONYM_KEY,
+        )
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(!out.status.success(), "{text}");
+    assert!(text.contains("loaded 24 exports"), "{text}");
+    assert!(text.contains("2 failed"), "{text}");
+    assert!(
+        text.contains("source `nps_roidu` is not loaded until its config")
+            && text.contains("source `chat_ninchat` is not loaded until its config"),
+        "{text}"
+    );
+    let rows = project.sql("SELECT count(*) AS n FROM contacts");
+    assert!(rows[0]["n"].as_i64().unwrap() > 0);
+    // Asked for by name, a broken source says why.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tilannekuva"))
+        .arg("--config")
+        .arg(&project.config)
+        .args(["--warehouse", project.warehouse.to_str().unwrap()])
+        .args(["load", "nps_roidu"])
+        .env(
+            crate::common::PSEUDONYM_KEY_ENV,
+            crate::common::TEST_PSEUDONYM_KEY,
+        )
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(!out.status.success());
+    assert!(text.contains("must be between 0 and 1"), "{text}");
+    // The scheduler's jobs still load: a job naming a broken source is valid, its runs fail.
+    let runs = project.run(&["runs"]);
+    assert!(
+        runs.contains("source set aside, the others load") && runs.contains("scheduled_for"),
+        "{runs}"
+    );
+}
