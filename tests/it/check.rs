@@ -229,6 +229,26 @@ fn the_public_demo_key_can_no_longer_stand_in_for_a_missing_one() {
     );
 }
 
+/// Runs the binary on `project`, which may fail: whether it succeeded, and its stderr.
+fn failing_run(project: &crate::common::CopiedProject, args: &[&str]) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_tilannekuva"))
+        .arg("--config")
+        .arg(&project.config)
+        .args(["--warehouse", project.warehouse.to_str().unwrap()])
+        .args(["--inputs", project.inputs.to_str().unwrap()])
+        .args(args)
+        .env(
+            crate::common::PSEUDONYM_KEY_ENV,
+            crate::common::TEST_PSEUDONYM_KEY,
+        )
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
 #[test]
 fn a_broken_source_config_stops_only_that_source() {
     let project = crate::common::CopiedProject::new();
@@ -263,20 +283,8 @@ fn a_broken_source_config_stops_only_that_source() {
     assert!(text.contains("`load.max_reject_share`"), "{text}");
 
     // A load of everything loads the good sources and fails for the broken two.
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tilannekuva"))
-        .arg("--config")
-        .arg(&project.config)
-        .args(["--warehouse", project.warehouse.to_str().unwrap()])
-        .args(["--inputs", project.inputs.to_str().unwrap()])
-        .args(["load", "--settle-seconds", "0"])
-        .env(
-            crate::common::PSEUDONYM_KEY_ENV,
-            crate::common::TEST_PSEUDONYM_KEY,
-        )
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stderr).to_string();
-    assert!(!out.status.success(), "{text}");
+    let (ok, text) = failing_run(&project, &["load", "--settle-seconds", "0"]);
+    assert!(!ok, "{text}");
     assert!(text.contains("loaded 24 exports"), "{text}");
     assert!(text.contains("2 failed"), "{text}");
     assert!(
@@ -287,19 +295,8 @@ fn a_broken_source_config_stops_only_that_source() {
     let rows = project.sql("SELECT count(*) AS n FROM contacts");
     assert!(rows[0]["n"].as_i64().unwrap() > 0);
     // Asked for by name, a broken source says why.
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tilannekuva"))
-        .arg("--config")
-        .arg(&project.config)
-        .args(["--warehouse", project.warehouse.to_str().unwrap()])
-        .args(["load", "nps_roidu"])
-        .env(
-            crate::common::PSEUDONYM_KEY_ENV,
-            crate::common::TEST_PSEUDONYM_KEY,
-        )
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stderr).to_string();
-    assert!(!out.status.success());
+    let (ok, text) = failing_run(&project, &["load", "nps_roidu"]);
+    assert!(!ok, "{text}");
     assert!(text.contains("must be between 0 and 1"), "{text}");
     // The scheduler's jobs still load: a job naming a broken source is valid, its runs fail.
     let runs = project.run(&["runs"]);

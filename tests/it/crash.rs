@@ -46,6 +46,30 @@ fn ledger_rows(warehouse: &std::path::Path) -> (u64, usize) {
     (loaded.iter().map(|l| l.rows).sum(), loaded.len())
 }
 
+/// Runs `command`, killing it if it has not finished after `delay`; whether it finished.
+fn finishes_within(command: &mut std::process::Command, delay: Duration) -> bool {
+    let mut child = command
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    let finished = loop {
+        if child.try_wait().unwrap().is_some() {
+            break true;
+        }
+        if start.elapsed() >= delay {
+            break false;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    };
+    if !finished {
+        child.kill().unwrap();
+    }
+    child.wait().unwrap();
+    finished
+}
+
 #[test]
 fn killing_a_load_at_any_moment_never_loses_or_duplicates_rows() {
     let dir = tempfile::tempdir().unwrap();
@@ -69,7 +93,8 @@ fn killing_a_load_at_any_moment_never_loses_or_duplicates_rows() {
             .wrapping_mul(6_364_136_223_846_793_005)
             .wrapping_add(1_442_695_040_888_963_407);
         let delay = Duration::from_millis(40 + (seed >> 33) % 900);
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tilannekuva"))
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tilannekuva"));
+        child
             .arg("--config")
             .arg(repo_config())
             .env(
@@ -85,26 +110,9 @@ fn killing_a_load_at_any_moment_never_loses_or_duplicates_rows() {
                 "callbacks_ace",
                 "--settle-seconds",
                 "0",
-            ])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        let start = Instant::now();
-        let finished = loop {
-            if child.try_wait().unwrap().is_some() {
-                break true;
-            }
-            if start.elapsed() >= delay {
-                break false;
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        };
-        if !finished {
-            child.kill().unwrap();
-            kills += 1;
-        }
-        child.wait().unwrap();
+            ]);
+        let finished = finishes_within(&mut child, delay);
+        kills += usize::from(!finished);
         let (rows, ledger_loads) = ledger_rows(&warehouse);
         if ledger_loads > 0 {
             let (n, ids, files) = counts(wh);
@@ -212,27 +220,10 @@ fn killing_an_api_load_at_any_moment_never_loses_or_duplicates_a_page() {
             .wrapping_mul(6_364_136_223_846_793_005)
             .wrapping_add(1_442_695_040_888_963_407);
         let delay = Duration::from_millis(30 + (seed >> 33) % 400);
-        let mut child = binary()
-            .args(["load", "contacts_api"])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        let start = Instant::now();
-        let finished = loop {
-            if child.try_wait().unwrap().is_some() {
-                break true;
-            }
-            if start.elapsed() >= delay {
-                break false;
-            }
-            std::thread::sleep(Duration::from_millis(2));
-        };
-        if !finished {
-            child.kill().unwrap();
-            kills += 1;
-        }
-        child.wait().unwrap();
+        let mut child = binary();
+        child.args(["load", "contacts_api"]);
+        let finished = finishes_within(&mut child, delay);
+        kills += usize::from(!finished);
         if project.warehouse.join("_manifest").exists() {
             let (n, ids, cursor) = state();
             let pages = (cursor - API_T0) / API_STEP;
