@@ -214,6 +214,9 @@ pub enum FormatConfig {
     Csv(CsvFormat),
     /// A JSON array of flat objects, such as the Sotkanet REST API's answer.
     JsonArray(JsonArrayFormat),
+    /// One JSON object per line (chat webhook logs), read by `from` paths such as
+    /// `queue.name`.
+    JsonLines(JsonArrayFormat),
 }
 
 /// `[format] kind = "csv"`: delimited text.
@@ -270,21 +273,22 @@ impl FormatConfig {
     pub fn numbers(&self) -> NumberFormat {
         match self {
             FormatConfig::Csv(f) => f.numbers.clone(),
-            FormatConfig::JsonArray(_) => NumberFormat::plain(),
+            FormatConfig::JsonArray(_) | FormatConfig::JsonLines(_) => NumberFormat::plain(),
         }
     }
     /// Values meaning "no value".
     pub fn missing(&self) -> &[String] {
         match self {
             FormatConfig::Csv(CsvFormat { missing, .. })
-            | FormatConfig::JsonArray(JsonArrayFormat { missing }) => missing,
+            | FormatConfig::JsonArray(JsonArrayFormat { missing })
+            | FormatConfig::JsonLines(JsonArrayFormat { missing }) => missing,
         }
     }
     /// Words for true and false.
     pub fn booleans(&self) -> BoolVocabulary {
         match self {
             FormatConfig::Csv(f) => f.booleans.clone(),
-            FormatConfig::JsonArray(_) => BoolVocabulary::default(),
+            FormatConfig::JsonArray(_) | FormatConfig::JsonLines(_) => BoolVocabulary::default(),
         }
     }
 }

@@ -12,6 +12,7 @@ mod crash;
 mod demo;
 mod deploy;
 mod docs;
+mod formats;
 mod retention;
 mod scheduler;
 mod snapshots;

@@ -15,6 +15,7 @@
 pub mod batch;
 pub mod csv;
 pub mod json;
+pub mod json_lines;
 pub mod plan;
 pub mod row;
 mod value;
@@ -53,6 +54,7 @@ pub fn normalise(
     match &source.config.format {
         FormatConfig::Csv(layout) => csv::normalise(source, layout, file, sha, input, emit),
         FormatConfig::JsonArray(_) => json::normalise(source, file, sha, input, emit),
+        FormatConfig::JsonLines(_) => json_lines::normalise(source, file, sha, input, emit),
     }
 }
 
@@ -178,6 +180,13 @@ impl<'a, F: FnMut(&str, RecordBatch) -> Result<()>> Normaliser<'a, F> {
     }
 
     /// Emits what is left; returns the summary and each period's time range.
+    /// Counts a record that could not be read at all (a line that is not JSON, say) as a
+    /// reject.
+    pub fn reject(&mut self, reject: Reject) {
+        self.summary.rows += 1;
+        self.summary.rejects.push(reject);
+    }
+
     pub fn finish(mut self) -> Result<(Summary, Ranges)> {
         let mut ranges = BTreeMap::new();
         for (period, buf) in self.buffers.iter_mut() {

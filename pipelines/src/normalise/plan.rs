@@ -290,6 +290,24 @@ impl RowPlan {
     /// Binds the plan to an export's header: the position of every source column it reads.
     /// A column missing from the header, or one the config does not account for, is schema
     /// drift.
+    /// Every source column the plan reads or deliberately leaves (`drop`, `ignore`), once
+    /// each, in config order: the "header" of formats whose records name no columns of
+    /// their own, such as JSON Lines paths.
+    pub fn sources_read(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for name in self
+            .columns
+            .iter()
+            .filter_map(ColumnPlan::from)
+            .chain(self.unread.iter().map(String::as_str))
+        {
+            if !out.iter().any(|o| o == name) {
+                out.push(name.to_string());
+            }
+        }
+        out
+    }
+
     pub fn bind(
         &self,
         source: SourceRef<'_>,
