@@ -63,7 +63,7 @@ impl Pipelines {
                 let (first, last, months) = whole_months(from, to);
                 let (start, until) = window(first, last);
                 // Refused here as in the backfill itself when the API cannot end a window.
-                api.window(source.reference(), start, until)?;
+                api.can_window(source.reference())?;
                 out.push(format!(
                     "{name}: fetch {first} .. {last} again: GET {} and the pages after it",
                     api.window_url(start, until)

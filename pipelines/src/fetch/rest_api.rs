@@ -283,6 +283,17 @@ impl Endpoint {
     /// Pages through the closed window `from..until` (unix seconds) for a backfill, asking
     /// the API to stop at `until` (`end_param`), whatever cursor the manifest keeps.
     pub fn window(&self, source: SourceRef<'_>, from: i64, until: i64) -> Result<Pager> {
+        self.can_window(source)?;
+        let token = Secret::from_env(source.name, &self.config.token_env)?;
+        let mut pager = self.start_with_token(source, None, token)?;
+        pager.cursor = from;
+        pager.until = Some(until);
+        Ok(pager)
+    }
+
+    /// Whether the API can be asked for a closed window (`end_param` is set); the error
+    /// says what to set.
+    pub fn can_window(&self, source: SourceRef<'_>) -> Result<()> {
         if self.config.end_param.is_none() {
             return Err(Error::Config(vec![format!(
                 "{}: source `{}` cannot be backfilled: its API is not asked to end a window; set `fetch.end_param` to the query parameter that does (for example \"end_time\")",
@@ -290,11 +301,7 @@ impl Endpoint {
                 source.name
             )]));
         }
-        let token = Secret::from_env(source.name, &self.config.token_env)?;
-        let mut pager = self.start_with_token(source, None, token)?;
-        pager.cursor = from;
-        pager.until = Some(until);
-        Ok(pager)
+        Ok(())
     }
 
     /// The request a backfill of `from..until` starts with, for a dry run.
