@@ -31,13 +31,7 @@ fn month(m: u32) -> String {
 }
 
 fn manifest(project: &CopiedProject) -> tilannekuva_warehouse::Manifest {
-    let w = tilannekuva_warehouse::Warehouse::open_local(&project.warehouse).unwrap();
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(w.manifest())
-        .unwrap()
+    crate::common::manifest(&project.warehouse)
 }
 
 #[test]

@@ -300,3 +300,14 @@ callback_requested = {{ from = "callback" }}
         )
     }
 }
+
+/// The committed manifest of a local warehouse.
+pub fn manifest(warehouse: &Path) -> tilannekuva_warehouse::Manifest {
+    let w = tilannekuva_warehouse::Warehouse::open_local(warehouse).unwrap();
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(w.manifest())
+        .unwrap()
+}

@@ -28,12 +28,7 @@ fn counts(warehouse: &str) -> (u64, u64, u64) {
 }
 
 fn ledger_rows(warehouse: &std::path::Path) -> (u64, usize) {
-    let wh = tilannekuva_warehouse::Warehouse::open_local(warehouse).unwrap();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let m = rt.block_on(wh.manifest()).unwrap();
+    let m = crate::common::manifest(warehouse);
     let loaded: Vec<_> = m
         .loads
         .iter()
@@ -195,13 +190,8 @@ fn killing_an_api_load_at_any_moment_never_loses_or_duplicates_a_page() {
     // cursor must be there exactly once and nothing after it.
     let state = || -> (u64, u64, i64) {
         let cursor = if project.warehouse.exists() {
-            let w = tilannekuva_warehouse::Warehouse::open_local(&project.warehouse).unwrap();
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            let m = rt.block_on(w.manifest()).unwrap();
-            m.cursors
+            crate::common::manifest(&project.warehouse)
+                .cursors
                 .get("contacts_api")
                 .and_then(|c| c["start_time"].as_i64())
                 .unwrap_or(API_T0)

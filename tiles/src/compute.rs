@@ -601,14 +601,17 @@ pub(crate) fn protections(
     per_grain: &BTreeMap<Grain, Vec<QueryRow>>,
 ) -> BTreeMap<Grain, BTreeMap<String, Protection>> {
     let mut out: BTreeMap<Grain, BTreeMap<String, Protection>> = BTreeMap::new();
-    let mut across: Vec<(Grain, String, PeriodFigures<'_>)> = Vec::new();
+    // The periods checked across periods, and where each goes back to.
+    let (mut across, mut figures): (Vec<(Grain, String)>, Vec<PeriodFigures<'_>>) =
+        (Vec::new(), Vec::new());
     for (grain, rows) in per_grain {
         let (totals, cells) = split(rows);
-        // Which cells are sums of others (units of a service), from every period of the grain.
-        let per_period: Vec<Vec<MemberCounts<'_>>> = cells
-            .values()
-            .map(|v| {
-                v.iter()
+        // Each period's cells as (dimension, member, counts), in the order of `cells`.
+        let members: BTreeMap<&str, Vec<MemberCounts<'_>>> = cells
+            .iter()
+            .map(|(p, v)| {
+                let list = v
+                    .iter()
                     .map(|c| {
                         (
                             c.dimension.as_deref().unwrap_or_default(),
@@ -616,9 +619,12 @@ pub(crate) fn protections(
                             counts(c),
                         )
                     })
-                    .collect()
+                    .collect();
+                (*p, list)
             })
             .collect();
+        // Which cells are sums of others (units of a service), from every period of the grain.
+        let per_period: Vec<Vec<MemberCounts<'_>>> = members.values().cloned().collect();
         let nesting: BTreeMap<(&str, &str), (&str, &str)> =
             suppression::nesting(&per_period).into_iter().collect();
         let rank = Grain::ALL
@@ -629,28 +635,18 @@ pub(crate) fn protections(
             let period_cells = cells.get(p).map(Vec::as_slice).unwrap_or_default();
             let (protection, nests) = protect(tile, r, period_cells, &nesting);
             match grain.bounds(p) {
-                Some((start, end)) if !tile.meta.point_in_time => across.push((
-                    *grain,
-                    p.to_string(),
-                    PeriodFigures {
+                Some((start, end)) if !tile.meta.point_in_time => {
+                    across.push((*grain, p.to_string()));
+                    figures.push(PeriodFigures {
                         start,
                         end,
                         rank,
                         total: counts(r),
-                        cells: period_cells
-                            .iter()
-                            .map(|c| {
-                                (
-                                    c.dimension.as_deref().unwrap_or_default(),
-                                    member_of(c),
-                                    counts(c),
-                                )
-                            })
-                            .collect(),
+                        cells: members.get(p).cloned().unwrap_or_default(),
                         nests,
                         protection,
-                    },
-                )),
+                    });
+                }
                 _ => {
                     out.entry(*grain)
                         .or_default()
@@ -659,9 +655,8 @@ pub(crate) fn protections(
             }
         }
     }
-    let mut figures: Vec<PeriodFigures<'_>> = across.iter().map(|(_, _, f)| f.clone()).collect();
     suppression::protect_across_periods(&mut figures);
-    for ((grain, period, _), f) in across.into_iter().zip(figures) {
+    for ((grain, period), f) in across.into_iter().zip(figures) {
         out.entry(grain).or_default().insert(period, f.protection);
     }
     out

@@ -156,17 +156,17 @@ impl Engine {
             .await
     }
 
-    /// How each tile would be computed over `manifest`, given the rows of `previous`, with
-    /// the periods containing `forced` months (`YYYY-MM`) recomputed whether or not their
-    /// files changed; also the tables each tile reads.
+    /// How each tile would be computed over the live files (their `fingerprints` and
+    /// `ends`), given the rows of `previous`, with the periods containing `forced` months
+    /// (`YYYY-MM`) recomputed whether or not their files changed; also the tables each
+    /// tile reads.
     async fn decisions(
         &self,
-        manifest: &Manifest,
         previous: Option<&ReusableRows>,
         forced: &BTreeSet<String>,
+        fingerprints: &BTreeMap<String, BTreeMap<String, String>>,
+        ends: &BTreeMap<String, DateTime<Utc>>,
     ) -> Result<(Vec<Vec<String>>, Vec<Recompute>)> {
-        let fingerprints = incremental::fingerprints(manifest);
-        let ends = incremental::ends(manifest);
         // The tables each tile reads, from its query plan.
         let planning = self.session(&Manifest::default(), Grain::Month).await?;
         let mut reads = Vec::with_capacity(self.tiles.len());
@@ -179,7 +179,7 @@ impl Engine {
             .iter()
             .zip(&reads)
             .map(|(t, reads)| {
-                incremental::decide(t, reads, previous, &fingerprints, &ends).forcing(forced)
+                incremental::decide(t, reads, previous, fingerprints, ends).forcing(forced)
             })
             .collect();
         Ok((reads, decisions))
@@ -191,7 +191,13 @@ impl Engine {
         let manifest = self.warehouse.manifest().await?;
         let previous = self.previous_rows(&manifest).await;
         let previous = previous.as_ref().filter(|p| p.usable());
-        let (_, decisions) = self.decisions(&manifest, previous, forced).await?;
+        let (fingerprints, ends) = (
+            incremental::fingerprints(&manifest),
+            incremental::ends(&manifest),
+        );
+        let (_, decisions) = self
+            .decisions(previous, forced, &fingerprints, &ends)
+            .await?;
         Ok(Recomputed::of(&self.tiles, &decisions))
     }
 
@@ -208,7 +214,9 @@ impl Engine {
         let fingerprints = incremental::fingerprints(manifest);
         let ends = incremental::ends(manifest);
         let previous = previous.filter(|p| p.usable());
-        let (reads, mut decisions) = self.decisions(manifest, previous, forced).await?;
+        let (reads, mut decisions) = self
+            .decisions(previous, forced, &fingerprints, &ends)
+            .await?;
 
         // The rows the previous snapshot kept for a tile and grain.
         let cached_rows = |id: &str, grain: Grain| -> &[QueryRow] {
