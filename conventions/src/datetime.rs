@@ -26,7 +26,8 @@ pub const HELSINKI: chrono_tz::Tz = chrono_tz::Europe::Helsinki;
 
 /// The configuration strings [`TimeFormat`] accepts, for error messages.
 const ALLOWED_FORMATS: &str = "\"d.m.yyyy\", \"d.m.yyyy H:mm\", \"iso8601\", \
-    \"epoch_seconds\", \"epoch_millis\" or \"strftime:<chrono pattern>\"";
+    \"epoch_seconds\", \"epoch_millis\", \"period_start\", \"period_end\" or \
+    \"strftime:<chrono pattern>\"";
 
 /// How a source writes a point in time.
 ///
@@ -41,6 +42,8 @@ const ALLOWED_FORMATS: &str = "\"d.m.yyyy\", \"d.m.yyyy H:mm\", \"iso8601\", \
 /// | `epoch_seconds` | [`EpochSeconds`](Self::EpochSeconds) | `1742904300`, `1742904300.25` |
 /// | `epoch_millis` | [`EpochMillis`](Self::EpochMillis) | `1742904300250` |
 /// | `strftime:<pattern>` | [`Strftime`](Self::Strftime) | whatever the chrono pattern says |
+/// | `period_start` | [`PeriodStart`](Self::PeriodStart) | a year or a month as its first day: `2024` → 1.1.2024, `2024-03`, `3/2024`, `3.2024`, `2024M03` → 1.3.2024 |
+/// | `period_end` | [`PeriodEnd`](Self::PeriodEnd) | the same periods as their last day: `2024` → 31.12.2024, `2/2024` → 29.2.2024 |
 ///
 /// It serializes as that same string.
 #[derive(Debug, Clone, PartialEq)]
@@ -60,6 +63,10 @@ pub enum TimeFormat {
     /// A chrono `strftime` pattern, e.g. `%Y%m%d %H%M`. The result is a date, a local time
     /// or an instant depending on which fields the pattern has (`%z` or `%s` give an instant).
     Strftime(String),
+    /// A reporting period (a year, or a month of a year) read as its first day.
+    PeriodStart,
+    /// A reporting period read as its last day: the statistical date of a year-end figure.
+    PeriodEnd,
 }
 
 impl FromStr for TimeFormat {
@@ -73,6 +80,8 @@ impl FromStr for TimeFormat {
             "iso8601" => return Ok(Self::Iso8601),
             "epoch_seconds" => return Ok(Self::EpochSeconds),
             "epoch_millis" => return Ok(Self::EpochMillis),
+            "period_start" => return Ok(Self::PeriodStart),
+            "period_end" => return Ok(Self::PeriodEnd),
             _ => {}
         }
         let Some(pattern) = t.strip_prefix("strftime:") else {
@@ -105,7 +114,31 @@ impl fmt::Display for TimeFormat {
             Self::EpochSeconds => f.write_str("epoch_seconds"),
             Self::EpochMillis => f.write_str("epoch_millis"),
             Self::Strftime(pattern) => write!(f, "strftime:{pattern}"),
+            Self::PeriodStart => f.write_str("period_start"),
+            Self::PeriodEnd => f.write_str("period_end"),
         }
+    }
+}
+
+impl TimeFormat {
+    /// A spreadsheet's date or date-time cell (a wall-clock time, no offset) written as
+    /// this format reads it, so that a typed cell and a text cell of the same column go
+    /// through one reading. `None` for formats that need an offset or an instant
+    /// (`epoch_*`, a pattern with `%z` or `%s`).
+    pub fn write_local(&self, t: NaiveDateTime) -> Option<String> {
+        let midnight = t.time() == NaiveTime::MIN;
+        Some(match self {
+            Self::FinnishDate => t.format("%-d.%-m.%Y").to_string(),
+            Self::FinnishDateTime => t.format("%-d.%-m.%Y %-H:%M:%S").to_string(),
+            Self::Iso8601 if midnight => t.format("%Y-%m-%d").to_string(),
+            Self::Iso8601 => t.format("%Y-%m-%dT%H:%M:%S%.f").to_string(),
+            Self::EpochSeconds | Self::EpochMillis => return None,
+            Self::Strftime(p) if ["%z", "%:z", "%s", "%Z"].iter().any(|x| p.contains(x)) => {
+                return None;
+            }
+            Self::Strftime(p) => t.format(p).to_string(),
+            Self::PeriodStart | Self::PeriodEnd => t.format("%Y-%m").to_string(),
+        })
     }
 }
 
@@ -144,6 +177,8 @@ pub fn parse_time(s: &str, fmt: &TimeFormat) -> Result<Parsed, ValueError> {
         TimeFormat::EpochSeconds => parse_epoch(t, NANOS_PER_SECOND).map(Parsed::Instant),
         TimeFormat::EpochMillis => parse_epoch(t, NANOS_PER_MILLI).map(Parsed::Instant),
         TimeFormat::Strftime(pattern) => parse_strftime(t, pattern),
+        TimeFormat::PeriodStart => parse_period(t, false).map(Parsed::Date),
+        TimeFormat::PeriodEnd => parse_period(t, true).map(Parsed::Date),
     };
     parsed.ok_or_else(|| ValueError::new(expected_for(fmt)))
 }
@@ -164,7 +199,39 @@ fn expected_for(fmt: &TimeFormat) -> String {
         TimeFormat::Strftime(pattern) => {
             format!("a date or time matching the pattern {pattern:?}")
         }
+        TimeFormat::PeriodStart | TimeFormat::PeriodEnd => {
+            "a year or a month (e.g. 2024, 2024-03, 3/2024, 3.2024 or 2024M03)".to_owned()
+        }
     }
+}
+
+/// A year (`2024`) or a month (`2024-03`, `2024-3`, `2024/03`, `3/2024`, `03/2024`,
+/// `3.2024`, `2024M03`) as its first or last day.
+fn parse_period(t: &str, last: bool) -> Option<NaiveDate> {
+    let (year, month) = if let Some(y) = digits(t, 4, 4) {
+        (y, None)
+    } else if let Some((y, m)) = t.split_once('M').or_else(|| t.split_once('-')) {
+        (digits(y, 4, 4)?, Some(digits(m, 1, 2)?))
+    } else if let Some((a, b)) = t.split_once('/').or_else(|| t.split_once('.')) {
+        match (digits(a, 4, 4), digits(b, 4, 4)) {
+            (Some(y), None) => (y, Some(digits(b, 1, 2)?)),
+            (None, Some(y)) => (y, Some(digits(a, 1, 2)?)),
+            _ => return None,
+        }
+    } else {
+        return None;
+    };
+    let year = i32::try_from(year).ok()?;
+    let (first, months) = match month {
+        None => (NaiveDate::from_ymd_opt(year, 1, 1)?, 12),
+        Some(m) => (NaiveDate::from_ymd_opt(year, m, 1)?, 1),
+    };
+    if !last {
+        return Some(first);
+    }
+    first
+        .checked_add_months(chrono::Months::new(months))?
+        .pred_opt()
 }
 
 /// The number made of exactly `min..=max` ASCII digits, or `None`.
@@ -594,6 +661,77 @@ mod tests {
 
     fn parse(s: &str, fmt: &str) -> Result<Parsed, ValueError> {
         parse_time(s, &fmt.parse().unwrap())
+    }
+
+    #[test]
+    fn periods_read_as_their_first_or_last_day() {
+        for (text, first, last) in [
+            ("2024", d(2024, 1, 1), d(2024, 12, 31)),
+            ("2024-03", d(2024, 3, 1), d(2024, 3, 31)),
+            ("2024-2", d(2024, 2, 1), d(2024, 2, 29)),
+            ("2023/02", d(2023, 2, 1), d(2023, 2, 28)),
+            ("3/2024", d(2024, 3, 1), d(2024, 3, 31)),
+            ("04/2024", d(2024, 4, 1), d(2024, 4, 30)),
+            ("12.2025", d(2025, 12, 1), d(2025, 12, 31)),
+            ("2024M11", d(2024, 11, 1), d(2024, 11, 30)),
+            (" 1987 ", d(1987, 1, 1), d(1987, 12, 31)),
+        ] {
+            assert_eq!(
+                parse(text, "period_start"),
+                Ok(Parsed::Date(first)),
+                "{text}"
+            );
+            assert_eq!(parse(text, "period_end"), Ok(Parsed::Date(last)), "{text}");
+        }
+        for bad in [
+            "24",
+            "2024-13",
+            "13/2024",
+            "2024-03-01",
+            "maaliskuu 2024",
+            "",
+            "20245",
+        ] {
+            let err = parse(bad, "period_end").unwrap_err().to_string();
+            assert!(err.contains("a year or a month"), "{bad}: {err}");
+        }
+        assert_eq!(
+            "period_end".parse::<TimeFormat>().unwrap().to_string(),
+            "period_end"
+        );
+    }
+
+    #[test]
+    fn spreadsheet_dates_are_written_as_the_format_reads_them() {
+        let t = dt(2025, 3, 4, 8, 5, 0);
+        for (fmt, written) in [
+            ("d.m.yyyy", Some("4.3.2025")),
+            ("d.m.yyyy H:mm", Some("4.3.2025 8:05:00")),
+            ("iso8601", Some("2025-03-04T08:05:00")),
+            ("strftime:%Y%m%d %H%M", Some("20250304 0805")),
+            ("period_end", Some("2025-03")),
+            ("epoch_seconds", None),
+            ("strftime:%Y-%m-%d %H:%M %z", None),
+        ] {
+            let fmt: TimeFormat = fmt.parse().unwrap();
+            let out = fmt.write_local(t);
+            assert_eq!(out.as_deref(), written, "{fmt}");
+            if let Some(text) = out
+                && !matches!(fmt, TimeFormat::PeriodEnd)
+            {
+                let back = parse_time(&text, &fmt).unwrap();
+                assert!(
+                    matches!(back, Parsed::Local(x) if x == t)
+                        || back == Parsed::Date(t.date()) && fmt == TimeFormat::FinnishDate,
+                    "{fmt}: {back:?}"
+                );
+            }
+        }
+        let midnight = dt(2025, 3, 4, 0, 0, 0);
+        assert_eq!(
+            TimeFormat::Iso8601.write_local(midnight).as_deref(),
+            Some("2025-03-04")
+        );
     }
 
     #[test]
