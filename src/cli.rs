@@ -355,7 +355,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
                 None => String::new(),
             };
             let q = format!(
-                "SELECT source, file_name, line, column_number, \"column\", raw_value, reason FROM quarantine {filter} ORDER BY source, file_name, line LIMIT {limit}"
+                "SELECT source, file_name, sheet, line, column_number, \"column\", raw_value, reason FROM quarantine {filter} ORDER BY source, file_name, sheet, line LIMIT {limit}"
             );
             sql(&project, Some(q), format, Grain::Month).await
         }
@@ -507,6 +507,7 @@ async fn load(project: &Project, only: &[String], settle_seconds: Option<u64>) -
         only.to_vec()
     };
     let (mut loaded, mut skipped, mut failed, mut rows, mut rejects) = (0, 0, 0, 0u64, 0u64);
+    let mut not_data = 0u64;
     for name in &names {
         let results = match pipelines.load_source(name).await {
             Ok(results) => results,
@@ -524,6 +525,7 @@ async fn load(project: &Project, only: &[String], settle_seconds: Option<u64>) -
                         Outcome::Loaded {
                             rows: r,
                             rejects: q,
+                            skipped: s,
                             ..
                         },
                     ..
@@ -531,6 +533,7 @@ async fn load(project: &Project, only: &[String], settle_seconds: Option<u64>) -
                     loaded += 1;
                     rows += r;
                     rejects += q;
+                    not_data += s;
                 }
                 Ok(LoadReport {
                     outcome: Outcome::AlreadyLoaded { .. },
@@ -543,8 +546,13 @@ async fn load(project: &Project, only: &[String], settle_seconds: Option<u64>) -
             }
         }
     }
+    let not_data = if not_data > 0 {
+        format!(", {not_data} rows skipped as not data (titles, totals, notes)")
+    } else {
+        String::new()
+    };
     eprintln!(
-        "loaded {loaded} exports ({rows} rows, {rejects} rows quarantined), {skipped} already loaded, {failed} failed"
+        "loaded {loaded} exports ({rows} rows, {rejects} rows quarantined{not_data}), {skipped} already loaded, {failed} failed"
     );
     if rejects > 0 {
         eprintln!("see the rejected rows with `tilannekuva quarantine`");

@@ -217,6 +217,118 @@ pub enum FormatConfig {
     /// One JSON object per line (chat webhook logs), read by `from` paths such as
     /// `queue.name`.
     JsonLines(JsonArrayFormat),
+    /// A JSON document whose records are an array at a path (`records = "data.items"`),
+    /// read by `from` paths; streamed, record by record.
+    Json(JsonDocumentFormat),
+    /// A spreadsheet: `.xlsx`, `.xlsm`, `.xls` or `.ods` (told apart by content).
+    Excel(ExcelFormat),
+}
+
+/// A row of a text or spreadsheet export that is not data (a total, a note, an empty
+/// separator row): skipped and counted in the load summary, never read as a row. Exactly
+/// one of `equals`, `starts_with` and `mapped_empty`:
+///
+/// ```toml
+/// skip_when = [
+///   { equals = "Yhteensä" },                       # the row's first field
+///   { column = "Jono", starts_with = "Huom" },     # a named column of the header
+///   { mapped_empty = true },                       # every mapped column is empty
+/// ]
+/// ```
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SkipRule {
+    /// The header column to test; the row's first field when not given.
+    #[serde(default)]
+    pub column: Option<String>,
+    /// Skip when the field is this text (ignoring case and surrounding spaces).
+    #[serde(default)]
+    pub equals: Option<String>,
+    /// Skip when the field starts with this text (ignoring case).
+    #[serde(default)]
+    pub starts_with: Option<String>,
+    /// Skip when every column the source reads is empty.
+    #[serde(default)]
+    pub mapped_empty: bool,
+}
+
+impl std::fmt::Display for SkipRule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let column = self.column.as_deref().unwrap_or("the first column");
+        match (&self.equals, &self.starts_with) {
+            _ if self.mapped_empty => write!(f, "every mapped column is empty"),
+            (Some(text), _) => write!(f, "{column} is {text:?}"),
+            (None, Some(text)) => write!(f, "{column} starts with {text:?}"),
+            (None, None) => write!(f, "no condition"),
+        }
+    }
+}
+
+/// A sheet of a workbook: its name, or its position (1 = the first sheet).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(untagged)]
+pub enum SheetRef {
+    /// By position, from 1.
+    Index(usize),
+    /// By name.
+    Name(String),
+}
+
+impl std::fmt::Display for SheetRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SheetRef::Index(i) => write!(f, "sheet {i}"),
+            SheetRef::Name(n) => write!(f, "sheet `{n}`"),
+        }
+    }
+}
+
+/// `[format] kind = "excel"`: one sheet of a workbook.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExcelFormat {
+    /// The sheet to read; the first one when not given.
+    #[serde(default)]
+    pub sheet: Option<SheetRef>,
+    /// The sheet row (from 1, as Excel numbers rows) of the header. When not given, the
+    /// first row holding every column the source reads is the header, so a title block
+    /// above it needs no config.
+    #[serde(default)]
+    pub header_row: Option<u32>,
+    /// How many rows the header has: 2 when group labels (often merged cells) stand above
+    /// the column labels. A column's name is its labels top to bottom joined by a space,
+    /// a merged label counting for every column it spans.
+    #[serde(default = "one")]
+    pub header_rows: u32,
+    /// Layout of numbers stored as text (a number cell needs none).
+    #[serde(default)]
+    pub numbers: NumberFormat,
+    /// Values meaning "no value" (an empty cell always does).
+    #[serde(default = "default_missing_markers")]
+    pub missing: Vec<String>,
+    /// Words for true and false stored as text.
+    #[serde(default)]
+    pub booleans: BoolVocabulary,
+    /// Rows below the header that are not data: totals, notes.
+    #[serde(default)]
+    pub skip_when: Vec<SkipRule>,
+}
+
+/// `[format] kind = "json"`: a JSON document with the records at a path.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JsonDocumentFormat {
+    /// Keys from the top of the document to the records array, `.`-separated
+    /// (`data.items`); empty when the document is the array.
+    #[serde(default)]
+    pub records: String,
+    /// Values meaning "no value" (JSON null always does).
+    #[serde(default = "default_missing_markers")]
+    pub missing: Vec<String>,
+}
+
+fn one() -> u32 {
+    1
 }
 
 /// `[format] kind = "csv"`: delimited text.
@@ -244,6 +356,12 @@ pub struct CsvFormat {
     /// Words for true and false.
     #[serde(default)]
     pub booleans: BoolVocabulary,
+    /// Lines before the header (a title block, a report's parameters), skipped.
+    #[serde(default)]
+    pub skip_rows: u64,
+    /// Lines below the header that are not data: totals, notes.
+    #[serde(default)]
+    pub skip_when: Vec<SkipRule>,
 }
 
 /// `[format] kind = "json_array"`: a JSON array of flat objects.
@@ -273,13 +391,18 @@ impl FormatConfig {
     pub fn numbers(&self) -> NumberFormat {
         match self {
             FormatConfig::Csv(f) => f.numbers.clone(),
-            FormatConfig::JsonArray(_) | FormatConfig::JsonLines(_) => NumberFormat::plain(),
+            FormatConfig::Excel(f) => f.numbers.clone(),
+            FormatConfig::JsonArray(_) | FormatConfig::JsonLines(_) | FormatConfig::Json(_) => {
+                NumberFormat::plain()
+            }
         }
     }
     /// Values meaning "no value".
     pub fn missing(&self) -> &[String] {
         match self {
             FormatConfig::Csv(CsvFormat { missing, .. })
+            | FormatConfig::Excel(ExcelFormat { missing, .. })
+            | FormatConfig::Json(JsonDocumentFormat { missing, .. })
             | FormatConfig::JsonArray(JsonArrayFormat { missing })
             | FormatConfig::JsonLines(JsonArrayFormat { missing }) => missing,
         }
@@ -288,8 +411,23 @@ impl FormatConfig {
     pub fn booleans(&self) -> BoolVocabulary {
         match self {
             FormatConfig::Csv(f) => f.booleans.clone(),
-            FormatConfig::JsonArray(_) | FormatConfig::JsonLines(_) => BoolVocabulary::default(),
+            FormatConfig::Excel(f) => f.booleans.clone(),
+            FormatConfig::JsonArray(_) | FormatConfig::JsonLines(_) | FormatConfig::Json(_) => {
+                BoolVocabulary::default()
+            }
         }
+    }
+    /// Rows that are not data.
+    pub fn skip_when(&self) -> &[SkipRule] {
+        match self {
+            FormatConfig::Csv(f) => &f.skip_when,
+            FormatConfig::Excel(f) => &f.skip_when,
+            FormatConfig::JsonArray(_) | FormatConfig::JsonLines(_) | FormatConfig::Json(_) => &[],
+        }
+    }
+    /// Whether a record's columns are paths into nested JSON (no header to check).
+    pub fn reads_paths(&self) -> bool {
+        matches!(self, FormatConfig::JsonLines(_) | FormatConfig::Json(_))
     }
 }
 
@@ -452,6 +590,20 @@ pub struct ColumnMapping {
     /// Pseudonymise: store a keyed hash of the value instead of the value.
     #[serde(default)]
     pub hash: bool,
+    /// A derived row id for exports without one: a stable hash of these source columns'
+    /// raw values, with `-2`, `-3`, … for further rows of one file with the same values.
+    #[serde(default)]
+    pub key: Option<Vec<String>>,
+    /// A derived row id: the export's file name and the row's line (`<file>:<line>`).
+    #[serde(default)]
+    pub line: bool,
+}
+
+impl ColumnMapping {
+    /// Whether this mapping reads source column `name` (as `from` or as part of a `key`).
+    pub fn reads(&self, name: &str) -> bool {
+        self.from.as_deref() == Some(name) || self.key.iter().flatten().any(|k| k == name)
+    }
 }
 
 fn default_separator() -> String {
@@ -535,6 +687,11 @@ pub fn load_each_source(
                     .map(|s| s.to_string_lossy().into_owned())
                     .unwrap_or_default(),
                 file: path.to_path_buf(),
+                // Even a file that does not parse as a source may still say its table.
+                table: text.lines().find_map(|l| {
+                    let (key, value) = l.split_once('=')?;
+                    (key.trim() == "table").then(|| value.trim().trim_matches('"').to_string())
+                }),
                 problems: vec![format!("{}: {e}", path.display())],
             }),
         })
@@ -603,6 +760,48 @@ pub fn validate_source(
             "`declared_range` needs `covered_range_from_name`: this fetch kind does not declare the range of what it delivers".into(),
         );
     }
+    for (i, rule) in s.format.skip_when().iter().enumerate() {
+        let conditions = [
+            rule.equals.is_some(),
+            rule.starts_with.is_some(),
+            rule.mapped_empty,
+        ];
+        if conditions.iter().filter(|c| **c).count() != 1 {
+            bad(
+                &format!("format.skip_when[{i}]"),
+                "needs exactly one of `equals`, `starts_with` and `mapped_empty`".into(),
+            );
+        }
+        if rule.mapped_empty && rule.column.is_some() {
+            bad(
+                &format!("format.skip_when[{i}].column"),
+                "`mapped_empty` looks at every mapped column, not one".into(),
+            );
+        }
+        if let Some(c) = &rule.column
+            && !s.columns.values().any(|m| m.reads(c))
+            && !s.ignore.contains(c)
+        {
+            bad(
+                &format!("format.skip_when[{i}].column"),
+                format!("`{c}` is not a column the source reads or lists in `ignore`"),
+            );
+        }
+    }
+    if let FormatConfig::Excel(x) = &s.format {
+        if x.header_rows == 0 {
+            bad("format.header_rows", "must be at least 1".into());
+        }
+        if x.header_row == Some(0) {
+            bad(
+                "format.header_row",
+                "rows are numbered from 1, as in Excel".into(),
+            );
+        }
+        if x.sheet == Some(SheetRef::Index(0)) {
+            bad("format.sheet", "sheets are numbered from 1".into());
+        }
+    }
     if let FormatConfig::Csv(csv) = &s.format {
         if !csv.header {
             bad(
@@ -653,13 +852,40 @@ pub fn validate_source(
             );
             continue;
         };
-        match (&m.from, &m.value) {
-            (None, None) => bad(
+        let derived = m.key.is_some() || m.line;
+        let ways = [m.from.is_some(), m.value.is_some(), m.key.is_some(), m.line];
+        match ways.iter().filter(|w| **w).count() {
+            0 => bad(
                 &key,
-                "needs `from` (a source column) or `value` (a constant)".into(),
+                "needs `from` (a source column), `value` (a constant), `key` (a derived id) or `line = true`".into(),
             ),
-            (Some(_), Some(_)) => bad(&key, "give either `from` or `value`, not both".into()),
-            _ => {}
+            1 => {}
+            _ => bad(
+                &key,
+                "give one of `from`, `value`, `key` and `line`".into(),
+            ),
+        }
+        if derived && col.kind != ColumnType::String {
+            bad(
+                &key,
+                "a derived id (`key`, `line`) fills a string column".into(),
+            );
+        }
+        if let Some(fields) = &m.key {
+            if fields.is_empty() {
+                bad(
+                    &format!("{key}.key"),
+                    "needs at least one source column".into(),
+                );
+            }
+            for f in fields.iter().filter(|f| s.drop.contains(f)) {
+                bad(
+                    &format!("{key}.key"),
+                    format!(
+                        "source column `{f}` is listed in `drop` (personal data) and cannot be read"
+                    ),
+                );
+            }
         }
         let is_time = matches!(col.kind, ColumnType::Timestamp | ColumnType::Date);
         match (&m.format, is_time) {

@@ -42,6 +42,8 @@ pub enum Outcome {
         rows: u64,
         /// Rows quarantined.
         rejects: u64,
+        /// Rows skipped as not data (`format.skip_rows`, `format.skip_when`).
+        skipped: u64,
         /// Periods the rows fell in.
         periods: Vec<String>,
         /// Earlier loads whose rows this one replaced.
@@ -192,6 +194,7 @@ async fn load_with(
         loaded_at: Utc::now(),
         rows: summary.accepted,
         rejects,
+        skipped: summary.skipped,
         periods: periods.clone(),
         policy: match (replace_months, compiled.config.load.on_redelivery) {
             (Some(_), _) => "backfill".into(),
@@ -241,11 +244,15 @@ async fn load_with(
         .await;
     match committed {
         Ok(_) => {
-            tracing::info!(source = %source, file = %d.name, rows = summary.accepted, rejects, periods = periods.len(), "loaded");
+            tracing::info!(source = %source, file = %d.name, rows = summary.accepted, rejects, skipped = summary.skipped, periods = periods.len(), "loaded");
+            for example in &summary.skipped_examples {
+                tracing::info!(source = %source, file = %d.name, "{example}");
+            }
             Ok(report(Outcome::Loaded {
                 load_id,
                 rows: summary.accepted,
                 rejects,
+                skipped: summary.skipped,
                 periods,
                 replaced,
             }))
@@ -510,6 +517,7 @@ fn quarantine_batch(
     let mut reason = StringBuilder::new();
     let mut load = StringBuilder::new();
     let mut at = TimestampMicrosecondBuilder::with_capacity(n).with_timezone("UTC");
+    let mut sheet = StringBuilder::new();
     let now = Utc::now().timestamp_micros();
     for r in rejects {
         src.append_value(source);
@@ -522,6 +530,7 @@ fn quarantine_batch(
         reason.append_value(&r.reason);
         load.append_value(load_id);
         at.append_value(now);
+        sheet.append_option(r.sheet.as_deref());
     }
     let arrays: Vec<ArrayRef> = vec![
         Arc::new(src.finish()),
@@ -534,6 +543,7 @@ fn quarantine_batch(
         Arc::new(reason.finish()),
         Arc::new(load.finish()),
         Arc::new(at.finish()),
+        Arc::new(sheet.finish()),
     ];
     RecordBatch::try_new(quarantine_schema(), arrays).expect("quarantine schema")
 }

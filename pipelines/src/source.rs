@@ -43,7 +43,7 @@ impl CompiledSource {
     }
 
     /// Binds the row plan to an export's header; see [`RowPlan::bind`].
-    pub fn bind(&self, file: &str, header: &[String]) -> Result<Vec<Option<usize>>> {
+    pub fn bind(&self, file: &str, header: &[String]) -> Result<crate::normalise::Binding> {
         self.rows.bind(self.reference(), file, header)
     }
 
@@ -84,6 +84,8 @@ pub struct BrokenSource {
     pub name: String,
     /// Its config file.
     pub file: std::path::PathBuf,
+    /// The table it fills, when the file says.
+    pub table: Option<String>,
     /// Every problem, each naming the file and the key.
     pub problems: Vec<String>,
 }
@@ -136,6 +138,7 @@ pub fn compile_each(
             broken.push(BrokenSource {
                 name: s.name.clone(),
                 file: s.file.clone(),
+                table: Some(s.table.clone()),
                 problems: problems.errors[before..].to_vec(),
             });
         };

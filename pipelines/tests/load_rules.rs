@@ -618,3 +618,150 @@ async fn local_times_follow_the_declared_dst_policy() {
 
 #[allow(dead_code)]
 fn _path(_: &Path) {}
+
+impl Fixture {
+    /// The rows of a query over the warehouse, as an aligned text table.
+    async fn query(&self, sql: &str) -> String {
+        let ctx = datafusion::prelude::SessionContext::new();
+        let m = self.pipelines.warehouse.manifest().await.unwrap();
+        self.pipelines
+            .warehouse
+            .register_tables(
+                &ctx,
+                &m,
+                &tilannekuva_warehouse::catalog::schemas(&self.pipelines.tables),
+            )
+            .await
+            .unwrap();
+        let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
+        arrow::util::pretty::pretty_format_batches(&batches)
+            .unwrap()
+            .to_string()
+    }
+}
+
+/// [`source`] with `extra` top-level keys, another `[format]` and other `[columns]`.
+fn source_with(extra: &str, format: &str, columns: &str) -> String {
+    let base = source(extra);
+    let columns_at = base.find("id = {").unwrap();
+    format!("{}{columns}", &base[..columns_at])
+        .replace("[format]\nkind = \"csv\"\ndelimiter = \";\"", format)
+}
+
+#[tokio::test]
+async fn title_lines_totals_and_empty_rows_are_skipped_and_counted() {
+    let f = Fixture::new(&source_with(
+        "ignore = [\"Tunnus\"]",
+        "[format]\nkind = \"csv\"\ndelimiter = \";\"\nskip_rows = 2\nskip_when = [{ column = \"Huom\", starts_with = \"yhteensä\" }, { mapped_empty = true }]",
+        "id = { line = true }\nat = { from = \"Aika\", format = \"d.m.yyyy H:mm\" }\nminutes = { from = \"Kesto\", min = 0 }\nok = { from = \"Kunnossa\" }\nnote = { from = \"Huom\" }\n",
+    ));
+    f.drop_file(
+        "a.csv",
+        b"Raportti \"kaikki k\xc3\xa4ynnit;;\r\nAjettu 1.4.2024\r\n\
+          Tunnus;Aika;Kesto;Kunnossa;Huom;Puhelin\r\n\
+          ;5.3.2024 8:07;4,5;K;;\r\n\
+          ;;;;;\r\n\
+          ;6.3.2024 9:00;ei;K;;\r\n\
+          ;;10,5;;Yhteens\xc3\xa4 2;\r\n",
+    );
+    let r = f.load().await;
+    let Ok(LoadReport {
+        outcome:
+            Outcome::Loaded {
+                rows,
+                rejects,
+                skipped,
+                ..
+            },
+        ..
+    }) = &r[0]
+    else {
+        panic!("{r:?}")
+    };
+    // Two title lines, the empty row and the total; one row read, one rejected.
+    assert_eq!((*rows, *rejects, *skipped), (1, 1, 4));
+    let ids = f.query("SELECT id, _line FROM visits").await;
+    assert!(ids.contains("a.csv:4 | 4"), "{ids}");
+    let q = f
+        .query("SELECT line || ' ' || \"column\" || ' ' || raw_value AS r FROM quarantine")
+        .await;
+    assert!(q.contains("| 6 Kesto ei |"), "{q}");
+    let m = f.pipelines.warehouse.manifest().await.unwrap();
+    assert_eq!(m.loads[0].skipped, 4, "the ledger keeps the count");
+}
+
+#[tokio::test]
+async fn skip_rules_and_derived_ids_are_checked_with_the_config() {
+    let bad = source_with(
+        "",
+        "[format]\nkind = \"csv\"\nskip_when = [{ equals = \"Yhteensä\", mapped_empty = true }, { column = \"Nimi\", equals = \"x\" }]",
+        "id = { key = [\"Aika\"], from = \"Tunnus\" }\nat = { from = \"Aika\", format = \"d.m.yyyy H:mm\" }\nminutes = { key = [\"Kesto\"] }\nnote = { key = [] }\n",
+    );
+    let mut src: SourceConfig = toml::from_str(&bad).unwrap();
+    src.file = "src.toml".into();
+    let table: TableDef = toml::from_str(TABLE).unwrap();
+    let tables = BTreeMap::from([(table.name.clone(), table)]);
+    let Err(problems) = tilannekuva_pipelines::compile_sources(&[src], &tables, &BTreeMap::new())
+    else {
+        panic!("the config was accepted");
+    };
+    let err = problems.join("\n");
+    for expected in [
+        "`format.skip_when[0]`: needs exactly one of `equals`, `starts_with` and `mapped_empty`",
+        "`format.skip_when[1].column`: `Nimi` is not a column the source reads",
+        "`columns.id`: give one of `from`, `value`, `key` and `line`",
+        "`columns.minutes`: a derived id (`key`, `line`) fills a string column",
+        "`columns.note.key`: needs at least one source column",
+    ] {
+        assert!(err.contains(expected), "{expected}\n in\n{err}");
+    }
+}
+
+fn json_source(format: &str) -> String {
+    source_with(
+        "",
+        &format!("[format]\n{format}"),
+        "id = { from = \"id\" }\nat = { from = \"at\", format = \"iso8601\" }\nminutes = { from = \"minutes\" }\nnote = { from = \"note\" }\n",
+    )
+    .replace("glob = \"*.csv\"", "glob = \"*.json\"")
+    .replace("drop = [\"Puhelin\"]", "")
+}
+
+#[tokio::test]
+async fn a_flat_json_array_checks_its_keys_as_a_header() {
+    let f = Fixture::new(&json_source("kind = \"json_array\""));
+    f.drop_file(
+        "a.json",
+        br#"[{"id": "1", "at": "2024-03-05T08:07:00", "minutes": 4.5, "note": null},
+             {"id": "2", "at": "2024-03-05T09:00:00", "minutes": 1, "notes": "renamed"}]"#,
+    );
+    let err = f.load().await.remove(0).unwrap_err().to_string();
+    assert!(err.contains("unexpected [\"notes\"]"), "{err}");
+    assert_eq!(f.pipelines.warehouse.manifest().await.unwrap().version, 0);
+}
+
+#[tokio::test]
+async fn a_json_document_without_its_records_or_cut_short_loads_nothing() {
+    let f = Fixture::new(&json_source("kind = \"json\"\nrecords = \"data.items\""));
+    f.drop_file("a.json", br#"{"data": {"rows": []}, "meta": {}}"#);
+    let err = f.load().await.remove(0).unwrap_err().to_string();
+    assert!(err.contains("no records at `data.items`"), "{err}");
+    f.remove_file("a.json");
+    // Cut off in the middle of the second record.
+    f.drop_file(
+        "b.json",
+        b"{\"data\": {\"items\": [\n  {\"id\": \"1\", \"at\": \"2024-03-05T08:07:00\", \"minutes\": 4.5},\n  {\"id\": \"2\", \"at\": \"2024-03-05T0",
+    );
+    let err = f.load().await.remove(0).unwrap_err().to_string();
+    assert!(
+        err.contains("expected an array of records at `data.items` (line 3, column"),
+        "{err}"
+    );
+    assert_eq!(f.rows().await, 0);
+    // The records array holding something else.
+    f.remove_file("b.json");
+    f.drop_file("c.json", br#"{"data": {"items": {"id": "1"}}}"#);
+    let err = f.load().await.remove(0).unwrap_err().to_string();
+    assert!(err.contains("expected an array of records"), "{err}");
+    assert_eq!(f.pipelines.warehouse.manifest().await.unwrap().version, 0);
+}

@@ -119,6 +119,7 @@ impl Setup {
             loaded_at: self.clock.now(),
             rows: 1,
             rejects: 0,
+            skipped: 0,
             periods: vec!["2025-03".into()],
             policy: "replace".into(),
             replaced: vec![],

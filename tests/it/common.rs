@@ -311,3 +311,88 @@ pub fn manifest(warehouse: &Path) -> tilannekuva_warehouse::Manifest {
         .block_on(w.manifest())
         .unwrap()
 }
+
+/// The Python packages the tests write workbooks with: independent writers of the formats
+/// office software saves, from the package registry.
+const WORKBOOK_WRITERS: &[&str] = &["openpyxl==3.1.5", "xlwt==1.3.0", "odfpy==1.4.1"];
+
+/// A Python with [`WORKBOOK_WRITERS`]: a venv in `target/test-python`, made on first use
+/// (made aside and renamed into place, so runs side by side never see half of one).
+pub fn test_python() -> &'static Path {
+    static PYTHON: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    PYTHON.get_or_init(|| {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("target");
+        let venv = root.join("test-python");
+        let python = venv.join("bin/python");
+        if python.exists() {
+            return python;
+        }
+        let aside = root.join(format!("test-python.{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&aside);
+        let step = |cmd: &mut Command| {
+            let out = cmd.output().expect("python3 runs");
+            assert!(
+                out.status.success(),
+                "setting up the test Python failed: {}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        step(Command::new("python3").args(["-m", "venv"]).arg(&aside));
+        step(
+            Command::new(aside.join("bin/pip"))
+                .args(["install", "--quiet", "--disable-pip-version-check"])
+                .args(WORKBOOK_WRITERS),
+        );
+        // A venv's scripts name its folder: rename, then use the renamed one's python.
+        if std::fs::rename(&aside, &venv).is_err() {
+            let _ = std::fs::remove_dir_all(&aside); // another run made it first
+        }
+        python
+    })
+}
+
+/// Writes a workbook at `path` (`.xlsx`, `.xls` or `.ods`) with office-suite writers; see
+/// `fixtures/workbook.py` for the sheet spec (rows and merges numbered from 1).
+pub fn write_workbook(path: &Path, sheets: serde_json::Value) {
+    use std::io::Write;
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/fixtures/workbook.py");
+    let spec = serde_json::json!({ "path": path, "sheets": sheets });
+    let mut child = Command::new(test_python())
+        .arg(script)
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(spec.to_string().as_bytes())
+        .unwrap();
+    assert!(
+        child.wait().unwrap().success(),
+        "writing {}",
+        path.display()
+    );
+}
+
+/// The figure of `tile` for `period` of `grain` in published tiles.
+pub fn figure<'a>(
+    tiles: &'a serde_json::Value,
+    tile: &str,
+    grain: &str,
+    period: &str,
+) -> &'a serde_json::Value {
+    let t = tiles["tiles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["id"] == tile)
+        .unwrap_or_else(|| panic!("no tile {tile}"));
+    t["series"][grain]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["period"] == period)
+        .unwrap_or_else(|| panic!("{tile} has no {grain} {period}"))
+}

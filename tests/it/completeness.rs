@@ -8,7 +8,7 @@ use std::fmt::Write;
 use chrono::{Datelike, NaiveDate, Weekday};
 use serde_json::Value;
 
-use crate::common::CopiedProject;
+use crate::common::{CopiedProject, figure};
 
 const HEADER: &str = "Yhteys-ID;Jono;Saapumisaika;Soittajan numero;Jonotusaika (s);Tulos;\
 Takaisinsoitto pyydetty;Takaisinsoitto tavoitettu;Soittoyrityksiä;Takaisinsoiton tila";
@@ -51,21 +51,6 @@ fn ace_export(from: NaiveDate, through: NaiveDate) -> String {
 
 fn day(s: &str) -> NaiveDate {
     s.parse().unwrap()
-}
-
-fn figure<'a>(tiles: &'a Value, tile: &str, grain: &str, period: &str) -> &'a Value {
-    let t = tiles["tiles"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["id"] == tile)
-        .unwrap_or_else(|| panic!("no tile {tile}"));
-    t["series"][grain]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["period"] == period)
-        .unwrap_or_else(|| panic!("{tile} has no {grain} {period}"))
 }
 
 fn missing(f: &Value) -> Vec<&str> {

@@ -16,4 +16,5 @@ mod formats;
 mod retention;
 mod scheduler;
 mod snapshots;
+mod spreadsheets;
 mod tiles;

@@ -359,6 +359,72 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn quarantine_files_written_before_the_sheet_column_read_it_as_empty() {
+        use arrow::array::{
+            Array, ArrayRef, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let wh = Warehouse::open_local(dir.path()).unwrap();
+        // The quarantine's columns as the first releases wrote them: no `sheet`.
+        let current = quarantine_schema();
+        let old = Arc::new(arrow::datatypes::Schema::new(
+            current.fields()[..10].to_vec(),
+        ));
+        let text = |v: &str| Arc::new(StringArray::from(vec![v])) as ArrayRef;
+        let batch = RecordBatch::try_new(
+            old.clone(),
+            vec![
+                text("callbacks_ace"),
+                text("ace_contacts_2024-01.csv"),
+                text("ab12"),
+                Arc::new(Int64Array::from(vec![7])),
+                text("Jono"),
+                Arc::new(Int64Array::from(vec![2])),
+                text("?"),
+                text("an unknown code"),
+                text("load-1"),
+                Arc::new(TimestampMicrosecondArray::from(vec![0]).with_timezone("UTC")),
+            ],
+        )
+        .unwrap();
+        let path = "quarantine/callbacks_ace/load-1.parquet";
+        let (rows, bytes) = write_parquet(&wh, path, old, &[batch]).await.unwrap();
+        wh.commit("old quarantine", |m| {
+            m.tables
+                .entry(QUARANTINE_TABLE.to_string())
+                .or_default()
+                .files
+                .push(DataFile {
+                    path: path.into(),
+                    source: "callbacks_ace".into(),
+                    load_id: "load-1".into(),
+                    period: String::new(),
+                    rows,
+                    bytes,
+                    min_time: None,
+                    max_time: None,
+                });
+            Ok(())
+        })
+        .await
+        .unwrap();
+        let ctx = datafusion::prelude::SessionContext::new();
+        let m = wh.manifest().await.unwrap();
+        wh.register_tables(&ctx, &m, &Default::default())
+            .await
+            .unwrap();
+        let got = ctx
+            .sql("SELECT line, sheet FROM quarantine")
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+        assert_eq!(got[0].num_rows(), 1);
+        assert!(got[0].column(1).is_null(0), "{got:?}");
+    }
+
+    #[tokio::test]
     async fn a_stale_hint_is_probed_past() {
         let dir = tempfile::tempdir().unwrap();
         let wh = Warehouse::open_local(dir.path()).unwrap();

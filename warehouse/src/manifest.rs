@@ -103,6 +103,10 @@ pub struct LoadRecord {
     pub rows: u64,
     /// Rows sent to quarantine.
     pub rejects: u64,
+    /// Rows skipped as not data: a title block, totals and notes (`format.skip_rows`,
+    /// `format.skip_when`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub skipped: u64,
     /// Periods the export's rows fell in.
     pub periods: Vec<String>,
     /// Redelivery policy that applied.
@@ -230,6 +234,10 @@ impl Manifest {
     }
 }
 
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -259,6 +267,7 @@ mod tests {
             loaded_at: Utc::now(),
             rows: 1,
             rejects: 0,
+            skipped: 0,
             periods: vec![],
             policy: "replace".into(),
             replaced: vec![],

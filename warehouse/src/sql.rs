@@ -27,6 +27,8 @@ static QUARANTINE_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
         Field::new("reason", DataType::Utf8, false),
         Field::new("load_id", DataType::Utf8, false),
         Field::new("quarantined_at", ts, false),
+        // Added after the first releases: files written before it read it as null.
+        Field::new("sheet", DataType::Utf8, true),
     ]))
 });
 

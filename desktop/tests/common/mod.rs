@@ -398,6 +398,7 @@ pub async fn warehouse() -> (tempfile::TempDir, Warehouse) {
             loaded_at,
             rows: 4269,
             rejects: 3,
+            skipped: 0,
             periods: vec!["2025-12".into()],
             policy: "append".into(),
             replaced: vec![],

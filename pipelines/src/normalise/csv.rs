@@ -29,7 +29,26 @@ pub fn normalise(
         line,
         message,
     };
-    let decoded = decoding_reader(input, layout.encoding);
+    let mut decoded =
+        std::io::BufReader::with_capacity(1 << 16, decoding_reader(input, layout.encoding));
+    // A title block above the header: its lines are read past, not parsed as CSV (they
+    // rarely have the header's fields or balanced quotes), and counted as skipped below.
+    let before = layout.skip_rows;
+    let mut skipped_lines = 0u64;
+    let mut scratch = Vec::new();
+    while skipped_lines < before {
+        scratch.clear();
+        match std::io::BufRead::read_until(&mut decoded, b'\n', &mut scratch) {
+            Ok(0) => break,
+            Ok(_) => skipped_lines += 1,
+            Err(e) => {
+                return Err(unreadable(
+                    Some(skipped_lines + 1),
+                    format!("cannot read the text: {e}"),
+                ));
+            }
+        }
+    }
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(ascii(layout.delimiter, "delimiter").map_err(|m| unreadable(None, m))?)
         .quote(ascii(layout.quote, "quote").map_err(|m| unreadable(None, m))?)
@@ -42,13 +61,19 @@ pub fn normalise(
         .from_reader(decoded);
     let header: Vec<String> = reader
         .headers()
-        .map_err(|e| unreadable(Some(1), csv_message(&e)))?
+        .map_err(|e| unreadable(Some(before + 1), csv_message(&e)))?
         .iter()
         .map(|h| h.trim_start_matches('\u{feff}').trim().to_string())
         .collect();
+    let preamble = |summary: &mut Summary| {
+        for line in 1..=skipped_lines {
+            summary.skip(line, "before the header (`format.skip_rows`)");
+        }
+    };
     let workers = workers();
-    if workers < 2 {
+    if workers < 2 || source.rows.counts_in_file_order() {
         let mut normaliser = Normaliser::new(source, file, sha, &header, emit)?;
+        preamble(&mut normaliser.summary);
         let mut record = csv::StringRecord::new();
         loop {
             match reader.read_record(&mut record) {
@@ -57,11 +82,11 @@ pub fn normalise(
                     if is_blank(&record) {
                         continue; // a blank line, such as a trailing one
                     }
-                    let line = record.position().map_or(0, |p| p.line());
+                    let line = before + record.position().map_or(0, |p| p.line());
                     normaliser.record(line, record.len(), fields_of(&record))?;
                 }
                 Err(e) => {
-                    let line = e.position().map(|p| p.line());
+                    let line = e.position().map(|p| before + p.line());
                     return Err(unreadable(line, csv_message(&e)));
                 }
             }
@@ -70,16 +95,21 @@ pub fn normalise(
     }
     // Checked once here, so that a drifted header is reported before any work is shared out.
     source.bind(file, &header)?;
-    parallel(
+    let (mut summary, ranges) = parallel(
         source,
         file,
         sha,
-        &header,
+        (&header, before),
         reader,
         workers,
         emit,
         &unreadable,
-    )
+    )?;
+    let mut counted = Summary::default();
+    preamble(&mut counted);
+    counted.extend(summary);
+    summary = counted;
+    Ok((summary, ranges))
 }
 
 /// Threads normalising chunks of one export: every core but one (which writes Parquet),
@@ -130,7 +160,7 @@ fn parallel<R: Read + Send>(
     source: &CompiledSource,
     file: &str,
     sha: &str,
-    header: &[String],
+    (header, before): (&[String], u64),
     mut reader: csv::Reader<R>,
     workers: usize,
     mut emit: impl FnMut(&str, RecordBatch) -> Result<()>,
@@ -159,7 +189,7 @@ fn parallel<R: Read + Send>(
                     let Ok(Ok((index, records))) = next else {
                         return;
                     };
-                    let out = normalise_chunk(source, file, sha, header, &records);
+                    let out = normalise_chunk(source, file, sha, (header, before), &records);
                     if done_tx.send((index, out)).is_err() {
                         return;
                     }
@@ -178,7 +208,7 @@ fn parallel<R: Read + Send>(
                     Ok(true) if is_blank(&record) => continue,
                     Ok(true) => chunk.push(record),
                     Err(e) => {
-                        let line = e.position().map(|p| p.line());
+                        let line = e.position().map(|p| before + p.line());
                         return Err(unreadable(line, csv_message(&e)));
                     }
                 }
@@ -215,9 +245,7 @@ fn parallel<R: Read + Send>(
             while let Some(out) = pending.remove(&next) {
                 next += 1;
                 let step = out.and_then(|c| {
-                    summary.rows += c.summary.rows;
-                    summary.accepted += c.summary.accepted;
-                    summary.rejects.extend(c.summary.rejects);
+                    summary.extend(c.summary);
                     for (period, (lo, hi)) in c.ranges {
                         let r = ranges.entry(period).or_insert((None, None));
                         r.0 = r.0.into_iter().chain(lo).min();
@@ -259,7 +287,7 @@ fn normalise_chunk(
     source: &CompiledSource,
     file: &str,
     sha: &str,
-    header: &[String],
+    (header, before): (&[String], u64),
     records: &[csv::StringRecord],
 ) -> Result<ChunkOut> {
     let mut batches = Vec::new();
@@ -268,7 +296,7 @@ fn normalise_chunk(
         Ok(())
     })?;
     for record in records {
-        let line = record.position().map_or(0, |p| p.line());
+        let line = before + record.position().map_or(0, |p| p.line());
         normaliser.record(line, record.len(), fields_of(record))?;
     }
     let (summary, ranges) = normaliser.finish()?;

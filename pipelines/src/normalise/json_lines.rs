@@ -68,6 +68,7 @@ pub fn normalise(
             Ok(v @ Value::Object(_)) => v,
             Ok(other) => {
                 normaliser.reject(Reject {
+                    sheet: None,
                     line,
                     column: None,
                     column_number: None,
@@ -78,6 +79,7 @@ pub fn normalise(
             }
             Err(e) => {
                 normaliser.reject(Reject {
+                    sheet: None,
                     line,
                     column: None,
                     column_number: Some(e.column()),

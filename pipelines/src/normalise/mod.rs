@@ -8,12 +8,14 @@
 //! emitted as Arrow batches of at most [`BATCH_ROWS`] rows, so memory stays bounded however
 //! large the export.
 //!
-//! One file per export format reads records: [`csv`] and [`json`]. [`normalise`] picks the
+//! One file per export format reads records: [`csv`], [`json`] (a JSON document),
+//! [`json_lines`] and [`excel`] (a sheet of a workbook). [`normalise`] picks the
 //! reader from the source's `[format] kind`. Adding a format is a file here, a variant of
 //! [`crate::config::FormatConfig`] (with its keys), and an arm in [`normalise`].
 
 pub mod batch;
 pub mod csv;
+pub mod excel;
 pub mod json;
 pub mod json_lines;
 pub mod plan;
@@ -32,7 +34,7 @@ use crate::config::FormatConfig;
 use crate::source::CompiledSource;
 use crate::{Error, Result};
 pub use batch::PeriodBuffer;
-pub use plan::RowPlan;
+pub use plan::{Binding, RowPlan};
 pub use row::Reject;
 pub use value::Value;
 
@@ -53,8 +55,12 @@ pub fn normalise(
 ) -> Result<(Summary, Ranges)> {
     match &source.config.format {
         FormatConfig::Csv(layout) => csv::normalise(source, layout, file, sha, input, emit),
-        FormatConfig::JsonArray(_) => json::normalise(source, file, sha, input, emit),
+        FormatConfig::JsonArray(_) => json::normalise(source, "", true, file, sha, input, emit),
+        FormatConfig::Json(layout) => {
+            json::normalise(source, &layout.records, false, file, sha, input, emit)
+        }
         FormatConfig::JsonLines(_) => json_lines::normalise(source, file, sha, input, emit),
+        FormatConfig::Excel(layout) => excel::normalise(source, layout, file, sha, input, emit),
     }
 }
 
@@ -67,6 +73,35 @@ pub struct Summary {
     pub accepted: u64,
     /// Rows rejected, in file order.
     pub rejects: Vec<Reject>,
+    /// Rows skipped by `format.skip_when` (totals, notes) and lines before the header
+    /// (`format.skip_rows`, a title block above a sheet's header).
+    pub skipped: u64,
+    /// The first skipped rows, each as "line N: why".
+    pub skipped_examples: Vec<String>,
+}
+
+/// Skipped rows listed in a [`Summary`]; the count is always exact.
+const SKIPPED_EXAMPLES: usize = 20;
+
+impl Summary {
+    /// Counts a skipped row.
+    pub fn skip(&mut self, line: u64, why: impl std::fmt::Display) {
+        self.skipped += 1;
+        if self.skipped_examples.len() < SKIPPED_EXAMPLES {
+            self.skipped_examples.push(format!("line {line}: {why}"));
+        }
+    }
+
+    /// Adds what another part of the same export read, in file order.
+    pub fn extend(&mut self, later: Summary) {
+        self.rows += later.rows;
+        self.accepted += later.accepted;
+        self.rejects.extend(later.rejects);
+        self.skipped += later.skipped;
+        let room = SKIPPED_EXAMPLES.saturating_sub(self.skipped_examples.len());
+        self.skipped_examples
+            .extend(later.skipped_examples.into_iter().take(room));
+    }
 }
 
 /// Applies a plan to records and hands out batches per period. Shared by every format.
@@ -74,8 +109,12 @@ pub struct Normaliser<'a, F: FnMut(&str, RecordBatch) -> Result<()>> {
     source: &'a CompiledSource,
     file: String,
     sha: String,
-    bound: Vec<Option<usize>>,
+    binding: Binding,
     expected_fields: usize,
+    /// The sheet read, for a spreadsheet: named in rejects.
+    sheet: Option<String>,
+    /// Rows of this file seen per derived key, for the counter of repeated keys.
+    keys_seen: std::collections::HashMap<String, u32>,
     buffers: BTreeMap<String, PeriodBuffer>,
     /// UTC bounds (microseconds, end exclusive) and label of the last row's period.
     period: (i64, i64, String),
@@ -93,13 +132,15 @@ impl<'a, F: FnMut(&str, RecordBatch) -> Result<()>> Normaliser<'a, F> {
         header: &[String],
         emit: F,
     ) -> Result<Self> {
-        let bound = source.bind(file, header)?;
+        let binding = source.bind(file, header)?;
         Ok(Self {
             source,
             file: file.to_string(),
             sha: sha.to_string(),
-            bound,
+            binding,
             expected_fields: header.len(),
+            sheet: None,
+            keys_seen: std::collections::HashMap::new(),
             buffers: BTreeMap::new(),
             period: (i64::MAX, i64::MIN, String::new()),
             emit,
@@ -133,18 +174,52 @@ impl<'a, F: FnMut(&str, RecordBatch) -> Result<()>> Normaliser<'a, F> {
         time
     }
 
-    /// Reads one record; `field(i)` is the text of its field `i`.
+    /// Names the sheet being read in every reject.
+    pub fn in_sheet(mut self, sheet: &str) -> Self {
+        self.sheet = Some(sheet.to_string());
+        self
+    }
+
+    /// Fills the derived id columns: `line` as `<file>:<line>`, and a `key` seen before in
+    /// this file gets `-2`, `-3`, … in file order.
+    fn derive_ids(&mut self, line: u64, values: &mut [Value]) {
+        for (c, v) in self.source.rows.columns.iter().zip(values.iter_mut()) {
+            match (&c.input, v) {
+                (plan::Input::Line, Value::Str(s)) => *s = format!("{}:{line}", self.file),
+                (plan::Input::Key(_), Value::Str(s)) => {
+                    let seen = self.keys_seen.entry(s.clone()).or_insert(0);
+                    *seen += 1;
+                    if *seen > 1 {
+                        s.push_str(&format!("-{seen}"));
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Reads one record; `field(i)` is the text of its field `i`. A record meeting a
+    /// `skip_when` rule is counted as skipped.
     pub fn record<'r>(
         &mut self,
         line: u64,
         fields: usize,
         field: impl Fn(usize) -> Option<Cow<'r, str>>,
     ) -> Result<()> {
+        let source = self.source;
+        let plan = &source.rows;
+        if let Some(rule) = plan.skip_rule(&self.binding, &field) {
+            self.summary.skip(line, format_args!("skipped: {rule}"));
+            return Ok(());
+        }
         self.summary.rows += 1;
-        let plan = &self.source.rows;
-        match plan.row(line, &self.bound, &field, fields, self.expected_fields) {
-            Err(reject) => self.summary.rejects.push(reject),
-            Ok(values) => {
+        match plan.row(line, &self.binding, &field, fields, self.expected_fields) {
+            Err(mut reject) => {
+                reject.sheet.clone_from(&self.sheet);
+                self.summary.rejects.push(reject);
+            }
+            Ok(mut values) => {
+                self.derive_ids(line, &mut values);
                 if let Some((column, kind)) = plan.guard_personal_data(&values) {
                     return Err(Error::PersonalData {
                         source_name: self.source.config.name.clone(),
@@ -182,8 +257,9 @@ impl<'a, F: FnMut(&str, RecordBatch) -> Result<()>> Normaliser<'a, F> {
     /// Emits what is left; returns the summary and each period's time range.
     /// Counts a record that could not be read at all (a line that is not JSON, say) as a
     /// reject.
-    pub fn reject(&mut self, reject: Reject) {
+    pub fn reject(&mut self, mut reject: Reject) {
         self.summary.rows += 1;
+        reject.sheet.clone_from(&self.sheet);
         self.summary.rejects.push(reject);
     }
 

@@ -15,7 +15,7 @@ use tilannekuva_conventions::number::NumberFormat;
 use tilannekuva_warehouse::catalog::{ColumnType, TableDef};
 
 use super::Value;
-use crate::config::{Lookup, Problems, RowRule, SourceConfig, SourceRef};
+use crate::config::{Lookup, Problems, RowRule, SkipRule, SourceConfig, SourceRef};
 use crate::{Error, Result};
 
 /// A source's row rules compiled against its table: how each column of the table is read.
@@ -33,6 +33,21 @@ pub struct RowPlan {
     /// Source columns deliberately not read (`drop` and `ignore`).
     pub(super) unread: Vec<String>,
     pub(super) key: Option<Vec<u8>>,
+    /// Rows that are not data (`format.skip_when`).
+    pub(super) skips: Vec<SkipRule>,
+}
+
+/// A plan bound to one export's header: where each column's source fields are.
+#[derive(Debug, Clone)]
+pub struct Binding {
+    /// Per table column: the position of its `from` field.
+    pub(super) columns: Vec<Option<usize>>,
+    /// Per table column: the positions of its `key` fields (empty for other columns).
+    pub(super) keys: Vec<Vec<usize>>,
+    /// Per skip rule: the position of the field it tests.
+    pub(super) skips: Vec<usize>,
+    /// Every position some column reads, for `mapped_empty`.
+    pub(super) read: Vec<usize>,
 }
 
 /// How one canonical column gets its value.
@@ -53,6 +68,10 @@ pub(super) enum Input {
     Unmapped,
     /// `from = "<source column>"`, read as `reading` says.
     Read { from: String, reading: Reading },
+    /// `key = [...]`: a stable hash of these source columns' raw values.
+    Key(Vec<String>),
+    /// `line = true`: the export's file and the row's line.
+    Line,
 }
 
 /// How a present (not missing) raw value is turned into a typed one.
@@ -170,7 +189,11 @@ impl RowPlan {
             };
             let input = match (constant, &m.from) {
                 (Some(k), _) => Input::Constant(k),
-                (None, None) => Input::Unmapped,
+                (None, None) if m.line => Input::Line,
+                (None, None) => match &m.key {
+                    Some(fields) => Input::Key(fields.clone()),
+                    None => Input::Unmapped,
+                },
                 (None, Some(from)) => {
                     let reading = if let Some(map) = map {
                         Reading::Map { map, default }
@@ -274,7 +297,39 @@ impl RowPlan {
             booleans: source.format.booleans(),
             unread: source.drop.iter().chain(&source.ignore).cloned().collect(),
             key: None,
+            skips: source.format.skip_when().to_vec(),
         })
+    }
+
+    /// Whether rows must be read in file order by one reader: a `key` column counts the
+    /// rows of a file with the same key values.
+    pub fn counts_in_file_order(&self) -> bool {
+        self.columns
+            .iter()
+            .any(|c| matches!(c.input, Input::Key(_)))
+    }
+
+    /// The time format of the column that reads source column `name`, if it is a time
+    /// column: how a spreadsheet's date cell is written for it.
+    pub fn time_format_of(&self, name: &str) -> Option<&TimeFormat> {
+        self.columns.iter().find_map(|c| match &c.input {
+            Input::Read {
+                from,
+                reading: Reading::Timestamp(f) | Reading::Date(f),
+            } if from == name => Some(f),
+            _ => None,
+        })
+    }
+
+    /// The source columns the plan reads (`from` and `key` fields), once each.
+    pub fn columns_read(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = Vec::new();
+        for name in self.columns.iter().flat_map(ColumnPlan::reads) {
+            if !out.contains(&name) {
+                out.push(name);
+            }
+        }
+        out
     }
 
     /// Whether some column is pseudonymised (`hash = true`), which needs a key.
@@ -298,7 +353,7 @@ impl RowPlan {
         for name in self
             .columns
             .iter()
-            .filter_map(ColumnPlan::from)
+            .flat_map(ColumnPlan::reads)
             .chain(self.unread.iter().map(String::as_str))
         {
             if !out.iter().any(|o| o == name) {
@@ -308,37 +363,45 @@ impl RowPlan {
         out
     }
 
-    pub fn bind(
-        &self,
-        source: SourceRef<'_>,
-        file: &str,
-        header: &[String],
-    ) -> Result<Vec<Option<usize>>> {
+    /// A column missing from the header, or one the config does not account for, is schema
+    /// drift. Columns with an empty name (a trailing delimiter, an unlabelled spreadsheet
+    /// column) are not columns.
+    pub fn bind(&self, source: SourceRef<'_>, file: &str, header: &[String]) -> Result<Binding> {
         let pos = |name: &str| header.iter().position(|h| h.trim() == name);
-        let mut missing = Vec::new();
-        let mut bound = Vec::new();
-        for c in &self.columns {
-            match c.from() {
-                Some(from) => match pos(from) {
-                    Some(i) => bound.push(Some(i)),
-                    None => {
-                        missing.push(from.to_string());
-                        bound.push(None);
-                    }
-                },
-                None => bound.push(None),
+        let mut missing: Vec<String> = Vec::new();
+        let mut find = |name: &str| {
+            let at = pos(name);
+            if at.is_none() && !missing.iter().any(|m| m == name) {
+                missing.push(name.to_string());
             }
+            at
+        };
+        let mut columns = Vec::new();
+        let mut keys = Vec::new();
+        for c in &self.columns {
+            columns.push(c.from().and_then(&mut find));
+            keys.push(match &c.input {
+                Input::Key(fields) => fields.iter().filter_map(|f| find(f)).collect(),
+                _ => Vec::new(),
+            });
+        }
+        let mut skips = Vec::new();
+        for rule in &self.skips {
+            skips.push(match &rule.column {
+                Some(name) => find(name).unwrap_or(0),
+                None => 0,
+            });
         }
         let known: Vec<&str> = self
             .columns
             .iter()
-            .filter_map(ColumnPlan::from)
+            .flat_map(ColumnPlan::reads)
             .chain(self.unread.iter().map(String::as_str))
             .collect();
         let unexpected: Vec<String> = header
             .iter()
             .map(|h| h.trim().to_string())
-            .filter(|h| !known.contains(&h.as_str()))
+            .filter(|h| !h.is_empty() && !known.contains(&h.as_str()))
             .collect();
         if !missing.is_empty() || !unexpected.is_empty() {
             return Err(Error::SchemaDrift(Box::new(crate::error::SchemaDrift {
@@ -350,7 +413,20 @@ impl RowPlan {
                 found: header.iter().map(|h| h.trim().to_string()).collect(),
             })));
         }
-        Ok(bound)
+        let mut read: Vec<usize> = columns
+            .iter()
+            .flatten()
+            .chain(keys.iter().flatten())
+            .copied()
+            .collect();
+        read.sort_unstable();
+        read.dedup();
+        Ok(Binding {
+            columns,
+            keys,
+            skips,
+            read,
+        })
     }
 
     /// The kinds of the table's columns, in order.
@@ -368,6 +444,15 @@ impl ColumnPlan {
         }
     }
 
+    /// The source columns read: the `from` field, or the `key` fields.
+    pub(super) fn reads(&self) -> Vec<&str> {
+        match &self.input {
+            Input::Read { from, .. } => vec![from.as_str()],
+            Input::Key(fields) => fields.iter().map(String::as_str).collect(),
+            _ => Vec::new(),
+        }
+    }
+
     /// Whether the stored value is a keyed hash (and so never a henkilötunnus).
     pub(super) fn hashed(&self) -> bool {
         matches!(
@@ -375,7 +460,7 @@ impl ColumnPlan {
             Input::Read {
                 reading: Reading::Text { hash: true },
                 ..
-            }
+            } | Input::Key(_)
         )
     }
 }

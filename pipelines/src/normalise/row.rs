@@ -13,12 +13,15 @@ use tilannekuva_conventions::hetu::{PersonalKind, find_personal};
 use tilannekuva_conventions::number::{parse_f64, parse_i64};
 
 use super::Value;
-use super::plan::{Bounds, Input, Reading, RowPlan};
+use super::plan::{Binding, Bounds, Input, Reading, RowPlan};
+use crate::config::SkipRule;
 
 /// A rejected row: where it was, which value, and why.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Reject {
-    /// Line of the export (record number for JSON).
+    /// The sheet, for a spreadsheet export.
+    pub sheet: Option<String>,
+    /// Line of the export (record number for a JSON document, row for a sheet).
     pub line: u64,
     /// Source column, or the canonical column for a rule across columns.
     pub column: Option<String>,
@@ -32,7 +35,10 @@ pub struct Reject {
 
 impl std::fmt::Display for Reject {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "line {}", self.line)?;
+        match &self.sheet {
+            Some(sheet) => write!(f, "sheet `{sheet}`, row {}", self.line)?,
+            None => write!(f, "line {}", self.line)?,
+        }
         match (&self.column, self.column_number) {
             (Some(c), Some(n)) => write!(f, ", column {n} `{c}`")?,
             (Some(c), None) => write!(f, ", column `{c}`")?,
@@ -105,17 +111,66 @@ impl RowPlan {
         hex::encode(mac.finalize().into_bytes())
     }
 
-    /// Reads one record into typed values, or says why it cannot be read.
+    /// The skip rule a record meets, if any: a total or note row, not data.
+    pub fn skip_rule<'r>(
+        &self,
+        binding: &Binding,
+        field: &impl Fn(usize) -> Option<Cow<'r, str>>,
+    ) -> Option<&SkipRule> {
+        let text = |at: usize| field(at).map(|f| f.trim().to_lowercase());
+        self.skips
+            .iter()
+            .zip(&binding.skips)
+            .find_map(|(rule, at)| {
+                let hit = if rule.mapped_empty {
+                    binding
+                        .read
+                        .iter()
+                        .all(|at| field(*at).is_none_or(|f| is_missing(&f, &self.missing)))
+                } else if let Some(equals) = &rule.equals {
+                    text(*at).is_some_and(|t| t == equals.trim().to_lowercase())
+                } else if let Some(prefix) = &rule.starts_with {
+                    text(*at).is_some_and(|t| t.starts_with(&prefix.trim().to_lowercase()))
+                } else {
+                    false
+                };
+                hit.then_some(rule)
+            })
+    }
+
+    /// The derived id of `key` fields: a hash of their raw values (trimmed), keyed with the
+    /// pseudonymisation key when there is one, so that no raw value can be guessed from it.
+    fn derived_key<'r>(
+        &self,
+        at: &[usize],
+        field: &impl Fn(usize) -> Option<Cow<'r, str>>,
+    ) -> String {
+        let key = self
+            .key
+            .as_deref()
+            .unwrap_or(b"tilannekuva derived row key");
+        let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("hmac takes any key length");
+        for i in at {
+            mac.update(field(*i).unwrap_or_default().trim().as_bytes());
+            mac.update(&[0x1f]);
+        }
+        hex::encode(&mac.finalize().into_bytes()[..12])
+    }
+
+    /// Reads one record into typed values, or says why it cannot be read. A `line` column
+    /// is left empty here: the reader of the file knows its name.
     pub fn row<'r>(
         &self,
         line: u64,
-        bound: &[Option<usize>],
+        binding: &Binding,
         field: impl Fn(usize) -> Option<Cow<'r, str>>,
         fields: usize,
         expected_fields: usize,
     ) -> std::result::Result<Vec<Value>, Reject> {
+        let bound = &binding.columns;
         if fields != expected_fields {
             return Err(Reject {
+                sheet: None,
                 line,
                 column: None,
                 column_number: None,
@@ -126,15 +181,18 @@ impl RowPlan {
             });
         }
         let mut values = Vec::with_capacity(self.columns.len());
-        for (c, at) in self.columns.iter().zip(bound) {
+        for ((c, at), key_at) in self.columns.iter().zip(bound).zip(&binding.keys) {
             let v = match (&c.input, at) {
                 (Input::Constant(k), _) => k.clone(),
+                (Input::Key(_), _) => Value::Str(self.derived_key(key_at, &field)),
+                (Input::Line, _) => Value::Str(String::new()),
                 (Input::Read { from, reading }, Some(i)) => {
                     let raw = field(*i).unwrap_or_default();
                     if is_missing(&raw, &self.missing) {
                         Value::Null
                     } else {
                         self.read_value(reading, &raw).map_err(|reason| Reject {
+                            sheet: None,
                             line,
                             column: Some(from.clone()),
                             column_number: Some(i + 1),
@@ -147,6 +205,7 @@ impl RowPlan {
             };
             if v.is_null() && !c.nullable {
                 return Err(Reject {
+                    sheet: None,
                     line,
                     column: c.from().map(str::to_string),
                     column_number: at.map(|i| i + 1),
@@ -162,6 +221,7 @@ impl RowPlan {
             if !holds {
                 let col = &self.columns[k.left];
                 return Err(Reject {
+                    sheet: None,
                     line,
                     column: col.from().map(str::to_string),
                     column_number: bound[k.left].map(|i| i + 1),
