@@ -329,6 +329,19 @@ impl Project {
         Ok(tilannekuva_scheduler::Jobs::load(&path, &sources)?)
     }
 
+    /// The sources set aside for config problems, as the pipeline status reports them.
+    pub fn broken_source_status(&self) -> Vec<tilannekuva_scheduler::BrokenSourceStatus> {
+        self.broken_sources
+            .iter()
+            .map(|b| tilannekuva_scheduler::BrokenSourceStatus {
+                source: b.name.clone(),
+                file: b.file.display().to_string(),
+                table: b.table.clone(),
+                problems: b.problems.clone(),
+            })
+            .collect()
+    }
+
     /// Each source's `[load] expected_every_hours`, for the late-source report.
     pub fn expected_every_hours(&self) -> BTreeMap<String, f64> {
         self.sources

@@ -221,14 +221,21 @@ pub async fn runs(
     format: crate::output::Format,
 ) -> Result<ExitCode> {
     let wh = project.warehouse()?;
-    let status =
-        PipelineStatus::read(&wh, job, limit, &project.expected_every_hours(), Utc::now()).await?;
+    let status = PipelineStatus::read(&wh, job, limit, &project.expected_every_hours(), Utc::now())
+        .await?
+        .with_broken(project.broken_source_status());
     match format {
         crate::output::Format::Json => {
             println!("{}", serde_json::to_string_pretty(&status)?);
         }
         f => {
             print_runs(&status.runs, f)?;
+            for b in &status.broken_sources {
+                eprintln!(
+                    "not loaded: {} until its config {} is fixed",
+                    b.source, b.file
+                );
+            }
             for l in &status.late_sources {
                 match l.last_loaded_at {
                     Some(t) => eprintln!(
@@ -391,6 +398,7 @@ pub async fn serve(
     let status = Arc::new(Mutex::new(Arc::new(PipelineStatus::default())));
     let refresh = {
         let (status, wh, expected) = (status.clone(), wh.clone(), project.expected_every_hours());
+        let broken = project.broken_source_status();
         let jobs = scheduler.jobs().clone();
         let shutdown = shutdown.clone();
         async move {
@@ -398,7 +406,7 @@ pub async fn serve(
                 match PipelineStatus::read(&wh, None, 50, &expected, Utc::now()).await {
                     Ok(now) => {
                         if let Ok(mut s) = status.lock() {
-                            *s = Arc::new(now.with_jobs(&jobs));
+                            *s = Arc::new(now.with_jobs(&jobs).with_broken(broken.clone()));
                         }
                     }
                     Err(e) => tracing::warn!(error = %e, "pipeline status not refreshed"),

@@ -213,6 +213,16 @@ fn notices(state: &AppState, doc: &TilesDoc, t: &Tile, f: Option<&PeriodFigure>)
                 "expected_every_hours": late.expected_every_hours,
             }));
         }
+        // Sources set aside for config problems that feed this tile, or fill a table it
+        // reads: their new exports are not being loaded.
+        for broken in status.broken_sources.iter().filter(|b| {
+            fed_by.contains(b.source.as_str())
+                || b.table
+                    .as_ref()
+                    .is_some_and(|table| t.meta.inputs.contains(table))
+        }) {
+            out.push(json!({ "code": "source_config", "source": broken.source }));
+        }
     }
     let through = f.data_through.or(t.data_through);
     let is_latest = t

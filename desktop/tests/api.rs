@@ -839,3 +839,47 @@ async fn metrics_are_scraped_in_the_exposition_format() {
         .sum();
     assert_eq!(tile_count, tiles["tiles"].as_array().unwrap().len() as f64);
 }
+
+#[tokio::test]
+async fn a_source_set_aside_for_config_problems_is_noticed_on_the_tiles_it_feeds() {
+    let (_dir, state) = common::state().await;
+    let broken = |source: &str, table: &str| tilannekuva_scheduler::BrokenSourceStatus {
+        source: source.into(),
+        file: format!("config/sources/{source}.toml"),
+        table: Some(table.into()),
+        problems: vec![format!(
+            "config/sources/{source}.toml: `load.max_reject_share`: must be between 0 and 1"
+        )],
+    };
+    let status = Arc::new(PipelineStatus {
+        broken_sources: vec![broken("ace_new", "contacts"), broken("survey", "feedback")],
+        ..PipelineStatus::default()
+    });
+    let state = state.with_pipeline_status(Arc::new(move || status.clone()));
+    let (s, _, b) = send(&state, get("/api/v1/tiles", Some(ADMIN))).await;
+    assert_eq!(s, StatusCode::OK);
+    let v = json(&b);
+    let tiles = v["tiles"].as_array().unwrap();
+    assert!(!tiles.is_empty());
+    for tile in tiles {
+        // Every tile here reads `contacts`; none reads `feedback`.
+        let noticed: Vec<&Value> = tile["notices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|n| n["code"] == "source_config")
+            .collect();
+        assert_eq!(noticed.len(), 1, "{}: {noticed:?}", tile["id"]);
+        assert_eq!(noticed[0]["source"], "ace_new");
+    }
+    let (_, _, b) = send(&state, get("/api/v1/status", Some(ADMIN))).await;
+    let listed = &json(&b)["pipeline"]["broken_sources"];
+    assert_eq!(listed[0]["source"], "ace_new", "{listed}");
+    assert!(
+        listed[1]["problems"][0]
+            .as_str()
+            .unwrap()
+            .contains("`load.max_reject_share`"),
+        "{listed}"
+    );
+}

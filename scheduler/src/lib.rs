@@ -55,7 +55,7 @@ pub use history::{History, RunOutcome, RunRecord, Trigger, WorkDone};
 pub use lease::{Lease, Leases};
 pub use schedule::JobSchedule;
 pub use scheduler::{DayRange, Planned, RunResult, Runner, Scheduler};
-pub use status::PipelineStatus;
+pub use status::{BrokenSourceStatus, PipelineStatus};
 
 #[cfg(test)]
 mod tests;

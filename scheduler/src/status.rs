@@ -1,6 +1,7 @@
-//! What the scheduler says about the pipeline, as one typed value: the latest runs and the
-//! sources that are late. `tilannekuva runs`, the desktop's `/api/v1/status` and the tiles'
-//! `late` notices all read it.
+//! What the scheduler says about the pipeline, as one typed value: the latest runs, the
+//! sources that are late and the sources set aside for config problems. `tilannekuva runs`,
+//! the desktop's `/api/v1/status` and the tiles' `late` and `source_config` notices all read
+//! it.
 
 use std::collections::BTreeMap;
 
@@ -19,6 +20,9 @@ pub struct PipelineStatus {
     pub runs: Vec<RunRecord>,
     /// Sources not delivered within their expected interval.
     pub late_sources: Vec<LateSource>,
+    /// Sources not loaded because their config files have problems.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub broken_sources: Vec<BrokenSourceStatus>,
     /// The sources each job loads (none for a compute job), for showing a caller only the
     /// runs of the sources it may see.
     #[serde(skip)]
@@ -27,6 +31,21 @@ pub struct PipelineStatus {
     /// counters), for the metrics.
     #[serde(skip)]
     pub run_totals: BTreeMap<(String, RunOutcome), u64>,
+}
+
+/// A source set aside because its config file has problems: its exports are not loaded
+/// until the file is fixed, while every other source goes on.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BrokenSourceStatus {
+    /// The source's name (the file's stem when the file cannot be read).
+    pub source: String,
+    /// The config file.
+    pub file: String,
+    /// The table it fills, when the file says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub table: Option<String>,
+    /// Every problem, each naming the file and the key.
+    pub problems: Vec<String>,
 }
 
 impl PipelineStatus {
@@ -54,9 +73,16 @@ impl PipelineStatus {
         Ok(Self {
             runs,
             late_sources,
+            broken_sources: Vec::new(),
             sources_of_job: BTreeMap::new(),
             run_totals,
         })
+    }
+
+    /// The same status with the sources set aside for config problems.
+    pub fn with_broken(mut self, broken: Vec<BrokenSourceStatus>) -> Self {
+        self.broken_sources = broken;
+        self
     }
 
     /// The same status with each job's sources, from the jobs file.
@@ -89,6 +115,12 @@ impl PipelineStatus {
                 .late_sources
                 .iter()
                 .filter(|l| visible(&l.source))
+                .cloned()
+                .collect(),
+            broken_sources: self
+                .broken_sources
+                .iter()
+                .filter(|b| visible(&b.source))
                 .cloned()
                 .collect(),
             sources_of_job: self.sources_of_job.clone(),
