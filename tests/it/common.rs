@@ -124,6 +124,20 @@ impl CopiedProject {
         std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
     }
 
+    /// Adds the source `name` with the config text `config` in place of the shipped sources
+    /// `instead_of` (so that it alone fills its table's months), and returns its drop folder,
+    /// created.
+    pub fn add_source(&self, name: &str, config: &str, instead_of: &[&str]) -> PathBuf {
+        let sources = self.dir.path().join("config/sources");
+        for other in instead_of {
+            std::fs::remove_file(sources.join(format!("{other}.toml"))).unwrap();
+        }
+        std::fs::write(sources.join(format!("{name}.toml")), config).unwrap();
+        let folder = self.inputs.join(name);
+        std::fs::create_dir_all(&folder).unwrap();
+        folder
+    }
+
     /// Runs the binary on this project; panics with its output on failure, else returns
     /// stdout and stderr together.
     pub fn run(&self, args: &[&str]) -> String {

@@ -1,6 +1,7 @@
 //! Exports the sample generator does not imitate, written by hand in the vendors' layouts:
 //! a chat platform's webhook log as JSON Lines, with nested objects, float epoch seconds,
-//! tags as an object of objects, events of another kind, a blank line and a broken line.
+//! tags as an object of objects and as an array, events of another kind, a blank line, a
+//! broken line, a line that is not an object, and a last line cut off by the log rotation.
 
 use crate::common::CopiedProject;
 
@@ -11,7 +12,8 @@ const WEBHOOK_LOG: &str = r#"{"event":"audience_complete","session":{"id":"s-100
 {"event":"audience_complete","session":{"id":"s-1003"},"queue":{"id":"q-mental","name":"Mielenterveyschat"},"audience":{"request_time":1738490000.5,"accept_time":1738490100,"complete_time":1738491000},"tagging":{"tags":[{"name":"kriisi"}]}}
 {"event":"audience_complete","session":{"id":"s-1004"},"queue":{"id":"q-nurse","name":"Sairaanhoitajan chat"},"audience":{"request_time":1738500000,"accept_time":1738500060,"complete_time":1738500600},"tagging":{"tags":{"t9":{"name":"ratkaistu"}}}
 {"event":"audience_complete","session":{"id":"s-1005"},"queue":{"id":"q-nurse","name":"Sairaanhoitajan chat"},"audience":{"request_time":"eilen","accept_time":1738510060},"tagging":null}
-"#;
+"keepalive"
+{"event":"audience_complete","session":{"id":"s-1006"},"queue":{"id":"q-nurse","na"#;
 
 const SOURCE: &str = r#"
 name = "chat_webhooks"
@@ -25,7 +27,7 @@ glob = "*.jsonl"
 kind = "json_lines"
 [load]
 on_redelivery = "replace"
-max_reject_share = 0.5
+max_reject_share = 0.6
 [columns]
 session_id = { from = "session.id" }
 queue = { from = "queue.name" }
@@ -45,17 +47,11 @@ resolved = { from = "tagging.tags.*.name", contains = "ratkaistu" }
 #[test]
 fn a_json_lines_webhook_log_loads_by_nested_paths() {
     let project = CopiedProject::new();
-    std::fs::write(
-        project.dir.path().join("config/sources/chat_webhooks.toml"),
-        SOURCE,
-    )
-    .unwrap();
-    let folder = project.inputs.join("chat_webhooks");
-    std::fs::create_dir_all(&folder).unwrap();
+    let folder = project.add_source("chat_webhooks", SOURCE, &[]);
     std::fs::write(folder.join("webhooks_2025-02.jsonl"), WEBHOOK_LOG).unwrap();
     let out = project.run(&["load", "chat_webhooks", "--settle-seconds", "0"]);
     assert!(
-        out.contains("loaded 1 exports (3 rows, 2 rows quarantined)"),
+        out.contains("loaded 1 exports (3 rows, 4 rows quarantined)"),
         "{out}"
     );
 
@@ -92,7 +88,7 @@ fn a_json_lines_webhook_log_loads_by_nested_paths() {
     let q = project.sql(
         "SELECT line, \"column\", column_number, raw_value, reason FROM quarantine ORDER BY line",
     );
-    assert_eq!(q.len(), 2, "{q:?}");
+    assert_eq!(q.len(), 4, "{q:?}");
     assert_eq!(q[0]["line"], 5, "{q:?}");
     assert_eq!(
         q[0]["reason"], "not JSON: EOF while parsing an object",
@@ -104,6 +100,23 @@ fn a_json_lines_webhook_log_loads_by_nested_paths() {
     assert_eq!(q[1]["raw_value"], "eilen", "{q:?}");
     assert!(
         q[1]["reason"].as_str().unwrap().contains("epoch seconds"),
+        "{q:?}"
+    );
+    assert_eq!(
+        (
+            q[2]["line"].clone(),
+            q[2]["raw_value"].clone(),
+            q[2]["reason"].clone()
+        ),
+        (
+            7.into(),
+            "\"keepalive\"".into(),
+            "expected a JSON object, found a string".into()
+        )
+    );
+    assert_eq!(q[3]["line"], 8, "{q:?}");
+    assert_eq!(
+        q[3]["reason"], "not JSON: EOF while parsing a string",
         "{q:?}"
     );
 }
@@ -186,25 +199,11 @@ fn ids(project: &CopiedProject) -> Vec<(String, i64)> {
 #[test]
 fn an_export_without_ids_gets_stable_derived_ones() {
     let project = CopiedProject::new();
-    for other in ["callbacks_ace", "callbacks_genesys"] {
-        std::fs::remove_file(
-            project
-                .dir
-                .path()
-                .join(format!("config/sources/{other}.toml")),
-        )
-        .unwrap();
-    }
-    std::fs::write(
-        project
-            .dir
-            .path()
-            .join("config/sources/switchboard_queues.toml"),
+    let folder = project.add_source(
+        "switchboard_queues",
         IDLESS_SOURCE,
-    )
-    .unwrap();
-    let folder = project.inputs.join("switchboard_queues");
-    std::fs::create_dir_all(&folder).unwrap();
+        &["callbacks_ace", "callbacks_genesys"],
+    );
     let calls = june_calls();
     std::fs::write(
         folder.join("jonoraportti_2025-06.csv"),
@@ -336,14 +335,7 @@ score = { from = "answers[0].score", min = 0, max = 10 }
 #[test]
 fn a_json_document_is_read_from_its_records_path() {
     let project = CopiedProject::new();
-    std::fs::remove_file(project.dir.path().join("config/sources/nps_roidu.toml")).unwrap();
-    std::fs::write(
-        project.dir.path().join("config/sources/survey_api.toml"),
-        SURVEY_SOURCE,
-    )
-    .unwrap();
-    let folder = project.inputs.join("survey_api");
-    std::fs::create_dir_all(&folder).unwrap();
+    let folder = project.add_source("survey_api", SURVEY_SOURCE, &["nps_roidu"]);
     let scores: Vec<i64> = (0..40)
         .map(|i| [10, 9, 8, 7, 3, 10, 9, 6, 0, 10][i % 10])
         .collect();

@@ -186,25 +186,11 @@ fn callback_share(contacts: &[Contact], skip: Option<usize>) -> (f64, usize) {
 fn monthly_workbooks_load_by_config_as_xlsx_xls_and_ods() {
     let project = CopiedProject::new();
     // This report is the only source of contacts here, so months are judged by it alone.
-    for other in ["callbacks_ace", "callbacks_genesys"] {
-        std::fs::remove_file(
-            project
-                .dir
-                .path()
-                .join(format!("config/sources/{other}.toml")),
-        )
-        .unwrap();
-    }
-    std::fs::write(
-        project
-            .dir
-            .path()
-            .join("config/sources/callbacks_report.toml"),
+    let folder = project.add_source(
+        "callbacks_report",
         SOURCE,
-    )
-    .unwrap();
-    let folder = project.inputs.join("callbacks_report");
-    std::fs::create_dir_all(&folder).unwrap();
+        &["callbacks_ace", "callbacks_genesys"],
+    );
     let day = |s: &str| s.parse::<NaiveDate>().unwrap();
     let months = [
         (day("2025-03-01"), 40, "xlsx", Some(7)),
