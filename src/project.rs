@@ -101,6 +101,8 @@ pub struct Overrides {
 /// A loaded project: config, definitions and the warehouse.
 #[derive(Debug, Clone)]
 pub struct Project {
+    /// The command line's overrides of config paths, kept for [`Project::reload`].
+    pub overrides: Overrides,
     /// The main config file.
     pub config_path: PathBuf,
     /// Warehouse folder.
@@ -245,7 +247,13 @@ impl Project {
             desktop: main.desktop.unwrap_or_default(),
             key,
             key_env: main.pseudonymisation.key_env,
+            overrides: overrides.clone(),
         })
+    }
+
+    /// The project as its config files say now: what `serve` switches to on SIGHUP.
+    pub fn reload(&self) -> Result<Self> {
+        Self::load(&self.config_path, &self.overrides)
     }
 
     /// Opens the warehouse.

@@ -348,6 +348,12 @@ async fn termination() {
 /// Who may sign in comes from `[desktop]` in the config (token hashes) and the token in
 /// its `token_env` (default `TILANNEKUVA_DESKTOP_TOKEN`). With `demo`, when neither gives a
 /// token, a one-off token is made and printed, and a taken port falls back to a free one.
+///
+/// SIGHUP reloads the config files: a new config that loads and checks replaces the running
+/// one (the scheduler finishes its running jobs and starts again with the new jobs and
+/// sources; the desktop takes the new tokens for the requests that start from then on,
+/// without closing a connection). A config that does not load is refused, saying why, and
+/// the running one stays.
 pub async fn serve(
     project: &Project,
     jobs: Option<&Path>,
@@ -355,32 +361,14 @@ pub async fn serve(
     demo: bool,
 ) -> Result<ExitCode> {
     let bind = project.desktop.address(bind);
-    let mut desktop_config = project
-        .desktop
-        .resolve(bind)
-        .map_err(anyhow::Error::msg)
-        .with_context(|| format!("[desktop] in {}", project.config_path.display()))?;
-    let mut demo_token = None;
-    if demo && desktop_config.tokens.is_empty() {
-        let token = uuid::Uuid::new_v4().simple().to_string();
+    let demo_token = demo.then(|| uuid::Uuid::new_v4().simple().to_string());
+    let desktop_config = desktop_config(project, bind, demo_token.as_deref())?;
+    let demo_token = demo_token.filter(|t| {
         desktop_config
             .tokens
-            .push(tilannekuva_desktop::TokenConfig::from_secret(
-                "demo",
-                &token,
-                Vec::new(),
-            ));
-        demo_token = Some(token);
-    }
-    if desktop_config.tokens.is_empty() {
-        eprintln!(
-            "warning: no desktop tokens configured: nobody can sign in. Set {} or add \
-             [[desktop.tokens]] to {}",
-            project.desktop.token_env,
-            project.config_path.display()
-        );
-    }
-    let scheduler = Arc::new(scheduler(project, jobs)?);
+            .iter()
+            .any(|c| c.sha256 == tilannekuva_desktop::TokenConfig::hash(t))
+    });
     let wh = project.warehouse()?;
     let shutdown = CancellationToken::new();
     {
@@ -396,29 +384,6 @@ pub async fn serve(
     // The desktop's pipeline status: refreshed after each scheduler wake-up, read by the
     // desktop's synchronous hook.
     let status = Arc::new(Mutex::new(Arc::new(PipelineStatus::default())));
-    let refresh = {
-        let (status, wh, expected) = (status.clone(), wh.clone(), project.expected_every_hours());
-        let broken = project.broken_source_status();
-        let jobs = scheduler.jobs().clone();
-        let shutdown = shutdown.clone();
-        async move {
-            loop {
-                match PipelineStatus::read(&wh, None, 50, &expected, Utc::now()).await {
-                    Ok(now) => {
-                        if let Ok(mut s) = status.lock() {
-                            *s = Arc::new(now.with_jobs(&jobs).with_broken(broken.clone()));
-                        }
-                    }
-                    Err(e) => tracing::warn!(error = %e, "pipeline status not refreshed"),
-                }
-                tokio::select! {
-                    () = tokio::time::sleep(std::time::Duration::from_secs(15)) => {}
-                    () = shutdown.cancelled() => break,
-                }
-            }
-        }
-    };
-
     let listener = match tokio::net::TcpListener::bind(bind).await {
         Ok(l) => l,
         Err(e) if demo && e.kind() == std::io::ErrorKind::AddrInUse => {
@@ -439,8 +404,9 @@ pub async fn serve(
             hook_status.lock().map(|s| s.clone()).unwrap_or_default()
         }));
     let address = listener.local_addr().unwrap_or(bind);
+    let mut scheduler = Arc::new(scheduler(project, jobs)?);
     eprintln!(
-        "serving: desktop on http://{address}/, {} scheduled jobs; Ctrl-C stops",
+        "serving: desktop on http://{address}/, {} scheduled jobs; Ctrl-C stops, SIGHUP reloads the config",
         scheduler.jobs().jobs.len()
     );
     if let Some(token) = &demo_token {
@@ -453,10 +419,173 @@ pub async fn serve(
         );
         let _ = out.flush();
     }
-    let desktop = tilannekuva_desktop::serve(listener, state, shutdown.clone().cancelled_owned());
-    let (sched, desk, ()) = tokio::join!(scheduler.serve(shutdown.clone()), desktop, refresh);
-    sched?;
-    desk.context("desktop server")?;
+    let desktop = tokio::spawn(tilannekuva_desktop::serve(
+        listener,
+        state.clone(),
+        shutdown.clone().cancelled_owned(),
+    ));
+    let mut hangups = Hangups::new();
+    let mut current = project.clone();
+    loop {
+        // One generation of the scheduler and the status refresh, under one config.
+        let generation = shutdown.child_token();
+        let next = {
+            let run = async {
+                let (ran, ()) = tokio::join!(
+                    scheduler.serve(generation.clone()),
+                    refresh_status(&current, &scheduler, &wh, &status, generation.clone()),
+                );
+                ran
+            };
+            tokio::pin!(run);
+            let next = loop {
+                tokio::select! {
+                    ran = &mut run => {
+                        ran?;
+                        break None;
+                    }
+                    () = hangups.next() => match reloaded(&current, jobs, bind, demo_token.as_deref()) {
+                        Ok(next) => break Some(next),
+                        Err(e) => {
+                            tracing::error!(error = %format!("{e:#}"), "config reload refused");
+                            eprintln!("config reload refused; the running config stays: {e:#}");
+                        }
+                    },
+                }
+            };
+            if next.is_some() {
+                // Running jobs finish under the old config; no new run starts meanwhile.
+                generation.cancel();
+                (&mut run).await?;
+            }
+            next
+        };
+        let Some((project, next_scheduler, config)) = next else {
+            break;
+        };
+        for key in state.reload_config(config) {
+            eprintln!("config reloaded, but [desktop] {key} changes only on a restart");
+        }
+        scheduler = Arc::new(next_scheduler);
+        current = project;
+        tracing::info!(config = %current.config_path.display(), "config reloaded");
+        eprintln!(
+            "config reloaded: {} scheduled jobs, {} sources",
+            scheduler.jobs().jobs.len(),
+            current.compiled.len()
+        );
+    }
+    desktop
+        .await
+        .context("desktop server")?
+        .context("desktop server")?;
     eprintln!("stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// The desktop's settings of `project` for `bind`, with the demo's one-off token when there
+/// is no other; warns when nobody can sign in.
+fn desktop_config(
+    project: &Project,
+    bind: SocketAddr,
+    demo_token: Option<&str>,
+) -> Result<tilannekuva_desktop::DesktopConfig> {
+    let mut config = project
+        .desktop
+        .resolve(bind)
+        .map_err(anyhow::Error::msg)
+        .with_context(|| format!("[desktop] in {}", project.config_path.display()))?;
+    if let Some(token) = demo_token
+        && config.tokens.is_empty()
+    {
+        config
+            .tokens
+            .push(tilannekuva_desktop::TokenConfig::from_secret(
+                "demo",
+                token,
+                Vec::new(),
+            ));
+    }
+    if config.tokens.is_empty() {
+        eprintln!(
+            "warning: no desktop tokens configured: nobody can sign in. Set {} or add \
+             [[desktop.tokens]] to {}",
+            project.desktop.token_env,
+            project.config_path.display()
+        );
+    }
+    Ok(config)
+}
+
+/// The project, scheduler and desktop settings as the config files say now; an error when
+/// they do not load or check.
+fn reloaded(
+    current: &Project,
+    jobs: Option<&Path>,
+    bind: SocketAddr,
+    demo_token: Option<&str>,
+) -> Result<(Project, Scheduler, tilannekuva_desktop::DesktopConfig)> {
+    let project = current.reload()?;
+    let scheduler = scheduler(&project, jobs)?;
+    let config = desktop_config(&project, bind, demo_token)?;
+    Ok((project, scheduler, config))
+}
+
+/// Keeps the desktop's view of the pipeline (runs, late and broken sources) fresh until
+/// `stop`.
+async fn refresh_status(
+    project: &Project,
+    scheduler: &Scheduler,
+    wh: &tilannekuva_warehouse::Warehouse,
+    status: &Mutex<Arc<PipelineStatus>>,
+    stop: CancellationToken,
+) {
+    let expected = project.expected_every_hours();
+    let broken = project.broken_source_status();
+    let jobs = scheduler.jobs().clone();
+    loop {
+        match PipelineStatus::read(wh, None, 50, &expected, Utc::now()).await {
+            Ok(now) => {
+                if let Ok(mut s) = status.lock() {
+                    *s = Arc::new(now.with_jobs(&jobs).with_broken(broken.clone()));
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "pipeline status not refreshed"),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(std::time::Duration::from_secs(15)) => {}
+            () = stop.cancelled() => break,
+        }
+    }
+}
+
+/// SIGHUPs, one at a time; never, where the platform has none.
+struct Hangups {
+    #[cfg(unix)]
+    signal: Option<tokio::signal::unix::Signal>,
+}
+
+impl Hangups {
+    fn new() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let signal = signal(SignalKind::hangup())
+                .inspect_err(|e| tracing::warn!(error = %e, "cannot listen for SIGHUP"))
+                .ok();
+            Self { signal }
+        }
+        #[cfg(not(unix))]
+        Self {}
+    }
+
+    async fn next(&mut self) {
+        #[cfg(unix)]
+        if let Some(s) = &mut self.signal
+            && s.recv().await.is_some()
+        {
+            return;
+        }
+        std::future::pending::<()>().await;
+    }
 }

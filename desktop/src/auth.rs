@@ -49,15 +49,16 @@ impl Principal {
 }
 
 /// The token entry whose hash matches `token`; every entry is compared, in constant time.
-pub(crate) fn check_token<'a>(state: &'a AppState, token: &str) -> Option<&'a TokenConfig> {
+pub(crate) fn check_token(state: &AppState, token: &str) -> Option<TokenConfig> {
     let presented = Sha256::digest(token.as_bytes());
     let mut found = None;
-    for t in &state.config().tokens {
+    let config = state.config();
+    for t in &config.tokens {
         let Ok(expected) = hex::decode(t.sha256.trim()) else {
             continue;
         };
         if bool::from(expected.as_slice().ct_eq(presented.as_slice())) && found.is_none() {
-            found = Some(t);
+            found = Some(t.clone());
         }
     }
     found
@@ -79,7 +80,7 @@ pub(crate) fn session_value(state: &AppState, t: &TokenConfig) -> String {
     format!("{payload}.{sig}")
 }
 
-fn check_session<'a>(state: &'a AppState, value: &str) -> Option<&'a TokenConfig> {
+fn check_session(state: &AppState, value: &str) -> Option<TokenConfig> {
     let (payload, sig) = value.rsplit_once('.')?;
     let sig = hex::decode(sig).ok()?;
     sign(state, payload).verify_slice(&sig).ok()?;
@@ -99,6 +100,7 @@ fn check_session<'a>(state: &'a AppState, value: &str) -> Option<&'a TokenConfig
         .tokens
         .iter()
         .find(|t| t.name == name && t.sha256.starts_with(prefix))
+        .cloned()
 }
 
 pub(crate) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
@@ -122,10 +124,10 @@ pub(crate) fn authenticate(state: &AppState, headers: &HeaderMap) -> Option<Prin
         if !scheme.eq_ignore_ascii_case("bearer") {
             return None;
         }
-        return check_token(state, token.trim()).map(Principal::of);
+        return check_token(state, token.trim()).as_ref().map(Principal::of);
     }
     let value = cookie(headers, COOKIE)?;
-    check_session(state, &value).map(Principal::of)
+    check_session(state, &value).as_ref().map(Principal::of)
 }
 
 /// Middleware: lets signed-in requests through with their [`Principal`]; others get 401

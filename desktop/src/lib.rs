@@ -277,7 +277,8 @@ struct Inner {
     warehouse: Warehouse,
     sign_ins: limit::SignInLimiter,
     http_metrics: metrics::HttpMetrics,
-    config: DesktopConfig,
+    /// Swapped whole by [`AppState::reload_config`]; a request reads one version throughout.
+    config: std::sync::RwLock<Arc<DesktopConfig>>,
     pipeline_status: Option<PipelineStatusFn>,
     docs: Mutex<HashMap<String, Arc<TilesDoc>>>,
 }
@@ -292,7 +293,7 @@ impl std::fmt::Debug for AppState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AppState")
             .field("warehouse", &self.inner.warehouse.root())
-            .field("config", &self.inner.config)
+            .field("config", &self.config())
             .field("pipeline_status", &self.inner.pipeline_status.is_some())
             .finish()
     }
@@ -306,7 +307,7 @@ impl AppState {
                 warehouse,
                 sign_ins: limit::SignInLimiter::new(config.failed_sign_ins_per_minute),
                 http_metrics: metrics::HttpMetrics::default(),
-                config,
+                config: std::sync::RwLock::new(Arc::new(config)),
                 pipeline_status: None,
                 docs: Mutex::new(HashMap::new()),
             }),
@@ -315,13 +316,20 @@ impl AppState {
 
     /// The same state with a hook reporting the scheduler's run history.
     pub fn with_pipeline_status(self, hook: PipelineStatusFn) -> Self {
-        let inner = Arc::try_unwrap(self.inner).unwrap_or_else(|arc| Inner {
-            warehouse: arc.warehouse.clone(),
-            sign_ins: limit::SignInLimiter::new(arc.config.failed_sign_ins_per_minute),
-            http_metrics: metrics::HttpMetrics::default(),
-            config: arc.config.clone(),
-            pipeline_status: None,
-            docs: Mutex::new(HashMap::new()),
+        let inner = Arc::try_unwrap(self.inner).unwrap_or_else(|arc| {
+            let config = arc
+                .config
+                .read()
+                .map(|c| c.clone())
+                .unwrap_or_else(|e| e.into_inner().clone());
+            Inner {
+                warehouse: arc.warehouse.clone(),
+                sign_ins: limit::SignInLimiter::new(config.failed_sign_ins_per_minute),
+                http_metrics: metrics::HttpMetrics::default(),
+                config: std::sync::RwLock::new(config),
+                pipeline_status: None,
+                docs: Mutex::new(HashMap::new()),
+            }
         });
         Self {
             inner: Arc::new(Inner {
@@ -336,9 +344,36 @@ impl AppState {
         &self.inner.warehouse
     }
 
-    /// The configuration.
-    pub fn config(&self) -> &DesktopConfig {
-        &self.inner.config
+    /// The configuration now.
+    pub fn config(&self) -> Arc<DesktopConfig> {
+        match self.inner.config.read() {
+            Ok(c) => c.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Replaces the configuration (tokens, their sectors, the session key, staleness) for
+    /// the requests that start from now on; requests under way finish with the one they
+    /// began with. The listening addresses and the sign-in limit are the process's own and
+    /// change only on a restart: the returned list says which of those the new config
+    /// changes, so they can be reported.
+    pub fn reload_config(&self, new: DesktopConfig) -> Vec<&'static str> {
+        let old = self.config();
+        let mut on_restart = Vec::new();
+        if new.bind != old.bind {
+            on_restart.push("bind");
+        }
+        if new.metrics_bind != old.metrics_bind {
+            on_restart.push("metrics_bind");
+        }
+        if new.failed_sign_ins_per_minute != old.failed_sign_ins_per_minute {
+            on_restart.push("failed_sign_ins_per_minute");
+        }
+        match self.inner.config.write() {
+            Ok(mut c) => *c = Arc::new(new),
+            Err(poisoned) => *poisoned.into_inner() = Arc::new(new),
+        }
+        on_restart
     }
 
     pub(crate) fn pipeline_status(&self) -> Option<Arc<PipelineStatus>> {

@@ -95,7 +95,7 @@ pub(crate) async fn login(
             tracing::info!(principal = %t.name, "signed in");
             let mut cookie = format!(
                 "{COOKIE}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}",
-                session_value(&state, t),
+                session_value(&state, &t),
                 state.config().session_ttl().as_secs()
             );
             if state.config().secure_cookie {

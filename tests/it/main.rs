@@ -13,6 +13,7 @@ mod demo;
 mod deploy;
 mod docs;
 mod formats;
+mod reload;
 mod retention;
 mod scheduler;
 mod snapshots;
