@@ -7,12 +7,15 @@
 //!    written for DuckDB (`peers/duckdb_tiles.py`), with a value-by-value cross-check;
 //! 3. **incremental**: one new day loaded on top of the history and the tiles republished,
 //!    against a full rebuild of the same warehouse;
-//! 4. **serving**: the desktop's tile API under a load generator on loopback.
+//! 4. **serving**: the desktop's tile API under a load generator on loopback;
+//! 5. **JSON Lines ingest**: a chat webhook log to the `chats` table, against DuckDB's
+//!    `read_json` and Polars' `scan_ndjson` with the same mapping ([`jsonl`]).
 //!
 //! Our engine runs through the project's own crates (the `Project` the `tilannekuva` command
 //! uses); the peers are Python scripts in `bench/peers/` run in a venv the harness creates.
 //! The ingest of every engine runs in its own process so that peak RSS is that process's.
 
+pub mod jsonl;
 pub mod peers;
 pub mod report;
 pub mod serve;
@@ -156,7 +159,7 @@ pub fn prepare(dir: &Path, cfg: &SampleConfig) -> Result<Dataset> {
     })
 }
 
-fn sorted_files(dir: &Path) -> Result<Vec<PathBuf>> {
+pub(crate) fn sorted_files(dir: &Path) -> Result<Vec<PathBuf>> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
         .with_context(|| dir.display().to_string())?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -298,16 +301,23 @@ async fn load_sources(project: &Project, sources: &[&str]) -> Result<(u64, u64)>
     Ok((rows, rejects))
 }
 
-/// Our ingest: the `callbacks_ace` load of the ingest export into an empty warehouse at
-/// `warehouse` (fingerprint, landing the raw copy, normalising, Parquet per month, commit).
-pub async fn ingest_ours(config: &Path, ds_inputs: &Path, warehouse: &Path) -> Result<IngestRun> {
+/// Our ingest: the load of `source`'s exports (the `callbacks_ace` ingest export, the
+/// webhook log) into an empty warehouse at `warehouse` (fingerprint, landing the raw copy,
+/// normalising, Parquet per month, commit); `table` is the table it fills.
+pub async fn ingest_ours(
+    config: &Path,
+    ds_inputs: &Path,
+    warehouse: &Path,
+    source: &str,
+    table: &str,
+) -> Result<IngestRun> {
     let _ = std::fs::remove_dir_all(warehouse);
     let project = project(config, warehouse, ds_inputs)?;
     let t = Instant::now();
-    let (rows, _) = load_sources(&project, &[INGEST_SOURCE]).await?;
+    let (rows, _) = load_sources(&project, &[source]).await?;
     let seconds = t.elapsed().as_secs_f64();
     let m = project.warehouse()?.manifest().await?;
-    let parquet_bytes = m.files("contacts").iter().map(|f| f.bytes).sum();
+    let parquet_bytes = m.files(table).iter().map(|f| f.bytes).sum();
     Ok(IngestRun {
         engine: "tilannekuva".into(),
         version: env!("CARGO_PKG_VERSION").into(),

@@ -7,7 +7,9 @@ use std::process::{Command, ExitCode};
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use tilannekuva_bench::peers::Peers;
-use tilannekuva_bench::report::{IncrementalReport, IngestSummary, Machine, Report, TilesReport};
+use tilannekuva_bench::report::{
+    IncrementalReport, IngestSummary, JsonlReport, Machine, Report, TilesReport,
+};
 use tilannekuva_bench::{COMPARED_TILES, IngestRun, TileValues};
 use tilannekuva_samples::{BenchSize, SampleConfig};
 
@@ -46,7 +48,7 @@ struct Args {
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "ingest,tiles,incremental,serve"
+        default_value = "ingest,jsonl,tiles,incremental,serve"
     )]
     phases: Vec<String>,
     /// Seconds of load per API endpoint.
@@ -74,6 +76,10 @@ enum Internal {
         warehouse: PathBuf,
         #[arg(long)]
         threads: usize,
+        #[arg(long, default_value = tilannekuva_bench::INGEST_SOURCE)]
+        source: String,
+        #[arg(long, default_value = "contacts")]
+        table: String,
     },
 }
 
@@ -102,10 +108,13 @@ fn real_main(args: Args) -> Result<ExitCode> {
         inputs,
         warehouse,
         threads,
+        source,
+        table,
     }) = &args.command
     {
-        let run = runtime(*threads)?
-            .block_on(tilannekuva_bench::ingest_ours(config, inputs, warehouse))?;
+        let run = runtime(*threads)?.block_on(tilannekuva_bench::ingest_ours(
+            config, inputs, warehouse, source, table,
+        ))?;
         println!("{}", serde_json::to_string(&run)?);
         return Ok(ExitCode::SUCCESS);
     }
@@ -233,6 +242,89 @@ fn real_main(args: Args) -> Result<ExitCode> {
             .iter()
             .filter_map(|r| IngestSummary::of(r))
             .collect();
+    }
+
+    if phase("jsonl") {
+        let data = tilannekuva_bench::jsonl::prepare(&ds, &config)?;
+        eprintln!(
+            "jsonl: {} events ({} in the first quarter)",
+            data.full_rows, data.quarter_rows
+        );
+        let mut jsonl = JsonlReport {
+            rows: data.full_rows,
+            bytes: std::fs::metadata(&data.full)?.len(),
+            quarter_rows: data.quarter_rows,
+            ..JsonlReport::default()
+        };
+        let ingest_once = |inputs: &Path| -> Result<IngestRun> {
+            let out = Command::new(std::env::current_exe()?)
+                .arg("ingest-once")
+                .arg("--config")
+                .arg(&data.config)
+                .arg("--inputs")
+                .arg(inputs)
+                .arg("--warehouse")
+                .arg(dir.join("wh-jsonl"))
+                .arg("--threads")
+                .arg(&threads)
+                .args(["--source", tilannekuva_bench::jsonl::JSONL_SOURCE])
+                .args(["--table", "chats"])
+                .output()?;
+            if !out.status.success() {
+                bail!("ingest-once: {}", String::from_utf8_lossy(&out.stderr));
+            }
+            Ok(serde_json::from_slice(&out.stdout)?)
+        };
+        let mut full: [Vec<IngestRun>; 3] = Default::default();
+        let mut quarter: [Vec<IngestRun>; 3] = Default::default();
+        for run in 0..runs {
+            jsonl
+                .raw_read
+                .push(tilannekuva_bench::raw_read(&data.full)?.0);
+            for (file, inputs, sink) in [
+                (&data.full, &data.full_inputs, &mut full),
+                (&data.quarter, &data.quarter_inputs, &mut quarter),
+            ] {
+                let r = ingest_once(inputs)?;
+                eprintln!(
+                    "  run {run}: tilannekuva {:.3} s ({} rows)",
+                    r.seconds, r.rows
+                );
+                sink[0].push(r);
+                if let Some(p) = &peers {
+                    for (i, script, name) in [
+                        (1, "duckdb_ingest_jsonl.py", "duckdb"),
+                        (2, "polars_ingest_jsonl.py", "polars"),
+                    ] {
+                        let out = dir.join(format!("out-jsonl-{name}"));
+                        match p.run::<IngestRun>(
+                            script,
+                            &[
+                                &file.display().to_string(),
+                                &out.display().to_string(),
+                                &queues.display().to_string(),
+                                &threads,
+                            ],
+                        ) {
+                            Ok(r) => {
+                                eprintln!(
+                                    "  run {run}: {name} {:.3} s ({} rows)",
+                                    r.seconds, r.rows
+                                );
+                                sink[i].push(r);
+                            }
+                            Err(e) => report.failures.push(format!("jsonl {name}: {e:#}")),
+                        }
+                    }
+                }
+            }
+        }
+        jsonl.engines = full.iter().filter_map(|r| IngestSummary::of(r)).collect();
+        jsonl.quarter = quarter
+            .iter()
+            .filter_map(|r| IngestSummary::of(r))
+            .collect();
+        report.jsonl = Some(jsonl);
     }
 
     let history_wh = dir.join("wh-history");

@@ -99,6 +99,23 @@ impl IngestSummary {
     }
 }
 
+/// The JSON Lines ingest: the webhook log whole and its first quarter, per engine.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct JsonlReport {
+    /// Events in the whole log.
+    pub rows: u64,
+    /// Bytes of the whole log.
+    pub bytes: u64,
+    /// Events in the first quarter.
+    pub quarter_rows: u64,
+    /// Seconds to read the whole log raw, per run.
+    pub raw_read: Vec<f64>,
+    /// Each engine on the whole log.
+    pub engines: Vec<IngestSummary>,
+    /// Each engine on the first quarter (for how memory grows with the file).
+    pub quarter: Vec<IngestSummary>,
+}
+
 /// Tile computation results.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct TilesReport {
@@ -160,6 +177,8 @@ pub struct Report {
     pub raw_read: Vec<f64>,
     /// Ingest per engine.
     pub ingest: Vec<IngestSummary>,
+    /// JSON Lines ingest.
+    pub jsonl: Option<JsonlReport>,
     /// Tiles.
     pub tiles: Option<TilesReport>,
     /// Incremental.
@@ -187,6 +206,45 @@ fn count_cpus(list: &str) -> f64 {
         })
         .sum();
     n.max(1) as f64
+}
+
+/// One row per engine: times, throughput, Parquet size, peak RSS and the ratio to us.
+fn engine_table(s: &mut String, engines: &[IngestSummary], bytes_in: u64, raw: f64, cores: f64) {
+    let _ = writeln!(
+        s,
+        "| engine | median s | runs (s) | rows out | rows/s per core | MiB/s in | × raw read | Parquet B/row | peak RSS | ratio to us |"
+    );
+    let _ = writeln!(s, "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|");
+    let ours = engines
+        .iter()
+        .find(|e| e.engine == "tilannekuva")
+        .map(IngestSummary::median);
+    for e in engines {
+        let med = e.median();
+        let _ = writeln!(
+            s,
+            "| {} {} | {:.3} | {} | {} | {:.0} | {:.1} | {:.1} | {:.1} | {} | {} |",
+            e.engine,
+            e.version,
+            med,
+            e.seconds
+                .iter()
+                .map(|x| format!("{x:.3}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            e.rows,
+            e.rows as f64 / med / cores,
+            bytes_in as f64 / med / 1048576.0,
+            med / raw,
+            e.parquet_bytes as f64 / e.rows.max(1) as f64,
+            mib(e.peak_rss_bytes),
+            ours.map_or("".into(), |o| format!("{:.2}", o / med)),
+        );
+    }
+    let _ = writeln!(
+        s,
+        "\n\"ratio to us\" is our median time / the engine's (≤ 1.0: we are as fast or faster).\n"
+    );
 }
 
 fn mib(b: u64) -> String {
@@ -235,6 +293,7 @@ impl Report {
         if !self.ingest.is_empty() {
             self.ingest_markdown(&mut s, cores);
         }
+        self.jsonl_markdown(&mut s, cores);
         self.rest_markdown(s, cores)
     }
 
@@ -249,42 +308,41 @@ impl Report {
             raw,
             self.ingest_bytes as f64 / raw / 1048576.0
         );
+        engine_table(s, &self.ingest, self.ingest_bytes, raw, cores);
+    }
+
+    fn jsonl_markdown(&self, s: &mut String, cores: f64) {
+        let Some(j) = &self.jsonl else { return };
+        let raw = median(&j.raw_read);
         let _ = writeln!(
             s,
-            "| engine | median s | runs (s) | rows out | rows/s per core | MiB/s in | × raw read | Parquet B/row | peak RSS | ratio to us |"
+            "**JSON Lines ingest**: `{}` webhook log (the `chat_ninchat` sessions as events, nested objects, epoch seconds, tags as an array of objects) to `chats`, {} events, {}. Raw read floor: {:.3} s.\n",
+            crate::jsonl::JSONL_SOURCE,
+            j.rows,
+            mib(j.bytes),
+            raw,
         );
-        let _ = writeln!(s, "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|");
-        let ours = self
-            .ingest
-            .iter()
-            .find(|e| e.engine == "tilannekuva")
-            .map(IngestSummary::median);
-        for e in &self.ingest {
-            let med = e.median();
-            let _ = writeln!(
-                s,
-                "| {} {} | {:.3} | {} | {} | {:.0} | {:.1} | {:.1} | {:.1} | {} | {} |",
-                e.engine,
-                e.version,
-                med,
-                e.seconds
-                    .iter()
-                    .map(|x| format!("{x:.3}"))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                e.rows,
-                e.rows as f64 / med / cores,
-                self.ingest_bytes as f64 / med / 1048576.0,
-                med / raw,
-                e.parquet_bytes as f64 / e.rows.max(1) as f64,
-                mib(e.peak_rss_bytes),
-                ours.map_or("".into(), |o| format!("{:.2}", o / med)),
-            );
+        engine_table(s, &j.engines, j.bytes, raw, cores);
+        let _ = writeln!(
+            s,
+            "Peak RSS as the log grows (first quarter, {} events → whole log, {} events):\n",
+            j.quarter_rows, j.rows
+        );
+        let _ = writeln!(s, "| engine | quarter | whole | growth |");
+        let _ = writeln!(s, "|---|---:|---:|---:|");
+        for whole in &j.engines {
+            if let Some(q) = j.quarter.iter().find(|q| q.engine == whole.engine) {
+                let _ = writeln!(
+                    s,
+                    "| {} | {} | {} | {:.2}× |",
+                    whole.engine,
+                    mib(q.peak_rss_bytes),
+                    mib(whole.peak_rss_bytes),
+                    whole.peak_rss_bytes as f64 / q.peak_rss_bytes.max(1) as f64
+                );
+            }
         }
-        let _ = writeln!(
-            s,
-            "\n\"ratio to us\" is our median time / the engine's (≤ 1.0: we are as fast or faster).\n"
-        );
+        let _ = writeln!(s);
     }
 
     fn rest_markdown(&self, mut s: String, cores: f64) -> String {

@@ -32,6 +32,8 @@ fn harness_runs_our_engine_at_tiny_scale() {
             &config,
             &ds.ingest_inputs,
             &dir.path().join("wh-ingest"),
+            tilannekuva_bench::INGEST_SOURCE,
+            "contacts",
         ))
         .unwrap();
     assert!(ingest.rows > 0 && ingest.rows <= ds.ingest_rows);
@@ -64,6 +66,34 @@ fn harness_runs_our_engine_at_tiny_scale() {
     assert!(values.contains_key("callback_share"), "{values:?}");
     let same = cross_check(&values, &values, COMPARED_TILES);
     assert!(same.compared > 0 && same.mismatches.is_empty() && same.missing.is_empty());
+
+    // The webhook log holds the chat_ninchat sessions: its load keeps exactly the sessions
+    // the CSV export's load kept.
+    let log = tilannekuva_bench::jsonl::prepare(&ds, &config).unwrap();
+    assert!(log.full_rows > 0 && log.quarter_rows == log.full_rows / 4);
+    let from_log = rt
+        .block_on(tilannekuva_bench::ingest_ours(
+            &log.config,
+            &log.full_inputs,
+            &dir.path().join("wh-jsonl"),
+            tilannekuva_bench::jsonl::JSONL_SOURCE,
+            "chats",
+        ))
+        .unwrap();
+    let m = rt
+        .block_on(
+            tilannekuva_warehouse::Warehouse::open_local(&history)
+                .unwrap()
+                .manifest(),
+        )
+        .unwrap();
+    let from_csv: u64 = m
+        .files("chats")
+        .iter()
+        .filter(|f| f.source == "chat_ninchat")
+        .map(|f| f.rows)
+        .sum();
+    assert_eq!(from_log.rows, from_csv);
 
     let served =
         tilannekuva_bench::serve::bench_api(&history, 1, &["/api/v1/tiles"], 0.2, 2).unwrap();
