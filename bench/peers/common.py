@@ -18,6 +18,16 @@ def queues(path):
 
 
 def peak_rss_bytes():
+    """This process's peak RSS: VmHWM of its own address space. Not `ru_maxrss`: Linux
+    carries the parent's peak into it across the exec that started this process, so a
+    harness that generated a large data set would be counted in every peer."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 

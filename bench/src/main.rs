@@ -247,7 +247,7 @@ fn real_main(args: Args) -> Result<ExitCode> {
     if phase("jsonl") {
         let data = tilannekuva_bench::jsonl::prepare(&ds, &config)?;
         eprintln!(
-            "jsonl: {} events ({} in the first quarter)",
+            "jsonl: {} events ({} in the quarter log)",
             data.full_rows, data.quarter_rows
         );
         let mut jsonl = JsonlReport {

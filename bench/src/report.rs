@@ -99,20 +99,20 @@ impl IngestSummary {
     }
 }
 
-/// The JSON Lines ingest: the webhook log whole and its first quarter, per engine.
+/// The JSON Lines ingest: the webhook log whole and every fourth event of it, per engine.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct JsonlReport {
     /// Events in the whole log.
     pub rows: u64,
     /// Bytes of the whole log.
     pub bytes: u64,
-    /// Events in the first quarter.
+    /// Events in the quarter log (every fourth event).
     pub quarter_rows: u64,
     /// Seconds to read the whole log raw, per run.
     pub raw_read: Vec<f64>,
     /// Each engine on the whole log.
     pub engines: Vec<IngestSummary>,
-    /// Each engine on the first quarter (for how memory grows with the file).
+    /// Each engine on the quarter log (for how memory grows with the file).
     pub quarter: Vec<IngestSummary>,
 }
 
@@ -325,7 +325,7 @@ impl Report {
         engine_table(s, &j.engines, j.bytes, raw, cores);
         let _ = writeln!(
             s,
-            "Peak RSS as the log grows (first quarter, {} events → whole log, {} events):\n",
+            "Peak RSS as the log grows (every fourth event, {} events → the whole log, {} events; the same months):\n",
             j.quarter_rows, j.rows
         );
         let _ = writeln!(s, "| engine | quarter | whole | growth |");

@@ -70,7 +70,7 @@ fn harness_runs_our_engine_at_tiny_scale() {
     // The webhook log holds the chat_ninchat sessions: its load keeps exactly the sessions
     // the CSV export's load kept.
     let log = tilannekuva_bench::jsonl::prepare(&ds, &config).unwrap();
-    assert!(log.full_rows > 0 && log.quarter_rows == log.full_rows / 4);
+    assert!(log.full_rows > 0 && log.quarter_rows == log.full_rows.div_ceil(4));
     let from_log = rt
         .block_on(tilannekuva_bench::ingest_ours(
             &log.config,

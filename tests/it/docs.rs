@@ -266,6 +266,18 @@ fn sources_md_documents_every_config_key_and_value() {
             "format (json_array)",
             accepted::<FormatConfig>("kind = \"json_array\"\nzzz_probe = 1"),
         ),
+        (
+            "format (json)",
+            accepted::<FormatConfig>("kind = \"json\"\nzzz_probe = 1"),
+        ),
+        (
+            "format (excel)",
+            accepted::<FormatConfig>("kind = \"excel\"\nzzz_probe = 1"),
+        ),
+        (
+            "format.skip_when",
+            accepted::<tilannekuva_pipelines::config::SkipRule>("zzz_probe = 1"),
+        ),
         ("time", accepted::<TimeConfig>("zzz_probe = 1")),
         (
             "time.ambiguous",
@@ -304,6 +316,8 @@ fn sources_md_documents_every_config_key_and_value() {
         "iso8601",
         "epoch_seconds",
         "epoch_millis",
+        "period_start",
+        "period_end",
         "strftime:%Y%m%d %H%M",
     ];
     for f in formats {

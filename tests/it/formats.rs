@@ -121,6 +121,66 @@ fn a_json_lines_webhook_log_loads_by_nested_paths() {
     );
 }
 
+/// A month of nurse-chat events in the webhook layout: tags sometimes as an object keyed by
+/// tag id, sometimes as an array; every fifth request dropped before a nurse took it.
+fn march_events() -> (String, usize, usize) {
+    let (mut log, mut accepted, mut resolved) = (String::new(), 0, 0);
+    for i in 0..45u64 {
+        let at = 1_740_816_000 + i * 57_000; // 1.3.2025 10:00 Helsinki to 30.3.
+        let is_resolved = i % 3 != 0;
+        let tags = match (i % 2, is_resolved) {
+            (0, true) => r#"{"t1":{"name":"ratkaistu"},"t7":{"name":"rokotukset"}}"#.to_string(),
+            (0, false) => r#"{"t4":{"name":"ohjattu vastaanotolle"}}"#.to_string(),
+            (_, true) => r#"[{"name":"ratkaistu"}]"#.to_string(),
+            (_, false) => "[]".to_string(),
+        };
+        let line = if i % 5 == 4 {
+            format!(
+                r#"{{"event":"audience_request_dropped","session":{{"id":"m-{i}"}},"queue":{{"id":"q-nurse","name":"Sairaanhoitajan chat"}},"audience":{{"request_time":{at}.5,"drop_time":{}}},"tagging":{{"tags":{{}}}}}}"#,
+                at + 90
+            )
+        } else {
+            accepted += 1;
+            resolved += usize::from(is_resolved);
+            format!(
+                r#"{{"event":"audience_complete","session":{{"id":"m-{i}"}},"queue":{{"id":"q-nurse","name":"Sairaanhoitajan chat"}},"audience":{{"request_time":{at},"accept_time":{},"complete_time":{}}},"tagging":{{"tags":{tags}}}}}"#,
+                at + 40,
+                at + 600
+            )
+        };
+        log.push_str(&line);
+        log.push('\n');
+    }
+    (log, accepted, resolved)
+}
+
+#[test]
+fn a_webhook_log_feeds_the_nurse_chat_tile_exactly() {
+    let project = CopiedProject::new();
+    let folder = project.add_source("chat_webhooks", SOURCE, &["chat_ninchat", "chat_digisote"]);
+    let (log, accepted, resolved) = march_events();
+    std::fs::write(folder.join("webhooks_2025-03.jsonl"), log).unwrap();
+    project.run(&["load", "--settle-seconds", "0"]);
+    project.run(&["compute"]);
+    let tiles = project.tiles();
+    let march = crate::common::figure(&tiles, "nurse_chat_resolution", "month", "2025-03");
+    assert_eq!(
+        march["denominator"],
+        serde_json::json!(accepted as f64),
+        "{march}"
+    );
+    assert_eq!(
+        march["numerator"],
+        serde_json::json!(resolved as f64),
+        "{march}"
+    );
+    let share = 100.0 * resolved as f64 / accepted as f64;
+    assert!(
+        (march["value"].as_f64().unwrap() - share).abs() < 1e-9,
+        "{march}"
+    );
+}
+
 /// An older switchboard queue report: a title block, no contact id, an exact duplicate row
 /// (the same call logged twice), and a total line at the end.
 fn queue_report(rows: &[String]) -> String {
