@@ -42,6 +42,17 @@ impl CompiledSource {
         self.config.reference()
     }
 
+    /// The error for an export of this source that cannot be read at all, at `line` when
+    /// known.
+    pub fn unreadable(&self, file: &str, line: Option<u64>, message: String) -> crate::Error {
+        crate::Error::Unreadable {
+            source_name: self.config.name.clone(),
+            file: file.to_string(),
+            line,
+            message,
+        }
+    }
+
     /// Binds the row plan to an export's header; see [`RowPlan::bind`].
     pub fn bind(&self, file: &str, header: &[String]) -> Result<crate::normalise::Binding> {
         self.rows.bind(self.reference(), file, header)

@@ -123,6 +123,25 @@ impl Fixture {
         let m = self.pipelines.warehouse.manifest().await.unwrap();
         m.files("quarantine").iter().map(|f| f.rows).sum()
     }
+
+    /// The rows of a query over the warehouse, as an aligned text table.
+    async fn query(&self, sql: &str) -> String {
+        let ctx = datafusion::prelude::SessionContext::new();
+        let m = self.pipelines.warehouse.manifest().await.unwrap();
+        self.pipelines
+            .warehouse
+            .register_tables(
+                &ctx,
+                &m,
+                &tilannekuva_warehouse::catalog::schemas(&self.pipelines.tables),
+            )
+            .await
+            .unwrap();
+        let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
+        arrow::util::pretty::pretty_format_batches(&batches)
+            .unwrap()
+            .to_string()
+    }
 }
 
 const HEADER: &str = "Tunnus;Aika;Kesto;Kunnossa;Huom;Puhelin\r\n";
@@ -162,27 +181,9 @@ async fn bad_rows_are_quarantined_with_line_column_value_and_reason() {
     );
     let r = f.load().await;
     assert_eq!(loaded(&r[0]), (3, 3));
-    let ctx = datafusion::prelude::SessionContext::new();
-    let m = f.pipelines.warehouse.manifest().await.unwrap();
-    f.pipelines
-        .warehouse
-        .register_tables(
-            &ctx,
-            &m,
-            &tilannekuva_warehouse::catalog::schemas(&f.pipelines.tables),
-        )
-        .await
-        .unwrap();
-    let batches = ctx
-        .sql("SELECT line, \"column\", raw_value, reason FROM quarantine ORDER BY line")
-        .await
-        .unwrap()
-        .collect()
-        .await
-        .unwrap();
-    let text = arrow::util::pretty::pretty_format_batches(&batches)
-        .unwrap()
-        .to_string();
+    let text = f
+        .query("SELECT line, \"column\", raw_value, reason FROM quarantine ORDER BY line")
+        .await;
     assert!(
         text.contains("| 3    | Aika     | 31.2.2024 9:00"),
         "{text}"
@@ -191,16 +192,7 @@ async fn bad_rows_are_quarantined_with_line_column_value_and_reason() {
     assert!(text.contains("at least 0"), "{text}");
     assert!(text.contains("| 5    | Kunnossa | ehkä"), "{text}");
     // The number with a thousands separator was read.
-    let batches = ctx
-        .sql("SELECT minutes FROM visits WHERE id = '5'")
-        .await
-        .unwrap()
-        .collect()
-        .await
-        .unwrap();
-    let text = arrow::util::pretty::pretty_format_batches(&batches)
-        .unwrap()
-        .to_string();
+    let text = f.query("SELECT minutes FROM visits WHERE id = '5'").await;
     assert!(text.contains("1234.5"), "{text}");
 }
 
@@ -440,27 +432,7 @@ async fn pseudonymised_columns_store_a_keyed_hash() {
     );
     f.drop_file("a.csv", &csv(&["1;5.3.2024 8:07;1;K;;131052-308T"]));
     assert_eq!(loaded(&f.load().await[0]), (1, 0));
-    let ctx = datafusion::prelude::SessionContext::new();
-    let m = f.pipelines.warehouse.manifest().await.unwrap();
-    f.pipelines
-        .warehouse
-        .register_tables(
-            &ctx,
-            &m,
-            &tilannekuva_warehouse::catalog::schemas(&f.pipelines.tables),
-        )
-        .await
-        .unwrap();
-    let batches = ctx
-        .sql("SELECT person FROM visits")
-        .await
-        .unwrap()
-        .collect()
-        .await
-        .unwrap();
-    let text = arrow::util::pretty::pretty_format_batches(&batches)
-        .unwrap()
-        .to_string();
+    let text = f.query("SELECT person FROM visits").await;
     assert!(!text.contains("131052"), "{text}");
     assert!(
         text.lines().any(|l| l.trim_matches(['|', ' ']).len() == 64),
@@ -580,65 +552,17 @@ async fn local_times_follow_the_declared_dst_policy() {
         ]),
     );
     assert_eq!(loaded(&f.load().await[0]), (2, 1));
-    let ctx = datafusion::prelude::SessionContext::new();
-    let m = f.pipelines.warehouse.manifest().await.unwrap();
-    f.pipelines
-        .warehouse
-        .register_tables(
-            &ctx,
-            &m,
-            &tilannekuva_warehouse::catalog::schemas(&f.pipelines.tables),
-        )
-        .await
-        .unwrap();
-    let batches = ctx
-        .sql("SELECT id, CAST(at AS VARCHAR) AS at FROM visits ORDER BY id")
-        .await
-        .unwrap()
-        .collect()
-        .await
-        .unwrap();
-    let text = arrow::util::pretty::pretty_format_batches(&batches)
-        .unwrap()
-        .to_string();
+    let text = f
+        .query("SELECT id, CAST(at AS VARCHAR) AS at FROM visits ORDER BY id")
+        .await;
     assert!(text.contains("2025-10-26T00:30:00Z"), "{text}");
     assert!(text.contains("2025-03-30T01:30:00Z"), "{text}");
-    let q = ctx
-        .sql("SELECT reason FROM quarantine")
-        .await
-        .unwrap()
-        .collect()
-        .await
-        .unwrap();
-    let text = arrow::util::pretty::pretty_format_batches(&q)
-        .unwrap()
-        .to_string();
+    let text = f.query("SELECT reason FROM quarantine").await;
     assert!(text.contains("gap"), "{text}");
 }
 
 #[allow(dead_code)]
 fn _path(_: &Path) {}
-
-impl Fixture {
-    /// The rows of a query over the warehouse, as an aligned text table.
-    async fn query(&self, sql: &str) -> String {
-        let ctx = datafusion::prelude::SessionContext::new();
-        let m = self.pipelines.warehouse.manifest().await.unwrap();
-        self.pipelines
-            .warehouse
-            .register_tables(
-                &ctx,
-                &m,
-                &tilannekuva_warehouse::catalog::schemas(&self.pipelines.tables),
-            )
-            .await
-            .unwrap();
-        let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
-        arrow::util::pretty::pretty_format_batches(&batches)
-            .unwrap()
-            .to_string()
-    }
-}
 
 /// [`source`] with `extra` top-level keys, another `[format]` and other `[columns]`.
 fn source_with(extra: &str, format: &str, columns: &str) -> String {

@@ -23,12 +23,7 @@ pub fn normalise(
     input: Box<dyn Read + Send>,
     emit: impl FnMut(&str, RecordBatch) -> Result<()>,
 ) -> Result<(Summary, Ranges)> {
-    let unreadable = |line: Option<u64>, message: String| Error::Unreadable {
-        source_name: source.config.name.clone(),
-        file: file.to_string(),
-        line,
-        message,
-    };
+    let unreadable = |line: Option<u64>, message: String| source.unreadable(file, line, message);
     let mut decoded =
         std::io::BufReader::with_capacity(1 << 16, decoding_reader(input, layout.encoding));
     // A title block above the header: its lines are read past, not parsed as CSV (they

@@ -22,9 +22,9 @@ use calamine::{Data, Dimensions, Range, Reader, Sheets, open_workbook_auto_from_
 use chrono::NaiveDateTime;
 
 use super::{Normaliser, Ranges, Summary};
+use crate::Result;
 use crate::config::{ExcelFormat, SheetRef};
 use crate::source::CompiledSource;
-use crate::{Error, Result};
 
 /// Normalises one sheet of a workbook read from `input`, laid out as `layout` says.
 pub fn normalise(
@@ -35,12 +35,7 @@ pub fn normalise(
     mut input: Box<dyn Read + Send>,
     emit: impl FnMut(&str, RecordBatch) -> Result<()>,
 ) -> Result<(Summary, Ranges)> {
-    let unreadable = |message: String| Error::Unreadable {
-        source_name: source.config.name.clone(),
-        file: file.to_string(),
-        line: None,
-        message,
-    };
+    let unreadable = |message: String| source.unreadable(file, None, message);
     let mut bytes = Vec::new();
     input
         .read_to_end(&mut bytes)

@@ -36,12 +36,7 @@ pub fn normalise(
     input: Box<dyn Read + Send>,
     emit: impl FnMut(&str, RecordBatch) -> Result<()>,
 ) -> Result<(Summary, Ranges)> {
-    let unreadable = |message: String| Error::Unreadable {
-        source_name: source.config.name.clone(),
-        file: file.to_string(),
-        line: None,
-        message,
-    };
+    let unreadable = |message: String| source.unreadable(file, None, message);
     let header = source.rows.sources_read();
     let normaliser = Normaliser::new(source, file, sha, &header, emit)?;
     let path: Vec<&str> = records.split('.').filter(|k| !k.is_empty()).collect();

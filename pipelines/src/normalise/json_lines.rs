@@ -15,8 +15,8 @@ use arrow::array::RecordBatch;
 use serde_json::Value;
 
 use super::{Normaliser, Ranges, Reject, Summary};
+use crate::Result;
 use crate::source::CompiledSource;
-use crate::{Error, Result};
 
 /// Normalises a JSON Lines export read from `input`, one line at a time.
 pub fn normalise(
@@ -33,14 +33,9 @@ pub fn normalise(
     let mut line = 0u64;
     loop {
         buf.clear();
-        let read = reader
-            .read_until(b'\n', &mut buf)
-            .map_err(|e| Error::Unreadable {
-                source_name: source.config.name.clone(),
-                file: file.to_string(),
-                line: Some(line + 1),
-                message: format!("cannot read the text: {e}"),
-            })?;
+        let read = reader.read_until(b'\n', &mut buf).map_err(|e| {
+            source.unreadable(file, Some(line + 1), format!("cannot read the text: {e}"))
+        })?;
         if read == 0 {
             break;
         }
@@ -53,12 +48,11 @@ pub fn normalise(
         let text = match std::str::from_utf8(bytes) {
             Ok(t) => t.trim(),
             Err(e) => {
-                return Err(Error::Unreadable {
-                    source_name: source.config.name.clone(),
-                    file: file.to_string(),
-                    line: Some(line),
-                    message: format!("not UTF-8 at byte {} of the line", e.valid_up_to()),
-                });
+                return Err(source.unreadable(
+                    file,
+                    Some(line),
+                    format!("not UTF-8 at byte {} of the line", e.valid_up_to()),
+                ));
             }
         };
         if text.is_empty() {

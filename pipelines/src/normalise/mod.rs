@@ -113,6 +113,8 @@ pub struct Normaliser<'a, F: FnMut(&str, RecordBatch) -> Result<()>> {
     expected_fields: usize,
     /// The sheet read, for a spreadsheet: named in rejects.
     sheet: Option<String>,
+    /// Whether the plan has derived id columns to fill (decided once, not per row).
+    derives_ids: bool,
     /// Rows of this file seen per derived key, for the counter of repeated keys.
     keys_seen: std::collections::HashMap<String, u32>,
     buffers: BTreeMap<String, PeriodBuffer>,
@@ -140,6 +142,7 @@ impl<'a, F: FnMut(&str, RecordBatch) -> Result<()>> Normaliser<'a, F> {
             binding,
             expected_fields: header.len(),
             sheet: None,
+            derives_ids: source.rows.derives_ids(),
             keys_seen: std::collections::HashMap::new(),
             buffers: BTreeMap::new(),
             period: (i64::MAX, i64::MIN, String::new()),
@@ -219,7 +222,9 @@ impl<'a, F: FnMut(&str, RecordBatch) -> Result<()>> Normaliser<'a, F> {
                 self.summary.rejects.push(reject);
             }
             Ok(mut values) => {
-                self.derive_ids(line, &mut values);
+                if self.derives_ids {
+                    self.derive_ids(line, &mut values);
+                }
                 if let Some((column, kind)) = plan.guard_personal_data(&values) {
                     return Err(Error::PersonalData {
                         source_name: self.source.config.name.clone(),

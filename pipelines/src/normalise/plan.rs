@@ -301,6 +301,13 @@ impl RowPlan {
         })
     }
 
+    /// Whether some column is a derived id (`key` or `line`), filled per row by the reader.
+    pub fn derives_ids(&self) -> bool {
+        self.columns
+            .iter()
+            .any(|c| matches!(c.input, Input::Key(_) | Input::Line))
+    }
+
     /// Whether rows must be read in file order by one reader: a `key` column counts the
     /// rows of a file with the same key values.
     pub fn counts_in_file_order(&self) -> bool {
@@ -342,27 +349,24 @@ impl RowPlan {
         self.key = key.map(<[u8]>::to_vec);
     }
 
-    /// Binds the plan to an export's header: the position of every source column it reads.
-    /// A column missing from the header, or one the config does not account for, is schema
-    /// drift.
     /// Every source column the plan reads or deliberately leaves (`drop`, `ignore`), once
     /// each, in config order: the "header" of formats whose records name no columns of
     /// their own, such as JSON Lines paths.
     pub fn sources_read(&self) -> Vec<String> {
-        let mut out: Vec<String> = Vec::new();
-        for name in self
-            .columns
-            .iter()
-            .flat_map(ColumnPlan::reads)
-            .chain(self.unread.iter().map(String::as_str))
-        {
-            if !out.iter().any(|o| o == name) {
-                out.push(name.to_string());
+        let mut out: Vec<String> = self
+            .columns_read()
+            .into_iter()
+            .map(str::to_string)
+            .collect();
+        for name in &self.unread {
+            if !out.contains(name) {
+                out.push(name.clone());
             }
         }
         out
     }
 
+    /// Binds the plan to an export's header: the position of every source column it reads.
     /// A column missing from the header, or one the config does not account for, is schema
     /// drift. Columns with an empty name (a trailing delimiter, an unlabelled spreadsheet
     /// column) are not columns.
