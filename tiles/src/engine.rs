@@ -7,7 +7,7 @@ use std::sync::Arc;
 use arrow::datatypes::{DataType, Field, Schema};
 use chrono::{DateTime, Utc};
 use datafusion::datasource::MemTable;
-use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
+use datafusion::prelude::{SessionConfig, SessionContext};
 use tilannekuva_conventions::datetime::epoch_days;
 use tilannekuva_warehouse::catalog::{TableDef, schemas};
 use tilannekuva_warehouse::{Manifest, Warehouse};
@@ -15,7 +15,7 @@ use tilannekuva_warehouse::{Manifest, Warehouse};
 use crate::compute::{self, ExpectedSource, QueryRow, Tile};
 use crate::definition::TileDef;
 use crate::incremental::{self, CachedTile, Recompute, Recomputed, ReusableRows};
-use crate::snapshot::{self, TilesDoc, tile_rows_schema};
+use crate::snapshot::{self, TilesDoc};
 use crate::strategy::Strategy;
 use crate::{Error, Grain, Result, udf};
 
@@ -64,33 +64,30 @@ fn calendar_table(from: i32, to: i32) -> Result<MemTable> {
 }
 
 impl Engine {
-    /// A SQL session over the warehouse at `manifest`, with the Finnish functions for
-    /// `grain`, a `calendar` table, and the latest published tiles as `tiles`.
+    /// The SQL session tiles are computed in: every canonical table and the quarantine at
+    /// `manifest`, the Finnish functions for `grain` and a `calendar` table. People reading
+    /// the warehouse get [`Engine::reading_session`], which adds the published tiles.
     pub async fn session(&self, manifest: &Manifest, grain: Grain) -> Result<SessionContext> {
+        self.session_with(manifest, grain, &schemas(&self.tables))
+            .await
+    }
+
+    /// [`Engine::session`] with only the canonical tables of `tables` (the quarantine always).
+    pub(crate) async fn session_with(
+        &self,
+        manifest: &Manifest,
+        grain: Grain,
+        tables: &BTreeMap<String, arrow::datatypes::SchemaRef>,
+    ) -> Result<SessionContext> {
         let config = SessionConfig::new()
             .with_target_partitions(2)
             .with_information_schema(true);
         let ctx = SessionContext::new_with_config(config);
         self.warehouse
-            .register_tables(&ctx, manifest, &schemas(&self.tables))
+            .register_tables(&ctx, manifest, tables)
             .await?;
         udf::register(&ctx, grain);
         ctx.register_table("calendar", Arc::new(calendar_table(2015, 2035)?))?;
-        if let Some(s) = manifest.latest_snapshot() {
-            let url = self
-                .warehouse
-                .object_url(&format!("{}/tiles.parquet", s.path));
-            let schema = tile_rows_schema();
-            let df = ctx
-                .read_parquet(url, ParquetReadOptions::default().schema(schema.as_ref()))
-                .await?;
-            ctx.register_table("tiles", df.into_view())?;
-        } else {
-            ctx.register_table(
-                "tiles",
-                Arc::new(MemTable::try_new(tile_rows_schema(), vec![vec![]])?),
-            )?;
-        }
         Ok(ctx)
     }
 

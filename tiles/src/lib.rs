@@ -10,6 +10,7 @@
 //! - [`suppression`]: which figures and counts may be published (small-number protection);
 //! - [`incremental`]: publishing again recomputes only the periods whose files changed;
 //! - [`snapshot`]: the snapshot format and which snapshot a time picks;
+//! - [`reading`]: the session people and BI tools read the warehouse and the tiles with;
 //! - [`encode`]: record batches as CSV, JSON and Parquet, for the command line and the API;
 //! - [`strategy`]: the strategy structure tiles are placed in;
 //! - [`render`]: tiles as a readable terminal table;
@@ -22,6 +23,7 @@ pub mod engine;
 pub mod error;
 pub mod grain;
 pub mod incremental;
+pub mod reading;
 pub mod render;
 pub mod snapshot;
 pub mod status;

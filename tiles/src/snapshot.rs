@@ -6,7 +6,7 @@
 //! | file | what | read by |
 //! |---|---|---|
 //! | `tiles.json` | the [`TilesDoc`]: every tile with its series per grain | the desktop, `tilannekuva tiles` |
-//! | `tiles.parquet` | the same as flat rows, one per total and breakdown cell ([`tile_rows_schema`]) | SQL (`tiles` table), CSV and Parquet downloads |
+//! | `tiles.parquet` | the same as flat rows, one per total and breakdown cell ([`tile_rows_schema`]) | SQL (`tile_cells` table), CSV and Parquet downloads |
 //! | `raw.json` | the rows each tile's SQL returned ([`ReusableRows`]) | the next incremental publish |
 //!
 //! Which snapshot a time picks is decided here too ([`pick`]): the newest published at or
@@ -48,7 +48,8 @@ impl TilesDoc {
     }
 }
 
-/// Schema of the flat tile rows written beside each snapshot's JSON (and queryable as `tiles`).
+/// Schema of the flat tile rows written beside each snapshot's JSON (and queryable as
+/// `tile_cells`).
 pub fn tile_rows_schema() -> SchemaRef {
     let ts = DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
     Arc::new(Schema::new(vec![
@@ -155,18 +156,26 @@ impl TilesDoc {
                 }
             }
         }
-        let mut decoder = arrow::json::ReaderBuilder::new(tile_rows_schema())
-            .with_batch_size(rows.len().max(1))
-            .build_decoder()
-            .map_err(|e| Error::DataFusion(e.into()))?;
-        decoder
-            .serialize(&rows)
-            .map_err(|e| Error::DataFusion(e.into()))?;
-        Ok(decoder
-            .flush()
-            .map_err(|e| Error::DataFusion(e.into()))?
-            .unwrap_or_else(|| arrow::array::RecordBatch::new_empty(tile_rows_schema())))
+        serialize_rows(tile_rows_schema(), &rows)
     }
+}
+
+/// Rows of a serde type as one Arrow batch of `schema` (field names and types must match).
+pub(crate) fn serialize_rows<T: Serialize>(
+    schema: SchemaRef,
+    rows: &[T],
+) -> Result<arrow::array::RecordBatch> {
+    let mut decoder = arrow::json::ReaderBuilder::new(schema.clone())
+        .with_batch_size(rows.len().max(1))
+        .build_decoder()
+        .map_err(|e| Error::DataFusion(e.into()))?;
+    decoder
+        .serialize(rows)
+        .map_err(|e| Error::DataFusion(e.into()))?;
+    Ok(decoder
+        .flush()
+        .map_err(|e| Error::DataFusion(e.into()))?
+        .unwrap_or_else(|| arrow::array::RecordBatch::new_empty(schema)))
 }
 
 /// The file beside each snapshot's `tiles.json` with the rows the next publish may reuse.
