@@ -152,9 +152,22 @@ pub enum Command {
         /// Address of the desktop web server (default: `[desktop] bind`, else 127.0.0.1:8080).
         #[arg(long)]
         bind: Option<std::net::SocketAddr>,
+        /// Also serve the warehouse to PostgreSQL clients (BI tools, psql) on this address
+        /// (default: `[sql_wire] bind`, else not at all).
+        #[arg(long)]
+        sql_bind: Option<std::net::SocketAddr>,
         /// Jobs file, instead of the one in the config.
         #[arg(long, env = "TILANNEKUVA_JOBS")]
         jobs: Option<PathBuf>,
+    },
+    /// Show the alerts sent (newest first), each with every delivery attempt.
+    Alerts {
+        /// At most this many.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
     },
     /// Show the scheduler's run history (newest first) and the sources that are late.
     Runs {
@@ -266,7 +279,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             if no_serve {
                 return Ok(code);
             }
-            crate::scheduling::serve(&project, None, bind, true).await
+            crate::scheduling::serve(&project, None, bind, None, true).await
         }
         Command::Load {
             sources,
@@ -325,7 +338,13 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             if let Err(e) = project.pipelines(None) {
                 eprintln!("warning: {e:#}");
             }
-            let problems = project.engine()?.check_definitions().await?;
+            for m in project.alerts.missing_secrets() {
+                eprintln!("warning: {m}");
+            }
+            let mut problems = project.engine()?.check_definitions().await?;
+            if let Err(e) = project.sql_wire.tls() {
+                problems.push(format!("{}: {e}", project.config_path.display()));
+            }
             for w in &project.warnings {
                 eprintln!("warning: {w}");
             }
@@ -376,9 +395,17 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Serve { bind, jobs } => {
+        Command::Serve {
+            bind,
+            sql_bind,
+            jobs,
+        } => {
             let project = Project::load(&cli.config, &overrides)?;
-            crate::scheduling::serve(&project, jobs.as_deref(), bind, false).await
+            crate::scheduling::serve(&project, jobs.as_deref(), bind, sql_bind, false).await
+        }
+        Command::Alerts { limit, format } => {
+            let project = Project::load(&cli.config, &overrides)?;
+            crate::scheduling::alerts(&project, limit, format).await
         }
         Command::Runs { job, limit, format } => {
             let project = Project::load(&cli.config, &overrides)?;
@@ -572,7 +599,7 @@ async fn sql(
 ) -> Result<ExitCode> {
     let engine = project.engine()?;
     let manifest = engine.warehouse.manifest().await?;
-    let ctx = engine.session(&manifest, grain).await?;
+    let ctx = engine.reading_session(&manifest, grain, None).await?;
     let run = |q: String| {
         let ctx = ctx.clone();
         async move {
@@ -590,7 +617,7 @@ async fn sql(
             let interactive = std::io::stdin().is_terminal();
             if interactive {
                 eprintln!(
-                    "tables: {}; end a statement with `;`, quit with Ctrl-D",
+                    "tables: {}, quarantine, calendar, tiles, tile_cells, tile_sources; end a statement with `;`, quit with Ctrl-D",
                     project
                         .tables
                         .keys()

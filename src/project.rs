@@ -9,6 +9,8 @@ use tilannekuva_desktop::DesktopSettings;
 use tilannekuva_pipelines::config::{self, Lookup, SourceConfig};
 use tilannekuva_pipelines::fetch::FetchContext;
 use tilannekuva_pipelines::{BrokenSource, CompiledSource, Pipelines, compile_each};
+use tilannekuva_scheduler::alerts::{AlertConfig, AlertRule, AlertSettings, ChannelConfig};
+use tilannekuva_sqlwire::SqlWireSettings;
 use tilannekuva_tiles::{Engine, ExpectedSource, Strategy, TileDef};
 use tilannekuva_warehouse::Warehouse;
 use tilannekuva_warehouse::catalog::{TableDef, load_tables};
@@ -31,6 +33,14 @@ struct MainConfig {
     demo: Option<DemoSection>,
     #[serde(default)]
     desktop: Option<DesktopSettings>,
+    #[serde(default)]
+    sql_wire: Option<SqlWireSettings>,
+    #[serde(default)]
+    alerts: Vec<AlertRule>,
+    #[serde(default)]
+    alert_channels: BTreeMap<String, ChannelConfig>,
+    #[serde(default)]
+    alerting: Option<AlertSettings>,
 }
 
 /// `[warehouse]`: where it is, and how long landed exports are kept.
@@ -134,6 +144,10 @@ pub struct Project {
     pub jobs_path: Option<PathBuf>,
     /// The desktop's settings.
     pub desktop: DesktopSettings,
+    /// The PostgreSQL protocol's settings (`[sql_wire]`).
+    pub sql_wire: SqlWireSettings,
+    /// The alert rules and channels (`[[alerts]]`, `[alert_channels.*]`, `[alerting]`).
+    pub alerts: AlertConfig,
     key: Option<Vec<u8>>,
     /// The environment variable the pseudonymisation key is read from.
     key_env: String,
@@ -199,6 +213,50 @@ impl Project {
                 bail!(problems(all))
             }
         };
+        let mut channels = main.alert_channels;
+        for c in channels.values_mut() {
+            if let ChannelConfig::Smtp {
+                ca_file: Some(ca), ..
+            } = c
+            {
+                *ca = at(ca);
+            }
+        }
+        let alerts = AlertConfig {
+            rules: main.alerts,
+            channels,
+            settings: main.alerting.unwrap_or_default(),
+        };
+        let source_names: Vec<&str> = sources
+            .iter()
+            .map(|s| s.name.as_str())
+            .chain(broken_sources.iter().map(|b| b.name.as_str()))
+            .collect();
+        let mut alert_problems = alerts.problems();
+        for r in &alerts.rules {
+            for s in r
+                .sources
+                .iter()
+                .filter(|s| !source_names.contains(&s.as_str()))
+            {
+                alert_problems.push(format!(
+                    "[[alerts]] `{}`: `sources`: no source `{s}`; sources are {source_names:?}",
+                    r.name
+                ));
+            }
+            for t in r
+                .tiles
+                .iter()
+                .filter(|t| !tiles.iter().any(|d| &d.meta.id == *t))
+            {
+                alert_problems.push(format!("[[alerts]] `{}`: `tiles`: no tile `{t}`", r.name));
+            }
+        }
+        all.extend(
+            alert_problems
+                .into_iter()
+                .map(|p| format!("{}: {p}", config_path.display())),
+        );
         if !all.is_empty() {
             return Err(problems(all));
         }
@@ -245,6 +303,13 @@ impl Project {
             demo: main.demo,
             jobs_path: main.definitions.jobs.as_deref().map(at),
             desktop: main.desktop.unwrap_or_default(),
+            sql_wire: {
+                let mut s = main.sql_wire.unwrap_or_default();
+                s.tls_cert_file = s.tls_cert_file.as_deref().map(at);
+                s.tls_key_file = s.tls_key_file.as_deref().map(at);
+                s
+            },
+            alerts,
             key,
             key_env: main.pseudonymisation.key_env,
             overrides: overrides.clone(),

@@ -5,7 +5,7 @@
 //! scheduler loop and the desktop web server in one process, stopped together by SIGTERM
 //! or Ctrl-C.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -16,6 +16,7 @@ use anyhow::{Context, Result};
 use async_trait::async_trait;
 use chrono::Utc;
 use tilannekuva_pipelines::{Outcome, Pipelines};
+use tilannekuva_scheduler::alerts::{Alerter, LoadSignal, Observations, TileSignal};
 use tilannekuva_scheduler::{
     DayRange, PipelineStatus, RunRecord, RunResult, Runner, Scheduler, SystemClock, WorkDone,
 };
@@ -88,7 +89,12 @@ fn work_of(
                 }
                 Outcome::AlreadyLoaded { .. } => work.exports_already_loaded += 1,
             },
-            Err(e) => work.failures.push(e.to_string()),
+            Err(e) => {
+                if matches!(e, tilannekuva_pipelines::Error::PersonalData { .. }) {
+                    work.personal_data.push(e.to_string());
+                }
+                work.failures.push(e.to_string());
+            }
         }
     }
     work
@@ -255,6 +261,65 @@ pub async fn runs(
     Ok(ExitCode::SUCCESS)
 }
 
+/// `tilannekuva alerts`: the alerts sent, newest first, with every attempt.
+pub async fn alerts(
+    project: &Project,
+    limit: usize,
+    format: crate::output::Format,
+) -> Result<ExitCode> {
+    let wh = project.warehouse()?;
+    let mut sent = tilannekuva_scheduler::alerts::sent_alerts(&wh).await?;
+    sent.reverse();
+    sent.truncate(limit);
+    let out = std::io::stdout();
+    let mut out = out.lock();
+    if format == crate::output::Format::Json {
+        serde_json::to_writer_pretty(&mut out, &sent)?;
+        writeln!(out)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let sep = if format == crate::output::Format::Csv {
+        ","
+    } else {
+        "  "
+    };
+    writeln!(
+        out,
+        "{}",
+        ["at", "status", "rule", "alert", "delivered", "attempts"].join(sep)
+    )?;
+    for s in &sent {
+        let attempts: Vec<String> = s
+            .attempts
+            .iter()
+            .map(|a| match &a.error {
+                None => format!("{} ok", a.channel),
+                Some(e) => format!("{} failed: {e}", a.channel),
+            })
+            .collect();
+        writeln!(
+            out,
+            "{}",
+            [
+                s.notice.at.format("%Y-%m-%d %H:%M:%S").to_string(),
+                s.notice.status.as_str().to_string(),
+                s.notice.alert.rule.clone(),
+                s.notice.alert.key.clone(),
+                if s.delivered { "yes" } else { "no" }.to_string(),
+                attempts.join("; "),
+            ]
+            .join(sep)
+        )?;
+    }
+    if sent.is_empty() && project.alerts.rules.is_empty() {
+        eprintln!(
+            "no alert rules are configured ([[alerts]] in {})",
+            project.config_path.display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 fn print_runs(runs: &[RunRecord], format: crate::output::Format) -> Result<()> {
     let out = std::io::stdout();
     let mut out = out.lock();
@@ -354,10 +419,14 @@ async fn termination() {
 /// sources; the desktop takes the new tokens for the requests that start from then on,
 /// without closing a connection). A config that does not load is refused, saying why, and
 /// the running one stays.
+///
+/// With `sql_bind` (or `[sql_wire] bind`) it also serves the warehouse to PostgreSQL
+/// clients, read-only, signing in with the desktop's tokens (reloaded on SIGHUP too).
 pub async fn serve(
     project: &Project,
     jobs: Option<&Path>,
     bind: Option<SocketAddr>,
+    sql_bind: Option<SocketAddr>,
     demo: bool,
 ) -> Result<ExitCode> {
     let bind = project.desktop.address(bind);
@@ -424,6 +493,38 @@ pub async fn serve(
         state.clone(),
         shutdown.clone().cancelled_owned(),
     ));
+    let sql_wire = match sql_bind.or(project.sql_wire.bind) {
+        None => None,
+        Some(addr) => {
+            let tls = project
+                .sql_wire
+                .tls()
+                .map_err(|e| anyhow::anyhow!("{}: {e}", project.config_path.display()))?;
+            let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| {
+                format!(
+                    "binding the PostgreSQL protocol to {addr} (choose another address with --sql-bind)"
+                )
+            })?;
+            eprintln!(
+                "serving: PostgreSQL protocol on {} ({}read-only; the password is an access token)",
+                listener.local_addr().unwrap_or(addr),
+                if tls.is_some() { "TLS, " } else { "" }
+            );
+            let signed_in = state.clone();
+            let tokens: tilannekuva_sqlwire::TokenLookup = Arc::new(move |presented| {
+                tilannekuva_desktop::TokenConfig::find(&signed_in.config().tokens, presented)
+                    .cloned()
+            });
+            Some(tokio::spawn(tilannekuva_sqlwire::serve(
+                listener,
+                Arc::new(project.engine()?),
+                tokens,
+                project.sql_wire.clone(),
+                tls,
+                shutdown.clone().cancelled_owned(),
+            )))
+        }
+    };
     let mut hangups = Hangups::new();
     let mut current = project.clone();
     loop {
@@ -431,9 +532,10 @@ pub async fn serve(
         let generation = shutdown.child_token();
         let next = {
             let run = async {
-                let (ran, ()) = tokio::join!(
+                let (ran, (), ()) = tokio::join!(
                     scheduler.serve(generation.clone()),
                     refresh_status(&current, &scheduler, &wh, &status, generation.clone()),
+                    check_alerts(&current, &wh, generation.clone()),
                 );
                 ran
             };
@@ -479,6 +581,9 @@ pub async fn serve(
         .await
         .context("desktop server")?
         .context("desktop server")?;
+    if let Some(sql_wire) = sql_wire {
+        sql_wire.await.context("PostgreSQL protocol server")?;
+    }
     eprintln!("stopped");
     Ok(ExitCode::SUCCESS)
 }
@@ -557,6 +662,97 @@ async fn refresh_status(
             () = stop.cancelled() => break,
         }
     }
+}
+
+/// Checks the alert rules of `project` against the pipeline status every
+/// `[alerting] check_every_seconds` until `stop`, sending what started or stopped holding.
+async fn check_alerts(
+    project: &Project,
+    wh: &tilannekuva_warehouse::Warehouse,
+    stop: CancellationToken,
+) {
+    if project.alerts.rules.is_empty() {
+        return;
+    }
+    let alerter = Alerter::new(project.alerts.clone(), wh.clone());
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(project.alerts.settings.check_every()) => {}
+            () = stop.cancelled() => break,
+        }
+        let checked = async {
+            let expected = project.expected_every_hours();
+            let status = PipelineStatus::read(wh, None, 0, &expected, Utc::now()).await?;
+            let observed = observations(wh, &status).await?;
+            anyhow::Ok(alerter.check(&observed, Utc::now()).await?)
+        };
+        let sent = tokio::select! {
+            sent = checked => sent,
+            () = stop.cancelled() => break,
+        };
+        match sent {
+            Ok(sent) => {
+                for s in sent {
+                    tracing::info!(
+                        rule = s.notice.alert.rule,
+                        alert = s.notice.alert.key,
+                        status = s.notice.status.as_str(),
+                        delivered = s.delivered,
+                        attempts = s.attempts.len(),
+                        "alert sent"
+                    );
+                }
+            }
+            Err(e) => tracing::warn!(error = %format!("{e:#}"), "alerts not checked"),
+        }
+    }
+}
+
+/// What the alert rules are judged on: the status just read, each source's latest load and
+/// each published tile's latest figure.
+async fn observations(
+    wh: &tilannekuva_warehouse::Warehouse,
+    status: &PipelineStatus,
+) -> Result<Observations> {
+    let manifest = wh.manifest().await?;
+    let mut latest = BTreeMap::new();
+    for load in &manifest.loads {
+        latest.insert(load.source.as_str(), load);
+    }
+    let loads = latest
+        .into_values()
+        .map(|l| LoadSignal {
+            source: l.source.clone(),
+            file: l.original_name.clone(),
+            loaded_at: l.loaded_at,
+            rows: l.rows,
+            rejects: l.rejects,
+        })
+        .collect();
+    let tiles = match manifest.latest_snapshot() {
+        None => Vec::new(),
+        Some(record) => tilannekuva_tiles::snapshot::read(wh, record)
+            .await?
+            .tiles
+            .iter()
+            .filter_map(|t| {
+                let figure = t.latest(*t.meta.grains.first()?)?;
+                Some(TileSignal {
+                    tile: t.meta.id.clone(),
+                    title: t.meta.title.fi.clone(),
+                    period: figure.period.clone(),
+                    status: figure.status.as_str().to_string(),
+                    reason: figure.status_reason.clone(),
+                })
+            })
+            .collect(),
+    };
+    Ok(Observations {
+        runs: status.latest_runs.clone(),
+        late: status.late_sources.clone(),
+        loads,
+        tiles,
+    })
 }
 
 /// SIGHUPs, one at a time; never, where the platform has none.

@@ -35,6 +35,7 @@ mod limit;
 mod metrics;
 mod web;
 
+use sha2::Digest;
 use std::collections::HashMap;
 use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;
@@ -78,9 +79,25 @@ impl TokenConfig {
         }
     }
 
+    /// The entry of `tokens` whose hash matches the `presented` token; every entry is
+    /// compared, in constant time. The desktop and the SQL protocol both sign in with it.
+    pub fn find<'a>(tokens: &'a [TokenConfig], presented: &str) -> Option<&'a TokenConfig> {
+        use subtle::ConstantTimeEq;
+        let presented = sha2::Sha256::digest(presented.as_bytes());
+        let mut found = None;
+        for t in tokens {
+            let Ok(expected) = hex::decode(t.sha256.trim()) else {
+                continue;
+            };
+            if bool::from(expected.as_slice().ct_eq(presented.as_slice())) && found.is_none() {
+                found = Some(t);
+            }
+        }
+        found
+    }
+
     /// sha256 of a token, lower-case hex: what goes in the configuration.
     pub fn hash(token: &str) -> String {
-        use sha2::Digest;
         hex::encode(sha2::Sha256::digest(token.as_bytes()))
     }
 }

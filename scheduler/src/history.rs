@@ -101,6 +101,10 @@ pub struct WorkDone {
     /// run's record keeps them in `error`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub failures: Vec<String>,
+    /// The failures that refused an export for carrying personal data (also in
+    /// `failures`), for the `personal_data` alerts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub personal_data: Vec<String>,
     /// The snapshot a compute published.
     #[serde(default)]
     pub snapshot_id: Option<String>,
@@ -113,6 +117,11 @@ impl WorkDone {
         self.exports_loaded += other.exports_loaded;
         self.exports_already_loaded += other.exports_already_loaded;
         self.failures.extend(other.failures);
+        for p in other.personal_data {
+            if !self.personal_data.contains(&p) {
+                self.personal_data.push(p);
+            }
+        }
         if other.snapshot_id.is_some() {
             self.snapshot_id = other.snapshot_id;
         }

@@ -8,6 +8,8 @@
 //!   objects in the warehouse; stale ones are taken over).
 //! - [`history`]: one create-only JSON object per finished run in the warehouse.
 //! - [`freshness`]: late sources and the input version of compute jobs.
+//! - [`alerts`]: rules over runs, lateness, rejects, tiles and personal data, sent once per
+//!   condition to webhooks (generic, Teams, Slack) and SMTP, with a resolution message.
 //! - [`Scheduler`]: plans what is due, runs it, records it; [`Scheduler::serve`] is the loop.
 //!
 //! # The DST rule
@@ -37,6 +39,7 @@
 //! `catch_up` decides: `run_once` runs the latest and records the others as missed,
 //! `run_each` runs them all, `skip` records them all as missed.
 
+pub mod alerts;
 pub mod clock;
 pub mod config;
 pub mod error;

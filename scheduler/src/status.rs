@@ -31,6 +31,9 @@ pub struct PipelineStatus {
     /// counters), for the metrics.
     #[serde(skip)]
     pub run_totals: BTreeMap<(String, RunOutcome), u64>,
+    /// The latest run of each job that ran (not skipped or missed), for the alerts.
+    #[serde(skip)]
+    pub latest_runs: Vec<RunRecord>,
 }
 
 /// A source set aside because its config file has problems: its exports are not loaded
@@ -60,9 +63,18 @@ impl PipelineStatus {
     ) -> Result<Self> {
         let mut runs = History::new(warehouse.clone()).list(job).await?;
         let mut run_totals = BTreeMap::new();
+        let mut latest: BTreeMap<&str, &RunRecord> = BTreeMap::new();
         for r in &runs {
             *run_totals.entry((r.job.clone(), r.outcome)).or_insert(0) += 1;
+            if !matches!(r.outcome, RunOutcome::Skipped | RunOutcome::Missed)
+                && latest
+                    .get(r.job.as_str())
+                    .is_none_or(|l| r.finished_at >= l.finished_at)
+            {
+                latest.insert(&r.job, r);
+            }
         }
+        let latest_runs = latest.into_values().cloned().collect();
         runs.reverse();
         runs.truncate(limit);
         let late_sources = late_sources(warehouse, expected_every_hours, now)
@@ -76,6 +88,7 @@ impl PipelineStatus {
             broken_sources: Vec::new(),
             sources_of_job: BTreeMap::new(),
             run_totals,
+            latest_runs,
         })
     }
 
@@ -129,6 +142,12 @@ impl PipelineStatus {
                 .iter()
                 .filter(|((job, _), _)| job_visible(job))
                 .map(|(k, v)| (k.clone(), *v))
+                .collect(),
+            latest_runs: self
+                .latest_runs
+                .iter()
+                .filter(|r| job_visible(&r.job))
+                .cloned()
                 .collect(),
         }
     }

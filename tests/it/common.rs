@@ -326,17 +326,29 @@ pub fn manifest(warehouse: &Path) -> tilannekuva_warehouse::Manifest {
         .unwrap()
 }
 
-/// The Python packages the tests write workbooks with: independent writers of the formats
-/// office software saves, from the package registry.
-const WORKBOOK_WRITERS: &[&str] = &["openpyxl==3.1.5", "xlwt==1.3.0", "odfpy==1.4.1"];
+/// The Python packages the tests use, from the package registry: independent writers of
+/// the workbook formats office software saves, the PostgreSQL client BI scripts use, and
+/// an SMTP server with STARTTLS (aiosmtpd, its certificates from trustme).
+const TEST_PYTHON_PACKAGES: &[&str] = &[
+    "openpyxl==3.1.5",
+    "xlwt==1.3.0",
+    "odfpy==1.4.1",
+    "psycopg[binary]==3.2.13",
+    "aiosmtpd==1.4.6",
+    "trustme==1.2.1",
+];
 
-/// A Python with [`WORKBOOK_WRITERS`]: a venv in `target/test-python`, made on first use
-/// (made aside and renamed into place, so runs side by side never see half of one).
+/// A Python with [`TEST_PYTHON_PACKAGES`]: a venv in `target/test-python-<hash of the
+/// list>`, made on first use (made aside and renamed into place, so runs side by side never
+/// see half of one; a changed list makes a new one).
 pub fn test_python() -> &'static Path {
     static PYTHON: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     PYTHON.get_or_init(|| {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::hash::DefaultHasher::new();
+        TEST_PYTHON_PACKAGES.hash(&mut hasher);
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("target");
-        let venv = root.join("test-python");
+        let venv = root.join(format!("test-python-{:08x}", hasher.finish() as u32));
         let python = venv.join("bin/python");
         if python.exists() {
             return python;
@@ -356,7 +368,7 @@ pub fn test_python() -> &'static Path {
         step(
             Command::new(aside.join("bin/pip"))
                 .args(["install", "--quiet", "--disable-pip-version-check"])
-                .args(WORKBOOK_WRITERS),
+                .args(TEST_PYTHON_PACKAGES),
         );
         // A venv's scripts name its folder: rename, then use the renamed one's python.
         if std::fs::rename(&aside, &venv).is_err() {

@@ -426,3 +426,99 @@ fn tiles_md_documents_every_metadata_key_and_tile() {
         missing.join("\n  - ")
     );
 }
+
+fn doc_type(t: &arrow::datatypes::DataType) -> &'static str {
+    use arrow::datatypes::DataType;
+    match t {
+        DataType::Utf8 => "string",
+        DataType::Int64 => "int",
+        DataType::Float64 => "float",
+        DataType::Boolean => "bool",
+        DataType::Date32 => "date",
+        DataType::Timestamp(..) => "timestamp",
+        other => panic!("no documented name for {other}"),
+    }
+}
+
+#[test]
+fn bi_md_documents_the_tile_tables_and_every_sql_wire_key() {
+    use tilannekuva_tiles::reading::{
+        TILE_CELLS_TABLE, TILE_SOURCES_TABLE, TILES_TABLE, tile_sources_schema, tiles_schema,
+    };
+    let text = doc("bi.md");
+    let mut problems = Vec::new();
+    for (table, schema) in [
+        (TILES_TABLE, tiles_schema()),
+        (TILE_CELLS_TABLE, tilannekuva_tiles::tile_rows_schema()),
+        (TILE_SOURCES_TABLE, tile_sources_schema()),
+    ] {
+        let Some(sec) = section(&text, table) else {
+            problems.push(format!("no `## ` section naming `{table}`"));
+            continue;
+        };
+        for f in schema.fields() {
+            let want = [doc_type(f.data_type()), nullability(f.is_nullable())];
+            match column_row(sec, f.name()) {
+                Some(cells) if cells.get(1..3) == Some(&want.map(String::from)[..]) => {}
+                other => problems.push(format!(
+                    "{table}.{}: expected a row with {want:?}; found {other:?}",
+                    f.name()
+                )),
+            }
+        }
+        let documented = sec.lines().filter(|l| l.starts_with("| `")).count();
+        if documented != schema.fields().len() {
+            problems.push(format!(
+                "{table}: {documented} columns documented, the table has {}",
+                schema.fields().len()
+            ));
+        }
+    }
+    for key in accepted::<tilannekuva_sqlwire::SqlWireSettings>("zzz_probe = 1") {
+        if !text.contains(&format!("{key} = ")) {
+            problems.push(format!("[sql_wire] `{key}` is not in the example"));
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "docs/bi.md is out of date:\n  - {}",
+        problems.join("\n  - ")
+    );
+}
+
+#[test]
+fn deploy_md_documents_every_alert_key_condition_and_channel() {
+    use tilannekuva_scheduler::alerts::{AlertRule, AlertSettings, ChannelConfig};
+    let text = doc("deploy.md");
+    let Some(sec) = section(&text, "[[alerts]]") else {
+        panic!("docs/deploy.md has no `## ` section naming `[[alerts]]`");
+    };
+    let mut names: Vec<(&str, Vec<String>)> = vec![
+        ("rule key", accepted::<AlertRule>("zzz_probe = 1")),
+        ("condition", accepted::<AlertRule>("when = \"zzz_probe\"")),
+        (
+            "channel kind",
+            accepted::<ChannelConfig>("kind = \"zzz_probe\""),
+        ),
+        ("[alerting] key", accepted::<AlertSettings>("zzz_probe = 1")),
+    ];
+    for kind in ["webhook", "smtp"] {
+        names.push((
+            "channel key",
+            accepted::<ChannelConfig>(&format!("kind = \"{kind}\"\nzzz_probe = 1")),
+        ));
+    }
+    let problems: Vec<String> = names
+        .iter()
+        .flat_map(|(what, keys)| {
+            keys.iter()
+                .filter(|k| !sec.contains(&format!("`{k}`")))
+                .map(move |k| format!("{what} `{k}`"))
+        })
+        .collect();
+    assert!(
+        problems.is_empty(),
+        "the alerts section of docs/deploy.md does not name: {}",
+        problems.join(", ")
+    );
+}

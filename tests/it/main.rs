@@ -3,6 +3,7 @@
 //!
 //! One test binary (modules below) so the workspace links DataFusion once for all of them.
 
+mod alerts;
 mod as_of;
 mod backfill;
 mod check;
@@ -18,4 +19,5 @@ mod retention;
 mod scheduler;
 mod snapshots;
 mod spreadsheets;
+mod sql_wire;
 mod tiles;
