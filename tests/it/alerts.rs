@@ -198,37 +198,27 @@ to = ["tietopalvelut@example.fi"]
         ),
     )
     .unwrap();
-    let drop = project.inputs.join("rescue_pronto");
-    std::fs::create_dir_all(&drop).unwrap();
+    let folder = project.inputs.join("rescue_pronto");
+    std::fs::create_dir_all(&folder).unwrap();
     // 131052-308T has a valid check character: a henkilötunnus in the task type text.
     std::fs::write(
-        drop.join("pronto_tehtavat_2025-03.csv"),
+        folder.join("pronto_tehtavat_2025-03.csv"),
         pronto(&[
             "250301;A;I;Rakennuspalo;Jyväskylä;1.3.2025 10:00:00;1.3.2025 10:07:00",
             "250302;B;II;Tieliikenneonnettomuus, ilmoittaja 131052-308T;Jämsä;2.3.2025 11:00:00;2.3.2025 11:12:00",
         ]),
     )
     .unwrap();
-    let mut serve = Command::new(env!("CARGO_BIN_EXE_tilannekuva"))
-        .arg("--config")
-        .arg(&project.config)
-        .args(["--warehouse", project.warehouse.to_str().unwrap()])
-        .args(["--inputs", project.inputs.to_str().unwrap()])
-        .args(["serve", "--bind", "127.0.0.1:0"])
-        .env(
-            crate::common::PSEUDONYM_KEY_ENV,
-            crate::common::TEST_PSEUDONYM_KEY,
-        )
-        .env("TEST_ALERT_HOOK", format!("{hooks}/generic"))
-        .env("TEST_ALERT_TEAMS", format!("{hooks}/teams"))
-        .env("TEST_ALERT_SLACK", format!("{hooks}/slack"))
-        .env("TEST_SMTP_USER", SMTP_USER)
-        .env("TEST_SMTP_PASSWORD", SMTP_PASSWORD)
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let served = project.serve(
+        &["--bind", "127.0.0.1:0"],
+        &[
+            ("TEST_ALERT_HOOK", format!("{hooks}/generic")),
+            ("TEST_ALERT_TEAMS", format!("{hooks}/teams")),
+            ("TEST_ALERT_SLACK", format!("{hooks}/slack")),
+            ("TEST_SMTP_USER", SMTP_USER.to_string()),
+            ("TEST_SMTP_PASSWORD", SMTP_PASSWORD.to_string()),
+        ],
+    );
     let generic = || -> Vec<Value> {
         received
             .lock()
@@ -320,7 +310,7 @@ to = ["tietopalvelut@example.fi"]
 
     // The vendor redelivers the month without the code, with one bad row to 14 good ones
     // (7.1 %: within the source's `max_reject_share`, above the rule's 5 %).
-    std::fs::remove_file(drop.join("pronto_tehtavat_2025-03.csv")).unwrap();
+    std::fs::remove_file(folder.join("pronto_tehtavat_2025-03.csv")).unwrap();
     let mut rows: Vec<String> = (1..=14)
         .map(|i| {
             format!(
@@ -330,7 +320,7 @@ to = ["tietopalvelut@example.fi"]
         .collect();
     rows.push("250320;C;III;Rakennuspalo;Jyväskylä;10.3.2025 10:00:00;eilen".into());
     let rows: Vec<&str> = rows.iter().map(String::as_str).collect();
-    std::fs::write(drop.join("pronto_tehtavat_2025-03.csv"), pronto(&rows)).unwrap();
+    std::fs::write(folder.join("pronto_tehtavat_2025-03.csv"), pronto(&rows)).unwrap();
     wait_until("the resolutions and the reject share", || {
         has("resolved", "job_failed/load_rescue") == 1
             && has("resolved", "personal_data/load_rescue") == 1
@@ -358,8 +348,7 @@ to = ["tietopalvelut@example.fi"]
         mails(&smtp.dir)
     );
 
-    let _ = serve.kill();
-    let _ = serve.wait();
+    std::mem::drop(served);
     // Every message is recorded with every attempt: the first to the generic hook twice.
     let (out, _) = project.run_apart(&["alerts", "--format", "json", "--limit", "1000"]);
     let history: Vec<Value> = serde_json::from_str(&out).unwrap();

@@ -166,6 +166,39 @@ impl CopiedProject {
         (stdout, stderr)
     }
 
+    /// Starts `tilannekuva serve` with `args` on this project in the background, with
+    /// `env` besides the project's; no desktop token comes from the environment.
+    pub fn serve(&self, args: &[&str], env: &[(&str, String)]) -> Served {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tilannekuva"))
+            .arg("--config")
+            .arg(&self.config)
+            .args(["--warehouse", self.warehouse.to_str().unwrap()])
+            .args(["--inputs", self.inputs.to_str().unwrap()])
+            .arg("serve")
+            .args(args)
+            .env(PSEUDONYM_KEY_ENV, TEST_PSEUDONYM_KEY)
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+            .env_remove("TILANNEKUVA_DESKTOP_TOKEN")
+            .env_remove("RUST_LOG")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+        {
+            use std::io::BufRead;
+            let lines = lines.clone();
+            let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+            std::thread::spawn(move || {
+                for line in stderr.lines().map_while(Result::ok) {
+                    lines.lock().unwrap().push(line);
+                }
+            });
+        }
+        Served { child, lines }
+    }
+
     /// The rows of a SQL query over the warehouse.
     pub fn sql(&self, query: &str) -> Vec<serde_json::Value> {
         let (out, _) = self.run_apart(&["sql", "--format", "json", query]);
@@ -176,6 +209,44 @@ impl CopiedProject {
     pub fn tiles(&self) -> serde_json::Value {
         let (out, _) = self.run_apart(&["tiles", "--format", "json"]);
         serde_json::from_str(&out).unwrap()
+    }
+}
+
+/// A `tilannekuva serve` running in the background; killed when dropped.
+pub struct Served {
+    /// The process.
+    pub child: std::process::Child,
+    /// Its stderr, line by line, as it comes.
+    pub lines: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Served {
+    /// Waits (up to a minute) for a stderr line containing `text`, and returns it.
+    pub fn wait_for(&self, text: &str) -> String {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            if let Some(l) = self.lines.lock().unwrap().iter().find(|l| l.contains(text)) {
+                return l.clone();
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no `{text}` in {:?}",
+                self.lines.lock().unwrap()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
+    /// Whether any stderr line so far contains `text`.
+    pub fn said(&self, text: &str) -> bool {
+        self.lines.lock().unwrap().iter().any(|l| l.contains(text))
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 

@@ -2,8 +2,7 @@
 //! config is taken without a restart and without a failed request, and a broken one is
 //! refused while the running one goes on.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -28,18 +27,6 @@ fn hangup(child: &Child) {
     assert!(sent.success());
 }
 
-/// Waits until stderr has a line containing `text`.
-fn wait_for(lines: &Mutex<Vec<String>>, text: &str) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while Instant::now() < deadline {
-        if lines.lock().unwrap().iter().any(|l| l.contains(text)) {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("no `{text}` in {:?}", lines.lock().unwrap());
-}
-
 #[test]
 fn sighup_reloads_the_config_and_a_broken_one_is_refused() {
     let project = CopiedProject::new();
@@ -50,42 +37,14 @@ fn sighup_reloads_the_config_and_a_broken_one_is_refused() {
         format!("{original}{}", token_entry("operator", FIRST)),
     )
     .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tilannekuva"))
-        .arg("--config")
-        .arg(&main)
-        .args(["--warehouse", project.warehouse.to_str().unwrap()])
-        .args(["--inputs", project.inputs.to_str().unwrap()])
-        .args(["serve", "--bind", "127.0.0.1:0"])
-        .env(
-            crate::common::PSEUDONYM_KEY_ENV,
-            crate::common::TEST_PSEUDONYM_KEY,
-        )
-        .env_remove("TILANNEKUVA_DESKTOP_TOKEN")
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let lines = Arc::new(Mutex::new(Vec::<String>::new()));
-    {
-        let lines = lines.clone();
-        let stderr = BufReader::new(child.stderr.take().unwrap());
-        std::thread::spawn(move || {
-            for line in stderr.lines().map_while(Result::ok) {
-                lines.lock().unwrap().push(line);
-            }
-        });
-    }
-    wait_for(&lines, "serving: desktop on http://");
-    let url = lines
-        .lock()
+    let served = project.serve(&["--bind", "127.0.0.1:0"], &[]);
+    let url = served
+        .wait_for("serving: desktop on http://")
+        .split("serving: desktop on ")
+        .nth(1)
+        .and_then(|rest| rest.split(',').next())
         .unwrap()
-        .iter()
-        .find_map(|l| {
-            let rest = l.split("serving: desktop on ").nth(1)?;
-            Some(rest.split(',').next()?.to_string())
-        })
-        .unwrap();
+        .to_string();
     let status_of = |token: &str| {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -147,24 +106,20 @@ fn sighup_reloads_the_config_and_a_broken_one_is_refused() {
         ),
     )
     .unwrap();
-    hangup(&child);
-    wait_for(&lines, "config reloaded:");
+    hangup(&served.child);
+    served.wait_for("config reloaded:");
     assert_eq!(status_of(SECOND), Ok(200), "the new token works");
     assert_eq!(status_of(FIRST), Ok(200), "the old one still does");
 
     // A config with a typo is refused; the running one stays.
     std::fs::write(&main, format!("{original}\n[[desktop.tokens]\n")).unwrap();
-    hangup(&child);
-    wait_for(&lines, "config reload refused; the running config stays");
+    hangup(&served.child);
+    served.wait_for("config reload refused; the running config stays");
     assert_eq!(status_of(SECOND), Ok(200));
     assert!(
-        lines
-            .lock()
-            .unwrap()
-            .iter()
-            .any(|l| l.contains("tilannekuva.toml")),
+        served.said("tilannekuva.toml"),
         "the refusal names the file: {:?}",
-        lines.lock().unwrap()
+        served.lines.lock().unwrap()
     );
 
     stop.store(true, Ordering::Relaxed);
@@ -177,13 +132,14 @@ fn sighup_reloads_the_config_and_a_broken_one_is_refused() {
     );
 
     let stopped = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args(["-TERM", &served.child.id().to_string()])
         .status()
         .unwrap();
     assert!(stopped.success());
     let deadline = Instant::now() + Duration::from_secs(30);
+    let mut served = served;
     let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
+        if let Some(s) = served.child.try_wait().unwrap() {
             break s;
         }
         assert!(Instant::now() < deadline, "serve did not stop");

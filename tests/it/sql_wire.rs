@@ -5,30 +5,23 @@
 //! only its sectors; writes, DDL and `COPY` are refused; the row limit and the statement
 //! timeout fail the statement, saying which limit.
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::io::Write;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::common::{CopiedProject, figure, test_python};
+use crate::common::{CopiedProject, Served, figure, test_python};
 
 const OPERATOR: &str = "operator-token-for-the-sql-wire-test";
 const RESCUE: &str = "rescue-sector-token-for-the-sql-wire-test";
 const MAX_ROWS: u64 = 2000;
 
 struct Server {
+    // Dropped first: the server stops before its project's folder goes.
+    _served: Served,
     project: CopiedProject,
-    child: Child,
     port: u16,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn start() -> Server {
@@ -77,62 +70,23 @@ fn start() -> Server {
         ),
     )
     .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tilannekuva"))
-        .arg("--config")
-        .arg(&project.config)
-        .args(["--warehouse", project.warehouse.to_str().unwrap()])
-        .args(["--inputs", project.inputs.to_str().unwrap()])
-        .args([
-            "serve",
-            "--bind",
-            "127.0.0.1:0",
-            "--sql-bind",
-            "127.0.0.1:0",
-        ])
-        .env(
-            crate::common::PSEUDONYM_KEY_ENV,
-            crate::common::TEST_PSEUDONYM_KEY,
-        )
-        .env_remove("TILANNEKUVA_DESKTOP_TOKEN")
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let lines = Arc::new(Mutex::new(Vec::<String>::new()));
-    {
-        let lines = lines.clone();
-        let stderr = BufReader::new(child.stderr.take().unwrap());
-        std::thread::spawn(move || {
-            for line in stderr.lines().map_while(Result::ok) {
-                lines.lock().unwrap().push(line);
-            }
-        });
-    }
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let port = loop {
-        let found = lines.lock().unwrap().iter().find_map(|l| {
-            let rest = l.split("PostgreSQL protocol on ").nth(1)?;
+    let served = project.serve(&["--bind", "127.0.0.1:0", "--sql-bind", "127.0.0.1:0"], &[]);
+    let port = served
+        .wait_for("PostgreSQL protocol on ")
+        .split("PostgreSQL protocol on ")
+        .nth(1)
+        .and_then(|rest| {
             rest.split_whitespace()
                 .next()?
                 .rsplit(':')
                 .next()?
                 .parse()
                 .ok()
-        });
-        if let Some(port) = found {
-            break port;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "serve did not listen: {:?}",
-            lines.lock().unwrap()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+        })
+        .expect("a port");
     Server {
+        _served: served,
         project,
-        child,
         port,
     }
 }
