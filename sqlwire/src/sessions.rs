@@ -4,6 +4,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use datafusion::arrow::datatypes::DataType;
+use datafusion::catalog::{SchemaProvider, TableProvider};
+use datafusion::datasource::MemTable;
 use datafusion::logical_expr::{ColumnarValue, Volatility, create_udf};
 use datafusion::prelude::SessionContext;
 use datafusion::scalar::ScalarValue;
@@ -23,6 +25,75 @@ struct Built {
     /// Warehouse version the sessions read.
     version: Option<u64>,
     by_scope: HashMap<Option<Vec<String>>, Arc<SessionContext>>,
+}
+
+/// Replaces `pg_catalog.pg_type` with a copy whose `typreceive` is the receive function's
+/// oid in `pg_proc` (it is the function's name in the catalogue as set up; in PostgreSQL a
+/// `regproc`, which compares as an oid). Npgsql, the driver of Power BI and Excel, loads its
+/// types at connect with `JOIN pg_proc ON pg_proc.oid = typ.typreceive`.
+async fn with_receive_oids(ctx: &SessionContext) -> tilannekuva_tiles::Result<()> {
+    let Some(catalog) = ctx.catalog("datafusion") else {
+        return Ok(());
+    };
+    let Some(inner) = catalog.schema("pg_catalog") else {
+        return Ok(());
+    };
+    let Some(pg_type) = inner.table("pg_type").await? else {
+        return Ok(());
+    };
+    let columns: Vec<String> = pg_type
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| match f.name().as_str() {
+            "typreceive" => "coalesce(p.oid, 0) AS typreceive".to_string(),
+            name => format!("t.\"{name}\""),
+        })
+        .collect();
+    let copied = ctx
+        .sql(&format!(
+            "SELECT {} FROM pg_catalog.pg_type t LEFT JOIN \
+             (SELECT proname, min(oid) AS oid FROM pg_catalog.pg_proc GROUP BY proname) p \
+             ON p.proname = t.typreceive",
+            columns.join(", ")
+        ))
+        .await?;
+    let schema = Arc::new(copied.schema().as_arrow().clone());
+    let batches = copied.collect().await?;
+    let table = MemTable::try_new(schema, vec![batches])?;
+    catalog.register_schema(
+        "pg_catalog",
+        Arc::new(ReceiveOids {
+            inner,
+            pg_type: Arc::new(table),
+        }),
+    )?;
+    Ok(())
+}
+
+/// The `pg_catalog` schema with [`with_receive_oids`]'s `pg_type`.
+#[derive(Debug)]
+struct ReceiveOids {
+    inner: Arc<dyn SchemaProvider>,
+    pg_type: Arc<dyn TableProvider>,
+}
+
+#[async_trait::async_trait]
+impl SchemaProvider for ReceiveOids {
+    fn table_names(&self) -> Vec<String> {
+        self.inner.table_names()
+    }
+
+    async fn table(&self, name: &str) -> datafusion::error::Result<Option<Arc<dyn TableProvider>>> {
+        if name == "pg_type" {
+            return Ok(Some(self.pg_type.clone()));
+        }
+        self.inner.table(name).await
+    }
+
+    fn table_exist(&self, name: &str) -> bool {
+        self.inner.table_exist(name)
+    }
 }
 
 /// What `SELECT version()` answers; clients parse the leading PostgreSQL version.
@@ -65,6 +136,7 @@ impl Sessions {
             .await?;
         setup_pg_catalog(&ctx, "datafusion", EmptyContextProvider)
             .map_err(|e| tilannekuva_tiles::Error::DataFusion(*e))?;
+        with_receive_oids(&ctx).await?;
         let version = server_version();
         ctx.register_udf(create_udf(
             "version",

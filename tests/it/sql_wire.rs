@@ -17,6 +17,41 @@ const OPERATOR: &str = "operator-token-for-the-sql-wire-test";
 const RESCUE: &str = "rescue-sector-token-for-the-sql-wire-test";
 const MAX_ROWS: u64 = 2000;
 
+/// In the shape of what Npgsql (the driver inside Power BI and Excel's PostgreSQL
+/// connector) asks at connect, before anything else: every type with its namespace, array
+/// element and range subtype, arrays told apart by their receive function in `pg_proc`.
+const NPGSQL_TYPES: &str = "SELECT ns.nspname, a.typname, a.oid, a.typbasetype,
+  CASE WHEN pg_proc.proname = 'array_recv' THEN 'a' ELSE a.typtype END AS typtype,
+  CASE WHEN pg_proc.proname = 'array_recv' THEN a.typelem
+       WHEN a.typtype = 'r' THEN rngsubtype ELSE 0 END AS typelem,
+  CASE WHEN pg_proc.proname IN ('array_recv', 'oidvectorrecv') THEN 3
+       WHEN a.typtype = 'r' THEN 2 WHEN a.typtype = 'd' THEN 1 ELSE 0 END AS ord
+FROM pg_type AS a
+JOIN pg_namespace AS ns ON (ns.oid = a.typnamespace)
+JOIN pg_proc ON pg_proc.oid = a.typreceive
+LEFT OUTER JOIN pg_class AS cls ON (cls.oid = a.typrelid)
+LEFT OUTER JOIN pg_type AS b ON (b.oid = a.typelem)
+LEFT OUTER JOIN pg_class AS elemcls ON (elemcls.oid = b.typrelid)
+LEFT OUTER JOIN pg_range ON (pg_range.rngtypid = a.oid)
+WHERE a.typtype IN ('b', 'r', 'e', 'd')
+   OR (a.typtype = 'c' AND cls.relkind = 'c')
+   OR (pg_proc.proname = 'array_recv' AND (b.typtype IN ('b', 'r', 'e', 'd')
+       OR (b.typtype = 'p' AND b.typname IN ('record', 'void'))
+       OR (b.typtype = 'c' AND elemcls.relkind = 'c')))
+   OR (a.typtype = 'p' AND a.typname IN ('record', 'void'))
+ORDER BY ord";
+
+/// The same for the fields of free-standing composite types and the labels of enums.
+const NPGSQL_COMPOSITES: &str = "SELECT typ.oid, att.attname, att.atttypid
+FROM pg_type AS typ
+JOIN pg_namespace AS ns ON (ns.oid = typ.typnamespace)
+JOIN pg_class AS cls ON (cls.oid = typ.typrelid)
+JOIN pg_attribute AS att ON (att.attrelid = typ.typrelid)
+WHERE (typ.typtype = 'c' AND cls.relkind = 'c') AND attnum > 0 AND NOT attisdropped
+ORDER BY typ.oid, att.attnum";
+const NPGSQL_ENUMS: &str = "SELECT pg_type.oid, enumlabel FROM pg_enum
+JOIN pg_type ON pg_type.oid = enumtypid ORDER BY oid, enumsortorder";
+
 struct Server {
     // Dropped first: the server stops before its project's folder goes.
     _served: Served,
@@ -258,6 +293,26 @@ fn bi_clients_read_tiles_and_tables_read_only_within_their_sectors() {
         .map(|t| t["id"].as_str().unwrap())
         .collect();
     assert_eq!(rescue_tiles.len(), 2);
+    let listed = psql_ok(&server, RESCUE, "\\dt");
+    let names: Vec<&str> = listed.lines().filter_map(|l| l.split('|').nth(1)).collect();
+    for table in [
+        "rescue_tasks",
+        "ems_tasks",
+        "tiles",
+        "tile_cells",
+        "quarantine",
+    ] {
+        assert!(
+            names.contains(&table),
+            "the rescue sector's \\dt lists {table}: {listed}"
+        );
+    }
+    for table in ["contacts", "chats", "feedback"] {
+        assert!(
+            !names.contains(&table),
+            "the rescue sector's \\dt hides {table}: {listed}"
+        );
+    }
     let seen = psql_ok(
         &server,
         RESCUE,
@@ -368,6 +423,9 @@ fn bi_clients_read_tiles_and_tables_read_only_within_their_sectors() {
             {"sql": "SELECT count(*) FROM rescue_tasks WHERE urgent = %s", "params": [true]},
             {"sql": "INSERT INTO tiles SELECT * FROM tiles", "params": null},
             {"sql": "DISCARD ALL", "params": null},
+            {"sql": NPGSQL_TYPES, "params": null},
+            {"sql": NPGSQL_COMPOSITES, "params": null},
+            {"sql": NPGSQL_ENUMS, "params": null},
         ]),
     );
     assert!(
@@ -414,4 +472,29 @@ fn bi_clients_read_tiles_and_tables_read_only_within_their_sectors() {
     assert_eq!(answers[6]["error"]["sqlstate"], "25006", "{:?}", answers[6]);
     // Connection pools reset a connection with DISCARD ALL: taken, nothing to reset.
     assert!(answers[7]["error"].is_null(), "{:?}", answers[7]);
+    // The types Npgsql would load, arrays among them.
+    let types = names_at(&answers, 8, 1);
+    for t in [
+        "int8",
+        "float8",
+        "text",
+        "date",
+        "timestamptz",
+        "bool",
+        "_int4",
+    ] {
+        assert!(types.iter().any(|x| x == t), "{t} in {:?}", answers[8]);
+    }
+    let arrays = answers[8]["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r[4] == "a")
+        .count();
+    assert!(
+        arrays > 10,
+        "array types told apart by array_recv: {arrays}"
+    );
+    assert!(answers[9]["error"].is_null(), "{:?}", answers[9]);
+    assert!(answers[10]["error"].is_null(), "{:?}", answers[10]);
 }
