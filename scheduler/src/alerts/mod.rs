@@ -94,11 +94,6 @@ impl Alerter {
         }
     }
 
-    /// Whether any rule is configured.
-    pub fn is_empty(&self) -> bool {
-        self.config.rules.is_empty()
-    }
-
     /// Judges `observed` at `now`, sends a message for each alert that started or stopped
     /// holding (and each not yet sent), records them, and returns what was sent.
     pub async fn check(
