@@ -10,6 +10,7 @@ use chrono::{Datelike, NaiveDate, Utc};
 use clap::{Parser, Subcommand, ValueEnum};
 use tilannekuva_pipelines::{LoadReport, Outcome};
 use tilannekuva_tiles::{Grain, render};
+use tilannekuva_warehouse::Location;
 
 use crate::output::{self, Format};
 use crate::project::{DEFAULT_CONFIG, Overrides, Project};
@@ -24,9 +25,10 @@ pub struct Cli {
     /// Main config file.
     #[arg(long, global = true, default_value = DEFAULT_CONFIG, env = "TILANNEKUVA_CONFIG")]
     pub config: PathBuf,
-    /// Warehouse folder, instead of the one in the config.
-    #[arg(long, global = true, env = "TILANNEKUVA_WAREHOUSE")]
-    pub warehouse: Option<PathBuf>,
+    /// Warehouse instead of the config's: a folder, `s3://bucket/prefix` or
+    /// `az://container/prefix` (credentials from the cloud's environment variables).
+    #[arg(long, global = true, env = "TILANNEKUVA_WAREHOUSE", value_parser = parse_location)]
+    pub warehouse: Option<Location>,
     /// Inputs (drop folders) root, instead of the one in the config.
     #[arg(long, global = true, env = "TILANNEKUVA_INPUTS")]
     pub inputs: Option<PathBuf>,
@@ -56,7 +58,8 @@ pub enum Command {
     /// Generate sample exports, load them, compute the tiles, print them and open the desktop.
     ///
     /// Runs the whole journey on the embedded default: no services needed. With `--dir`,
-    /// the sample exports go to DIR/incoming and the warehouse to DIR/warehouse. Then it
+    /// the sample exports go to DIR/incoming and the warehouse to DIR/warehouse (unless
+    /// `--warehouse` names one, a bucket for example). Then it
     /// serves the desktop and the scheduler like `serve` (until Ctrl-C), printing the
     /// address and a sign-in token; `--no-serve` stops after printing the tiles.
     Demo {
@@ -248,6 +251,10 @@ pub fn init_logging(verbose: u8, format: LogFormat) {
     };
 }
 
+fn parse_location(text: &str) -> Result<Location, String> {
+    Location::parse(text).map_err(|e| e.to_string())
+}
+
 /// Runs a parsed command line.
 pub async fn run(cli: Cli) -> Result<ExitCode> {
     let overrides = Overrides {
@@ -345,6 +352,21 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             if let Err(e) = project.sql_wire.tls() {
                 problems.push(format!("{}: {e}", project.config_path.display()));
             }
+            // A store is checked for real: reachable with the environment's credentials,
+            // and keeping create-only writes.
+            if !project.warehouse_location.is_local() {
+                let wh = project.warehouse()?;
+                match wh.verify_create_only().await {
+                    Ok(()) => match wh.manifest().await {
+                        Ok(m) => eprintln!(
+                            "warehouse {}: reachable, create-only writes kept, version {}",
+                            project.warehouse_location, m.version
+                        ),
+                        Err(e) => problems.push(format!("warehouse: {e}")),
+                    },
+                    Err(e) => problems.push(format!("warehouse: {e}")),
+                }
+            }
             for w in &project.warnings {
                 eprintln!("warning: {w}");
             }
@@ -383,6 +405,14 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             let wh = project.warehouse()?;
             let removed = wh.remove_orphans().await?;
             println!("removed {} unreferenced files", removed.len());
+            let days = project.log_retention_days;
+            let cutoff = chrono::Utc::now() - chrono::Duration::days(i64::from(days));
+            let expired = wh.expire_log(cutoff).await?;
+            println!(
+                "removed {} commit log entries older than the newest checkpoint and than \
+                 {days} days (log_retention_days)",
+                expired.len()
+            );
             if let Some(days) = project.raw_retention_days {
                 let cutoff = chrono::Utc::now() - chrono::Duration::days(i64::from(days));
                 let expired = wh.expire_raw(cutoff).await?;
@@ -445,7 +475,9 @@ async fn demo(
 ) -> Result<(Project, ExitCode)> {
     let overrides = match &dir {
         Some(d) => Overrides {
-            warehouse: Some(d.join("warehouse")),
+            warehouse: overrides
+                .warehouse
+                .or_else(|| Some(Location::Folder(d.join("warehouse")))),
             inputs: Some(d.join("incoming")),
         },
         None => overrides,
@@ -492,7 +524,7 @@ async fn demo(
         doc.snapshot_id, doc.data_version
     );
     println!("{}", render::table(&doc, Grain::Quarter, None));
-    eprintln!("warehouse: {}", project.warehouse_path.display());
+    eprintln!("warehouse: {}", project.warehouse_location);
     Ok((project, code))
 }
 

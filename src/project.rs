@@ -12,8 +12,8 @@ use tilannekuva_pipelines::{BrokenSource, CompiledSource, Pipelines, compile_eac
 use tilannekuva_scheduler::alerts::{AlertConfig, AlertRule, AlertSettings, ChannelConfig};
 use tilannekuva_sqlwire::SqlWireSettings;
 use tilannekuva_tiles::{Engine, ExpectedSource, Strategy, TileDef};
-use tilannekuva_warehouse::Warehouse;
 use tilannekuva_warehouse::catalog::{TableDef, load_tables};
+use tilannekuva_warehouse::{Location, StoreSettings, Warehouse};
 
 /// The default main config file.
 pub const DEFAULT_CONFIG: &str = "config/tilannekuva.toml";
@@ -43,15 +43,78 @@ struct MainConfig {
     alerting: Option<AlertSettings>,
 }
 
-/// `[warehouse]`: where it is, and how long landed exports are kept.
+/// `[warehouse]`: where it is, how to reach its store, and how long landed exports are kept.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct WarehouseSection {
-    path: PathBuf,
+    /// A local folder, relative to the config file.
+    #[serde(default)]
+    path: Option<PathBuf>,
+    /// An object store instead: `s3://bucket/prefix` or `az://container/prefix`.
+    #[serde(default)]
+    url: Option<String>,
     /// Days a landed export (which may hold personal data) is kept under `raw/`; `gc`
     /// removes older copies. Unset: kept for ever.
     #[serde(default)]
     raw_retention_days: Option<u32>,
+    /// Days `gc` keeps the commit log's history before the newest checkpoint (the state
+    /// itself never needs it: only reads of old versions do).
+    #[serde(default = "default_log_retention_days")]
+    log_retention_days: u32,
+    /// Endpoint of an S3-compatible store, or of an Azure account elsewhere than Azure's
+    /// public cloud.
+    #[serde(default)]
+    endpoint: Option<String>,
+    /// Allow a plain `http://` endpoint.
+    #[serde(default)]
+    allow_http: bool,
+    /// The S3 region.
+    #[serde(default)]
+    region: Option<String>,
+}
+
+fn default_log_retention_days() -> u32 {
+    30
+}
+
+impl WarehouseSection {
+    fn store_settings(&self) -> StoreSettings {
+        StoreSettings {
+            endpoint: self.endpoint.clone(),
+            allow_http: self.allow_http,
+            region: self.region.clone(),
+        }
+    }
+
+    /// The configured location; a folder as written (relative to the config file).
+    fn location(&self, config_path: &Path) -> Result<Location> {
+        let at = |key: &str| format!("{} [warehouse] {key}", config_path.display());
+        match (&self.path, &self.url) {
+            (Some(_), Some(_)) => bail!("{}: set either path or url, not both", at("url")),
+            (None, None) => bail!(
+                "{}: the warehouse needs a path (a local folder) or a url (s3://, az://)",
+                at("path")
+            ),
+            (Some(path), None) if self.store_settings() == StoreSettings::default() => {
+                Ok(Location::Folder(path.clone()))
+            }
+            (Some(_), None) => bail!(
+                "{}: endpoint, allow_http and region are for a warehouse at a url",
+                at("endpoint")
+            ),
+            (None, Some(url)) => {
+                if self.store_settings() != StoreSettings::default()
+                    && Location::parse(url)?.is_local()
+                {
+                    bail!(
+                        "{}: endpoint, allow_http and region are for object stores",
+                        at("url")
+                    );
+                }
+                Location::parse(url).with_context(|| at("url"))
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -102,8 +165,8 @@ pub struct DemoSection {
 /// Paths that a command line may override.
 #[derive(Debug, Clone, Default)]
 pub struct Overrides {
-    /// Warehouse folder instead of the config's.
-    pub warehouse: Option<PathBuf>,
+    /// Warehouse (a folder or a store URL) instead of the config's.
+    pub warehouse: Option<Location>,
     /// Inputs folder instead of the config's.
     pub inputs: Option<PathBuf>,
 }
@@ -115,10 +178,18 @@ pub struct Project {
     pub overrides: Overrides,
     /// The main config file.
     pub config_path: PathBuf,
-    /// Warehouse folder.
-    pub warehouse_path: PathBuf,
+    /// Where the warehouse is.
+    pub warehouse_location: Location,
+    /// How to reach the warehouse's object store.
+    pub store_settings: StoreSettings,
+    /// The warehouse once opened: one handle per project, so every part of a process
+    /// (the scheduler's loads, the desktop) shares what it knows of the committed state.
+    opened: std::sync::Arc<std::sync::OnceLock<Warehouse>>,
     /// Days landed exports are kept (`[warehouse] raw_retention_days`); `None`: for ever.
     pub raw_retention_days: Option<u32>,
+    /// Days `gc` keeps commit log entries older than the newest checkpoint
+    /// (`[warehouse] log_retention_days`).
+    pub log_retention_days: u32,
     /// Inputs folder.
     pub inputs_path: PathBuf,
     /// Canonical tables.
@@ -283,11 +354,17 @@ impl Project {
         };
         Ok(Self {
             config_path: config_path.to_path_buf(),
-            warehouse_path: overrides
-                .warehouse
-                .clone()
-                .unwrap_or_else(|| at(&main.warehouse.path)),
+            warehouse_location: match &overrides.warehouse {
+                Some(l) => l.clone(),
+                None => match main.warehouse.location(config_path)? {
+                    Location::Folder(p) => Location::Folder(at(&p)),
+                    remote => remote,
+                },
+            },
+            store_settings: main.warehouse.store_settings(),
+            opened: Default::default(),
             raw_retention_days: main.warehouse.raw_retention_days,
+            log_retention_days: main.warehouse.log_retention_days,
             inputs_path: overrides
                 .inputs
                 .clone()
@@ -321,9 +398,13 @@ impl Project {
         Self::load(&self.config_path, &self.overrides)
     }
 
-    /// Opens the warehouse.
+    /// Opens the warehouse (once per project; then the same handle).
     pub fn warehouse(&self) -> Result<Warehouse> {
-        Ok(Warehouse::open_local(&self.warehouse_path)?)
+        if let Some(w) = self.opened.get() {
+            return Ok(w.clone());
+        }
+        let opened = Warehouse::open(&self.warehouse_location, &self.store_settings)?;
+        Ok(self.opened.get_or_init(|| opened).clone())
     }
 
     /// The pipelines, compiled.

@@ -267,7 +267,9 @@ fn project(config: &Path, warehouse: &Path, inputs: &Path) -> Result<Project> {
     let mut project = Project::load(
         config,
         &Overrides {
-            warehouse: Some(warehouse.to_path_buf()),
+            warehouse: Some(tilannekuva_warehouse::Location::Folder(
+                warehouse.to_path_buf(),
+            )),
             inputs: Some(inputs.to_path_buf()),
         },
     )?;
@@ -439,7 +441,9 @@ pub async fn table_files(config: &Path, warehouse: &Path) -> Result<BTreeMap<Str
     let project = project(config, warehouse, warehouse)?;
     let wh = project.warehouse()?;
     let m = wh.manifest().await?;
-    let root = wh.root().to_path_buf();
+    let tilannekuva_warehouse::Location::Folder(root) = wh.location().clone() else {
+        bail!("the benchmark's peers read a local warehouse folder");
+    };
     Ok(BENCH_TABLES
         .iter()
         .map(|t| {

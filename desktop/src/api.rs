@@ -98,9 +98,9 @@ pub(crate) fn parse_query(
 async fn load(
     state: &AppState,
     as_of: Option<DateTime<Utc>>,
-) -> Result<(Arc<TilesDoc>, Manifest), ApiError> {
+) -> Result<(Arc<TilesDoc>, Arc<Manifest>), ApiError> {
     let wh = state.warehouse();
-    let manifest = wh
+    let manifest = state
         .manifest()
         .await
         .map_err(|e| ApiError::internal("reading the manifest", &e))?;
@@ -590,7 +590,6 @@ pub(crate) async fn status(
     Extension(who): Extension<Principal>,
 ) -> Result<Response, ApiError> {
     let m = state
-        .warehouse()
         .manifest()
         .await
         .map_err(|e| ApiError::internal("reading the manifest", &e))?;
@@ -661,7 +660,7 @@ pub(crate) async fn healthz() -> Response {
 
 /// `GET /readyz`: the warehouse is readable and a snapshot exists.
 pub(crate) async fn readyz(State(state): State<AppState>) -> Result<Response, ApiError> {
-    let m = state.warehouse().manifest().await.map_err(|e| {
+    let m = state.manifest().await.map_err(|e| {
         tracing::warn!(error = %e, "readiness: manifest unreadable");
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,

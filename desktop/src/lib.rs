@@ -52,6 +52,10 @@ use tilannekuva_warehouse::Warehouse;
 pub use auth::Principal;
 pub use error::ApiError;
 
+/// How stale the committed state a request is answered from may be: commits of other
+/// processes show on the desktop within this.
+pub const LOG_POLL: Duration = Duration::from_secs(1);
+
 /// Hook returning the scheduler's latest runs and late sources, shown under `pipeline` in
 /// `/status` and as `late` notices on the tiles the late sources feed.
 pub type PipelineStatusFn = Arc<dyn Fn() -> Arc<PipelineStatus> + Send + Sync>;
@@ -309,7 +313,7 @@ pub struct AppState {
 impl std::fmt::Debug for AppState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AppState")
-            .field("warehouse", &self.inner.warehouse.root())
+            .field("warehouse", &self.inner.warehouse.location().to_string())
             .field("config", &self.config())
             .field("pipeline_status", &self.inner.pipeline_status.is_some())
             .finish()
@@ -359,6 +363,15 @@ impl AppState {
     /// The warehouse.
     pub fn warehouse(&self) -> &Warehouse {
         &self.inner.warehouse
+    }
+
+    /// The warehouse's committed state, from memory: the log is asked for a newer entry at
+    /// most every [`LOG_POLL`], whatever the number of requests (a commit made through this
+    /// process's warehouse handle shows at once).
+    pub(crate) async fn manifest(
+        &self,
+    ) -> tilannekuva_warehouse::Result<Arc<tilannekuva_warehouse::Manifest>> {
+        self.inner.warehouse.manifest_recent(LOG_POLL).await
     }
 
     /// The configuration now.

@@ -108,7 +108,6 @@ fn counter(value: u64) -> Counter {
 /// `GET /metrics`
 pub(crate) async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
     let manifest = state
-        .warehouse()
         .manifest()
         .await
         .map_err(|e| ApiError::internal("reading the manifest", &e))?;

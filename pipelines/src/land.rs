@@ -62,6 +62,8 @@ pub fn raw_path(source: &str, sha256: &str, name: &str) -> String {
 pub async fn land(wh: &Warehouse, source: &str, d: &Delivery, sha256: &str) -> Result<String> {
     let path = raw_path(source, sha256, &d.name);
     let object = ObjectPath::from(path.as_str());
+    // Nothing is written to a store whose commits would not be safe.
+    wh.verify_create_only().await?;
     if wh.exists(&object).await? {
         return Ok(path);
     }

@@ -398,8 +398,9 @@ pub fn manifest(warehouse: &Path) -> tilannekuva_warehouse::Manifest {
 }
 
 /// The Python packages the tests use, from the package registry: independent writers of
-/// the workbook formats office software saves, the PostgreSQL client BI scripts use, and
-/// an SMTP server with STARTTLS (aiosmtpd, its certificates from trustme).
+/// the workbook formats office software saves, the PostgreSQL client BI scripts use, an
+/// SMTP server with STARTTLS (aiosmtpd, its certificates from trustme), an S3 API server
+/// (moto, with boto3) and Azure's own Blob client.
 const TEST_PYTHON_PACKAGES: &[&str] = &[
     "openpyxl==3.1.5",
     "xlwt==1.3.0",
@@ -407,6 +408,8 @@ const TEST_PYTHON_PACKAGES: &[&str] = &[
     "psycopg[binary]==3.2.13",
     "aiosmtpd==1.4.6",
     "trustme==1.2.1",
+    "moto[server]==5.2.5",
+    "azure-storage-blob==12.31.1",
 ];
 
 /// A Python with [`TEST_PYTHON_PACKAGES`]: a venv in `target/test-python-<hash of the
@@ -446,6 +449,50 @@ pub fn test_python() -> &'static Path {
             let _ = std::fs::remove_dir_all(&aside); // another run made it first
         }
         python
+    })
+}
+
+/// The npm packages the tests use: Azure's Blob storage emulator.
+const TEST_NODE_PACKAGES: &[&str] = &["azurite@3.35.0"];
+
+/// A folder with [`TEST_NODE_PACKAGES`] installed (`node_modules/.bin/...`):
+/// `target/test-node-<hash of the list>`, made on first use like [`test_python`]'s venv.
+pub fn test_node() -> &'static Path {
+    static NODE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    NODE.get_or_init(|| {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::hash::DefaultHasher::new();
+        TEST_NODE_PACKAGES.hash(&mut hasher);
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("target");
+        let dir = root.join(format!("test-node-{:08x}", hasher.finish() as u32));
+        if dir.join("node_modules/.bin").exists() {
+            return dir;
+        }
+        let aside = root.join(format!("test-node.{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&aside);
+        std::fs::create_dir_all(&aside).unwrap();
+        let out = Command::new("npm")
+            .args([
+                "install",
+                "--no-audit",
+                "--no-fund",
+                "--loglevel=error",
+                "--prefix",
+            ])
+            .arg(&aside)
+            .args(TEST_NODE_PACKAGES)
+            .output()
+            .expect("npm runs");
+        assert!(
+            out.status.success(),
+            "installing the test's npm packages failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        if std::fs::rename(&aside, &dir).is_err() {
+            let _ = std::fs::remove_dir_all(&aside); // another run made it first
+        }
+        dir
     })
 }
 

@@ -214,7 +214,7 @@ fn killing_an_api_load_at_any_moment_never_loses_or_duplicates_a_page() {
         child.args(["load", "contacts_api"]);
         let finished = finishes_within(&mut child, delay);
         kills += usize::from(!finished);
-        if project.warehouse.join("_manifest").exists() {
+        if project.warehouse.join("_log").exists() {
             let (n, ids, cursor) = state();
             let pages = (cursor - API_T0) / API_STEP;
             assert_eq!(n, ids, "round {round}: a contact was loaded twice");

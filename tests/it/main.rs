@@ -14,6 +14,7 @@ mod demo;
 mod deploy;
 mod docs;
 mod formats;
+mod object_storage;
 mod reload;
 mod retention;
 mod scheduler;

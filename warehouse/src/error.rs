@@ -21,6 +21,14 @@ pub enum Error {
         #[source]
         source: serde_json::Error,
     },
+    /// A log entry does not apply to the state before it.
+    #[error("warehouse log {path}: {reason}")]
+    Log {
+        /// Object path of the entry.
+        path: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// Writing or reading Parquet failed.
     #[error("parquet file {path}: {source}")]
     Parquet {
@@ -47,6 +55,17 @@ pub enum Error {
         /// The configured location.
         location: String,
         /// What is wrong with it.
+        reason: String,
+    },
+    /// The store does not keep create-only writes, so commits could overwrite each other.
+    #[error(
+        "the warehouse store at {location} cannot be used: {reason}. Commits need a store that \
+         refuses to create an object that exists (AWS S3, Azure Blob, MinIO and the local disk do)"
+    )]
+    CreateOnlyUnsupported {
+        /// The store.
+        location: String,
+        /// What the self-test saw.
         reason: String,
     },
     /// Registering tables with DataFusion failed.

@@ -1,8 +1,8 @@
 //! The warehouse: where landed exports, curated tables and tile snapshots live.
 //!
 //! All storage goes through the [`object_store`] crate. The embedded default is a folder on
-//! local disk; an S3 or Azure bucket plugs in behind the same [`ObjectStore`] trait without
-//! touching pipeline code.
+//! local disk; an S3 bucket or an Azure Blob container stands behind the same [`ObjectStore`]
+//! trait without touching pipeline code.
 //!
 //! Layout under the warehouse root:
 //!
@@ -12,154 +12,167 @@
 //! | `curated/<table>/period=YYYY-MM/<load>.parquet` | typed tables, zstd Parquet, partitioned by reporting period |
 //! | `quarantine/<source>/<load>.parquet` | rejected rows with file, line, column, raw value and reason |
 //! | `tiles/<snapshot>/tiles.parquet`, `tiles.json`, `raw.json` | computed KPI tiles, one folder per published snapshot (with the query rows the next publish reuses) |
-//! | `_manifest/<version>.json` | the committed state; see [`manifest`] |
+//! | `_log/<version>.json`, `_log/<version>.checkpoint.json` | the commit log and its checkpoints; see [`log`] |
 //!
-//! Nothing is visible to readers until a manifest version lists it, which is what makes
-//! loads atomic and idempotent.
+//! Nothing is visible to readers until a committed version lists it, which is what makes
+//! loads atomic and idempotent. The store is a local folder or a bucket; see [`location`].
 
 pub mod catalog;
 pub mod error;
+pub mod location;
+pub mod log;
 pub mod manifest;
 mod parquet_io;
 mod sql;
+mod state;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use object_store::local::LocalFileSystem;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
 
 pub use error::{Error, Result};
+pub use location::{Location, StoreSettings};
 pub use manifest::{
     Covered, DataFile, LoadRecord, LoadStatus, Manifest, SnapshotRecord, TableState,
 };
 pub use parquet_io::{ParquetSink, read_parquet_bytes, write_parquet, writer_properties};
 pub use sql::{QUARANTINE_TABLE, quarantine_schema};
 
-const MANIFEST_DIR: &str = "_manifest";
-const LATEST_HINT: &str = "_manifest/_latest";
-const COMMIT_ATTEMPTS: usize = 20;
-
 /// Handle to one warehouse. Cheap to clone.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Warehouse {
+    /// Rooted at the warehouse: every path the warehouse names is relative to it.
     store: Arc<dyn ObjectStore>,
-    root: PathBuf,
+    /// The whole bucket (or the local file system), as DataFusion reads it by URL.
+    bucket: Arc<dyn ObjectStore>,
+    bucket_url: url::Url,
+    root_url: String,
+    location: Location,
+    /// Set once the store was seen to honour create-only writes; see
+    /// [`Warehouse::verify_create_only`].
+    create_only_verified: Arc<tokio::sync::OnceCell<()>>,
+    /// The newest state this handle (and its clones) read or committed.
+    known: Arc<std::sync::Mutex<Option<Arc<state::Known>>>>,
+}
+
+impl std::fmt::Debug for Warehouse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Warehouse")
+            .field("location", &self.location.to_string())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Warehouse {
     /// Opens (and creates when missing) a warehouse in a local folder.
     pub fn open_local(root: impl AsRef<Path>) -> Result<Self> {
-        let root = root.as_ref();
-        std::fs::create_dir_all(root).map_err(|source| Error::Io {
-            context: format!("creating warehouse folder {}", root.display()),
-            source,
-        })?;
-        let root = root.canonicalize().map_err(|source| Error::Io {
-            context: format!("resolving warehouse folder {}", root.display()),
-            source,
-        })?;
-        let store = LocalFileSystem::new_with_prefix(&root).map_err(|source| Error::Location {
-            location: root.display().to_string(),
-            reason: source.to_string(),
-        })?;
+        Self::open(
+            &Location::Folder(root.as_ref().to_path_buf()),
+            &StoreSettings::default(),
+        )
+    }
+
+    /// Opens the warehouse at `location`: a local folder (created when missing) or a bucket
+    /// prefix, whose credentials come from the cloud's environment variables. Nothing is
+    /// sent to a remote store until the first read or write.
+    pub fn open(location: &Location, settings: &StoreSettings) -> Result<Self> {
+        let opened = location::open(location, settings)?;
         Ok(Self {
-            store: Arc::new(store),
-            root,
+            store: opened.store,
+            bucket: opened.bucket,
+            bucket_url: opened.bucket_url,
+            root_url: opened.root_url,
+            location: opened.location,
+            create_only_verified: Arc::default(),
+            known: Arc::default(),
         })
     }
 
-    /// The object store behind the warehouse.
+    /// The object store behind the warehouse, rooted at the warehouse.
     pub fn store(&self) -> Arc<dyn ObjectStore> {
         self.store.clone()
     }
 
-    /// The warehouse's root folder.
-    pub fn root(&self) -> &Path {
-        &self.root
+    /// Where the warehouse is (a local folder, canonical, or a store URL).
+    pub fn location(&self) -> &Location {
+        &self.location
     }
 
     /// URL of an object, as DataFusion addresses it.
     pub fn object_url(&self, path: &str) -> String {
-        format!("file://{}/{}", self.root.display(), path)
+        format!("{}/{}", self.root_url, path)
     }
 
-    /// Reads the newest committed manifest; an empty one when nothing was ever committed.
-    pub async fn manifest(&self) -> Result<Manifest> {
-        let mut version = self.latest_hint().await?;
-        // The hint is advisory: it may lag behind when a writer died after committing.
-        while self.exists(&version_path(version + 1)).await? {
-            version += 1;
-        }
-        if version == 0 {
-            return Ok(Manifest::default());
-        }
-        self.manifest_version(version).await
+    /// Lets DataFusion in `ctx` read the warehouse's objects by [`Warehouse::object_url`].
+    pub fn register_store(&self, ctx: &datafusion::execution::context::SessionContext) {
+        ctx.register_object_store(&self.bucket_url, self.bucket.clone());
     }
 
-    /// Reads one manifest version.
-    pub async fn manifest_version(&self, version: u64) -> Result<Manifest> {
-        let path = version_path(version);
-        let bytes = self.get(path.as_ref()).await?;
-        serde_json::from_slice(&bytes).map_err(|source| Error::Manifest {
-            path: path.to_string(),
-            source,
-        })
-    }
-
-    /// Applies `change` to the newest manifest and commits the result as the next version.
-    ///
-    /// When another writer commits first, the change is re-applied to that writer's
-    /// manifest, so `change` must decide from the manifest it is given (for example to
-    /// refuse a load that is already in the ledger) and may run more than once.
-    pub async fn commit<F>(&self, message: &str, mut change: F) -> Result<Manifest>
-    where
-        F: FnMut(&mut Manifest) -> Result<()>,
-    {
-        for _ in 0..COMMIT_ATTEMPTS {
-            let mut next = self.manifest().await?;
-            change(&mut next)?;
-            next.version += 1;
-            next.committed_at = Some(Utc::now());
-            next.message = message.to_string();
-            let body = serde_json::to_vec_pretty(&next).expect("manifest serialises");
-            let path = version_path(next.version);
-            let opts = PutOptions {
-                mode: PutMode::Create,
-                ..Default::default()
-            };
-            match self
-                .store
-                .put_opts(&path, PutPayload::from(body), opts)
-                .await
-            {
-                Ok(_) => {
-                    let hint = PutPayload::from(next.version.to_string().into_bytes());
-                    // Best effort: readers probe past a stale hint.
-                    if let Err(e) = self.store.put(&ObjectPath::from(LATEST_HINT), hint).await {
-                        tracing::warn!(error = %e, "could not update the manifest hint");
-                    }
-                    return Ok(next);
-                }
-                Err(object_store::Error::AlreadyExists { .. }) => continue,
-                Err(source) => {
-                    return Err(Error::Store {
-                        path: path.to_string(),
-                        source,
+    /// Checks once per handle that the store refuses a create-only write of an object that
+    /// exists, which is what keeps two racing commits from overwriting each other. Some
+    /// S3-compatible servers accept the `If-None-Match: *` header and ignore it; on such a
+    /// store this refuses to go on, naming it. Commits call it before their first write.
+    pub async fn verify_create_only(&self) -> Result<()> {
+        self.create_only_verified
+            .get_or_try_init(|| async {
+                let probe = ObjectPath::from(format!(
+                    "{}/_probe/{}",
+                    log::LOG_DIR,
+                    uuid::Uuid::new_v4().simple()
+                ));
+                let create = || PutOptions {
+                    mode: PutMode::Create,
+                    ..Default::default()
+                };
+                let refused = |reason: String| Error::CreateOnlyUnsupported {
+                    location: self.location.to_string(),
+                    reason,
+                };
+                let first = self
+                    .store
+                    .put_opts(&probe, PutPayload::from_static(b"1"), create())
+                    .await;
+                if let Err(e) = first {
+                    return Err(match e {
+                        object_store::Error::NotImplemented { .. } => {
+                            refused(format!("the store has no create-only writes ({e})"))
+                        }
+                        source => Error::Store {
+                            path: probe.to_string(),
+                            source,
+                        },
                     });
                 }
-            }
-        }
-        Err(Error::CommitContention {
-            attempts: COMMIT_ATTEMPTS,
-        })
+                let second = self
+                    .store
+                    .put_opts(&probe, PutPayload::from_static(b"2"), create())
+                    .await;
+                let _ = self.store.delete(&probe).await;
+                match second {
+                    Err(object_store::Error::AlreadyExists { .. }) => Ok(()),
+                    Ok(_) => Err(refused(
+                        "a second create-only write of the same object succeeded: the store \
+                         ignores `If-None-Match: *`, so two writers could overwrite each \
+                         other's commits"
+                            .into(),
+                    )),
+                    Err(e) => Err(refused(format!(
+                        "a second create-only write of the same object failed with {e} \
+                         instead of \"already exists\""
+                    ))),
+                }
+            })
+            .await
+            .map(|_| ())
     }
 
     /// Writes an object, replacing what was there.
     pub async fn put(&self, path: &str, bytes: Bytes) -> Result<()> {
+        self.verify_create_only().await?;
         let p = ObjectPath::from(path);
         self.store
             .put(&p, PutPayload::from(bytes))
@@ -170,6 +183,7 @@ impl Warehouse {
 
     /// Writes an object only when none exists; `Ok(false)` when one did.
     pub async fn put_new(&self, path: &str, bytes: Bytes) -> Result<bool> {
+        self.verify_create_only().await?;
         let p = ObjectPath::from(path);
         let opts = PutOptions {
             mode: PutMode::Create,
@@ -299,30 +313,6 @@ impl Warehouse {
         }
         Ok(removed)
     }
-
-    async fn latest_hint(&self) -> Result<u64> {
-        match self.store.get(&ObjectPath::from(LATEST_HINT)).await {
-            Ok(got) => {
-                let bytes = got.bytes().await.map_err(|source| Error::Store {
-                    path: LATEST_HINT.into(),
-                    source,
-                })?;
-                Ok(std::str::from_utf8(&bytes)
-                    .ok()
-                    .and_then(|s| s.trim().parse().ok())
-                    .unwrap_or(0))
-            }
-            Err(object_store::Error::NotFound { .. }) => Ok(0),
-            Err(source) => Err(Error::Store {
-                path: LATEST_HINT.into(),
-                source,
-            }),
-        }
-    }
-}
-
-fn version_path(version: u64) -> ObjectPath {
-    ObjectPath::from(format!("{MANIFEST_DIR}/{version:020}.json"))
 }
 
 #[cfg(test)]
@@ -425,13 +415,143 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_stale_hint_is_probed_past() {
+    async fn reading_the_state_costs_a_checkpoint_and_a_bounded_tail_after_10_000_commits() {
         let dir = tempfile::tempdir().unwrap();
         let wh = Warehouse::open_local(dir.path()).unwrap();
-        wh.commit("one", |_| Ok(())).await.unwrap();
-        wh.commit("two", |_| Ok(())).await.unwrap();
-        wh.put(LATEST_HINT, Bytes::from_static(b"1")).await.unwrap();
-        assert_eq!(wh.manifest().await.unwrap().version, 2);
+        let mut costs = Vec::new();
+        for i in 1..=10_000u64 {
+            wh.commit("cursor", |m| {
+                m.cursors.insert(format!("source_{}", i % 7), i.into());
+                Ok(())
+            })
+            .await
+            .unwrap();
+            if i % 1_000 == 0 {
+                let fresh = Warehouse::open_local(dir.path()).unwrap();
+                let (m, cost) = fresh.manifest_read_cold().await.unwrap();
+                assert_eq!(m.version, i);
+                assert_eq!(m.cursors["source_0"], serde_json::json!(i - i % 7));
+                costs.push(cost);
+            }
+        }
+        for c in &costs {
+            assert!(
+                c.entries <= log::CHECKPOINT_EVERY && c.checkpoint > 0,
+                "a read starts at a checkpoint and reads a bounded tail: {costs:?}"
+            );
+        }
+        // An entry holds what its commit changed, not the history.
+        let entry = wh.get(&log::entry_path(10_000)).await.unwrap();
+        assert!(entry.len() < 400, "{}", String::from_utf8_lossy(&entry));
+    }
+
+    #[tokio::test]
+    async fn a_stale_checkpoint_hint_is_read_past_and_a_lost_one_found_by_listing() {
+        let dir = tempfile::tempdir().unwrap();
+        let wh = Warehouse::open_local(dir.path()).unwrap();
+        for i in 0..(log::CHECKPOINT_EVERY * 2 + 3) {
+            wh.commit("n", |m| {
+                m.cursors.insert("n".into(), i.into());
+                Ok(())
+            })
+            .await
+            .unwrap();
+        }
+        let newest = log::CHECKPOINT_EVERY * 2;
+        wh.put(
+            log::LAST_CHECKPOINT,
+            Bytes::from(log::CHECKPOINT_EVERY.to_string()),
+        )
+        .await
+        .unwrap();
+        let (m, cost) = Warehouse::open_local(dir.path())
+            .unwrap()
+            .manifest_read_cold()
+            .await
+            .unwrap();
+        assert_eq!(
+            (m.version, cost.checkpoint),
+            (newest + 3, log::CHECKPOINT_EVERY)
+        );
+        wh.delete(log::LAST_CHECKPOINT).await.unwrap();
+        let (m, cost) = Warehouse::open_local(dir.path())
+            .unwrap()
+            .manifest_read_cold()
+            .await
+            .unwrap();
+        assert_eq!(
+            (m.version, cost.checkpoint, cost.entries),
+            (newest + 3, newest, 3)
+        );
+        assert_eq!(wh.manifest_version(7).await.unwrap().cursors["n"], 6);
+    }
+
+    #[tokio::test]
+    async fn a_warehouse_of_whole_manifests_moves_to_the_log_and_gc_expires_the_old_files() {
+        let dir = tempfile::tempdir().unwrap();
+        // The layout before the log: a whole manifest per version, a hint of the newest
+        // that lags one version behind.
+        let mut m = Manifest::default();
+        std::fs::create_dir_all(dir.path().join("_manifest")).unwrap();
+        for v in 1..=3u64 {
+            m.version = v;
+            m.committed_at = Some(Utc::now());
+            m.message = format!("old {v}");
+            m.cursors.insert("api".into(), v.into());
+            std::fs::write(
+                dir.path().join(format!("_manifest/{v:020}.json")),
+                serde_json::to_vec_pretty(&m).unwrap(),
+            )
+            .unwrap();
+        }
+        std::fs::write(dir.path().join("_manifest/_latest"), "2").unwrap();
+        let wh = Warehouse::open_local(dir.path()).unwrap();
+        assert_eq!(
+            wh.manifest().await.unwrap(),
+            m,
+            "the newest old manifest, as it was"
+        );
+        let next = wh
+            .commit("new", |m| {
+                m.cursors.insert("api".into(), 4.into());
+                Ok(())
+            })
+            .await
+            .unwrap();
+        assert_eq!(next.version, 4);
+        assert!(
+            dir.path()
+                .join("_log/00000000000000000003.checkpoint.json")
+                .exists()
+        );
+        assert!(dir.path().join("_log/00000000000000000004.json").exists());
+        assert!(
+            !dir.path()
+                .join("_manifest/00000000000000000004.json")
+                .exists()
+        );
+        let fresh = Warehouse::open_local(dir.path()).unwrap();
+        assert_eq!(fresh.manifest().await.unwrap(), next);
+        // gc: the old manifests a checkpoint replaced go; the state reads the same.
+        let removed = fresh
+            .expire_log(Utc::now() + chrono::Duration::seconds(1))
+            .await
+            .unwrap();
+        assert_eq!(removed.len(), 2, "{removed:?}");
+        let fresh = Warehouse::open_local(dir.path()).unwrap();
+        assert_eq!(fresh.manifest().await.unwrap(), next);
+    }
+
+    #[tokio::test]
+    async fn the_create_only_probe_passes_on_local_disk_and_leaves_nothing() {
+        // The local store honours them; one that did not would let both probes through.
+        let dir = tempfile::tempdir().unwrap();
+        let wh = Warehouse::open_local(dir.path()).unwrap();
+        wh.verify_create_only().await.unwrap();
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("_log/_probe"))
+            .map(|d| d.collect())
+            .unwrap_or_default();
+        assert!(leftovers.is_empty(), "the probe is removed");
     }
 
     #[tokio::test]

@@ -1,8 +1,8 @@
 //! The manifest: the one record of what the warehouse contains.
 //!
-//! Every committed change writes a new, numbered manifest version with put-if-absent
-//! (`_manifest/00000000000000000042.json`). A data file exists for readers only once a
-//! manifest version lists it, so a crash at any point leaves either the old or the new
+//! Every committed change writes the next numbered version's log entry with put-if-absent
+//! (`_log/00000000000000000042.json`, see [`crate::log`]). A data file exists for readers
+//! only once a committed version lists it, so a crash at any point leaves either the old or the new
 //! state visible, never a half-written one. Two writers racing for the same version number
 //! cannot both win: the loser reloads the winner's manifest and re-applies its change,
 //! which is where duplicate loads are detected. The ledger of loaded files, the fetch

@@ -87,6 +87,11 @@ impl ParquetSink {
     /// Completes the file; returns its path, row count and size in bytes.
     pub async fn finish(self, wh: &Warehouse) -> Result<(String, u64, u64)> {
         let Self { path, writer, rows } = self;
+        // Nothing becomes an object on a store whose commits would not be safe.
+        if let Err(e) = wh.verify_create_only().await {
+            drop(writer);
+            return Err(e);
+        }
         writer.close().await.map_err(|source| Error::Parquet {
             path: path.clone(),
             source,

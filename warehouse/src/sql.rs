@@ -7,7 +7,6 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use datafusion::datasource::MemTable;
 use datafusion::execution::context::SessionContext;
 use datafusion::prelude::ParquetReadOptions;
-use object_store::local::LocalFileSystem;
 
 use crate::{Manifest, Result, Warehouse};
 
@@ -46,8 +45,7 @@ impl Warehouse {
         manifest: &Manifest,
         schemas: &BTreeMap<String, SchemaRef>,
     ) -> Result<()> {
-        let file_url = url::Url::parse("file://").expect("static url");
-        ctx.register_object_store(&file_url, Arc::new(LocalFileSystem::new()));
+        self.register_store(ctx);
         let mut all = schemas.clone();
         all.insert(QUARANTINE_TABLE.to_string(), quarantine_schema());
         for (name, schema) in &all {
