@@ -272,6 +272,15 @@ fn demo_gives_the_local_figures(store: &StoreServer) {
     let log = String::from_utf8_lossy(&out.stderr);
     assert!(log.contains(&format!("warehouse: {warehouse}")), "{log}");
     assert!(log.contains("0 failed"), "{log}");
+    // `check` reaches the store and tries its create-only writes.
+    let checked = store.run_ok(&["--warehouse", &warehouse, "check"]);
+    let said = String::from_utf8_lossy(&checked.stderr);
+    assert!(
+        said.contains(&format!(
+            "warehouse {warehouse}: reachable, create-only writes kept"
+        )),
+        "{said}"
+    );
     let listed = store.stores("list");
     assert!(
         listed
@@ -641,4 +650,12 @@ fn a_store_that_ignores_create_only_writes_is_refused_before_anything_is_written
         Vec::<String>::new(),
         "nothing was written"
     );
+    let checked = store
+        .command(&["--warehouse", &warehouse, "check"])
+        .env("AWS_ENDPOINT", &proxy)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&checked.stderr);
+    assert!(!checked.status.success(), "{said}");
+    assert!(said.contains("ignores `If-None-Match: *`"), "{said}");
 }

@@ -555,6 +555,32 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_server_answers_from_memory_and_sees_other_writers_when_it_asks_the_log() {
+        use std::time::Duration;
+        let dir = tempfile::tempdir().unwrap();
+        let server = Warehouse::open_local(dir.path()).unwrap();
+        let writer = Warehouse::open_local(dir.path()).unwrap();
+        writer.commit("one", |_| Ok(())).await.unwrap();
+        let hour = Duration::from_secs(3600);
+        assert_eq!(server.manifest_recent(hour).await.unwrap().version, 1);
+        writer.commit("two", |_| Ok(())).await.unwrap();
+        // Within its poll interval the server answers from what it read.
+        assert_eq!(server.manifest_recent(hour).await.unwrap().version, 1);
+        // Asking the log again shows the other writer's commit; its own show at once.
+        assert_eq!(
+            server
+                .manifest_recent(Duration::ZERO)
+                .await
+                .unwrap()
+                .version,
+            2
+        );
+        server.commit("three", |_| Ok(())).await.unwrap();
+        assert_eq!(server.manifest_recent(hour).await.unwrap().version, 3);
+        assert_eq!(writer.manifest().await.unwrap().version, 3);
+    }
+
+    #[tokio::test]
     async fn a_refused_change_commits_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let wh = Warehouse::open_local(dir.path()).unwrap();
