@@ -41,8 +41,9 @@ fn ledger_rows(warehouse: &std::path::Path) -> (u64, usize) {
     (loaded.iter().map(|l| l.rows).sum(), loaded.len())
 }
 
-/// Runs `command`, killing it if it has not finished after `delay`; whether it finished.
-fn finishes_within(command: &mut std::process::Command, delay: Duration) -> bool {
+/// Runs `command`, killing it (SIGKILL) if it has not finished after `delay`; whether it
+/// finished.
+pub(crate) fn finishes_within(command: &mut std::process::Command, delay: Duration) -> bool {
     let mut child = command
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())

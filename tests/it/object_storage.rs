@@ -28,6 +28,20 @@ const DEMO_ARGS: &[&str] = &[
     "2025-06-30",
 ];
 
+/// `--warehouse WAREHOUSE demo --no-serve --dir DIR` and [`DEMO_ARGS`].
+fn demo_args<'a>(warehouse: &'a str, dir: &'a Path) -> Vec<&'a str> {
+    let mut args = vec![
+        "--warehouse",
+        warehouse,
+        "demo",
+        "--no-serve",
+        "--dir",
+        dir.to_str().unwrap(),
+    ];
+    args.extend(DEMO_ARGS);
+    args
+}
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -259,15 +273,7 @@ fn local_figures() -> &'static BTreeMap<String, Value> {
 fn demo_gives_the_local_figures(store: &StoreServer) {
     let dir = tempfile::tempdir().unwrap();
     let warehouse = store.url("county/tilannekuva");
-    let mut args = vec![
-        "--warehouse",
-        warehouse.as_str(),
-        "demo",
-        "--no-serve",
-        "--dir",
-        dir.path().to_str().unwrap(),
-    ];
-    args.extend(DEMO_ARGS);
+    let args = demo_args(&warehouse, dir.path());
     let out = store.run_ok(&args);
     let log = String::from_utf8_lossy(&out.stderr);
     assert!(log.contains(&format!("warehouse: {warehouse}")), "{log}");
@@ -529,27 +535,8 @@ fn loads_killed_on_s3_at_any_moment_lose_and_duplicate_nothing() {
             .wrapping_mul(6_364_136_223_846_793_005)
             .wrapping_add(1_442_695_040_888_963_407);
         let delay = Duration::from_millis(100 + (seed >> 33) % 1_500);
-        let mut child = store
-            .command(&load_args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let start = Instant::now();
-        let finished = loop {
-            if child.try_wait().unwrap().is_some() {
-                break true;
-            }
-            if start.elapsed() >= delay {
-                break false;
-            }
-            std::thread::sleep(Duration::from_millis(2));
-        };
-        if !finished {
-            child.kill().unwrap(); // SIGKILL
-            kills += 1;
-        }
-        child.wait().unwrap();
+        let finished = crate::crash::finishes_within(&mut store.command(&load_args), delay);
+        kills += usize::from(!finished);
         let (n, ids, files) = counts();
         assert_eq!(n, ids, "round {round}: a contact appears twice");
         assert!(
@@ -624,15 +611,7 @@ fn a_store_that_ignores_create_only_writes_is_refused_before_anything_is_written
     let proxy = proxy_ignoring_create_only(store.endpoint.clone());
     let dir = tempfile::tempdir().unwrap();
     let warehouse = store.url("lax");
-    let mut args = vec![
-        "--warehouse",
-        warehouse.as_str(),
-        "demo",
-        "--no-serve",
-        "--dir",
-        dir.path().to_str().unwrap(),
-    ];
-    args.extend(DEMO_ARGS);
+    let args = demo_args(&warehouse, dir.path());
     let out = store
         .command(&args)
         .env("AWS_ENDPOINT", &proxy)

@@ -312,7 +312,8 @@ mod tests {
     fn entries_carry_what_a_commit_did_and_apply_to_the_state_before_it() {
         let mut m = Manifest::default();
         let mut entries = Vec::new();
-        let steps: Vec<(&str, Box<dyn FnOnce(&mut Manifest)>)> = vec![
+        type Step = Box<dyn FnOnce(&mut Manifest)>;
+        let steps: Vec<(&str, Step)> = vec![
             (
                 "load a",
                 Box::new(|m: &mut Manifest| {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 use object_store::path::Path as ObjectPath;
-use object_store::{ObjectStoreExt, PutMode, PutOptions, PutPayload};
+use object_store::{ObjectStoreExt, PutPayload};
 
 use crate::log::{
     CHECKPOINT_EVERY, LAST_CHECKPOINT, LOG_DIR, LogEntry, Replay, checkpoint_path, entry_path,
@@ -262,40 +262,21 @@ impl Warehouse {
                 path: entry_path(next.version),
                 reason: format!("the change of \"{message}\" does not replay as a log entry"),
             })?;
-            let path = ObjectPath::from(entry_path(next.version));
             let body = serde_json::to_vec(&entry).expect("log entry serialises");
-            let opts = PutOptions {
-                mode: PutMode::Create,
-                ..Default::default()
-            };
-            match self
-                .store
-                .put_opts(&path, PutPayload::from(body), opts)
-                .await
-            {
-                Ok(_) => {
-                    let mut checkpoint = known.checkpoint;
-                    if next.version - checkpoint >= CHECKPOINT_EVERY
-                        && self.write_checkpoint(&next).await
-                    {
-                        checkpoint = next.version;
-                    }
-                    self.remember(&Arc::new(Known {
-                        manifest: Arc::new(next.clone()),
-                        checkpoint,
-                        checked_at: std::time::Instant::now(),
-                    }));
-                    return Ok(next);
-                }
-                // Another writer took this version: catch up and try on top of it.
-                Err(object_store::Error::AlreadyExists { .. }) => continue,
-                Err(source) => {
-                    return Err(Error::Store {
-                        path: path.to_string(),
-                        source,
-                    });
-                }
+            // A version another writer took: catch up and try on top of it.
+            if !self.put_new(&entry_path(next.version), body.into()).await? {
+                continue;
             }
+            let mut checkpoint = known.checkpoint;
+            if next.version - checkpoint >= CHECKPOINT_EVERY && self.write_checkpoint(&next).await {
+                checkpoint = next.version;
+            }
+            self.remember(&Arc::new(Known {
+                manifest: Arc::new(next.clone()),
+                checkpoint,
+                checked_at: std::time::Instant::now(),
+            }));
+            return Ok(next);
         }
         Err(Error::CommitContention {
             attempts: COMMIT_ATTEMPTS,
@@ -405,26 +386,9 @@ impl Warehouse {
     /// the first checkpoint, and commits go on from the next version.
     async fn migrate(&self, legacy: Manifest) -> Result<Known> {
         let version = legacy.version;
-        let path = ObjectPath::from(checkpoint_path(version));
         let body = serde_json::to_vec(&legacy).expect("manifest serialises");
-        let opts = PutOptions {
-            mode: PutMode::Create,
-            ..Default::default()
-        };
-        match self
-            .store
-            .put_opts(&path, PutPayload::from(body), opts)
-            .await
-        {
-            // Another process migrating at the same time wrote the same checkpoint.
-            Ok(_) | Err(object_store::Error::AlreadyExists { .. }) => {}
-            Err(source) => {
-                return Err(Error::Store {
-                    path: path.to_string(),
-                    source,
-                });
-            }
-        }
+        // Another process migrating at the same time may have written the same checkpoint.
+        self.put_new(&checkpoint_path(version), body.into()).await?;
         self.put(LAST_CHECKPOINT, version.to_string().into())
             .await?;
         tracing::info!(
