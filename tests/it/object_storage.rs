@@ -309,6 +309,30 @@ fn demo_gives_the_local_figures(store: &StoreServer) {
         }
     }
 
+    // The scheduler's lease and run history live in the store too.
+    store.run_ok(&["--warehouse", &warehouse, "run", "compute_tiles"]);
+    let runs: Value = serde_json::from_slice(
+        &store
+            .run_ok(&["--warehouse", &warehouse, "runs", "--format", "json"])
+            .stdout,
+    )
+    .unwrap();
+    assert!(
+        runs["runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["job"] == "compute_tiles" && r["outcome"] == "succeeded"),
+        "{runs}"
+    );
+    assert!(
+        store
+            .stores("list")
+            .iter()
+            .any(|n| n.starts_with("county/tilannekuva/_scheduler/")),
+        "the run is recorded in the bucket"
+    );
+
     // SQL reads the curated Parquet from the store.
     let rows: Vec<Value> = serde_json::from_slice(
         &store
