@@ -66,6 +66,29 @@ pub(crate) fn finishes_within(command: &mut std::process::Command, delay: Durati
     finished
 }
 
+/// How long `command` (a whole load into a throwaway warehouse) takes here, now: kill times
+/// are spread over it, so that loads are cut off mid-way however fast this machine is.
+pub(crate) fn load_time(command: &mut std::process::Command) -> Duration {
+    let start = Instant::now();
+    let status = command
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    start.elapsed()
+}
+
+/// The next of a deterministic spread of kill times within the first quarter or so of `full`
+/// (a killed load has done part of the work, so the next one has less to do).
+pub(crate) fn kill_delay(seed: &mut u64, full: Duration) -> Duration {
+    *seed = seed
+        .wrapping_mul(6_364_136_223_846_793_005)
+        .wrapping_add(1_442_695_040_888_963_407);
+    let fraction = 0.03 + 0.25 * ((*seed >> 33) % 1_000) as f64 / 1_000.0;
+    full.mul_f64(fraction)
+}
+
 #[test]
 fn killing_a_load_at_any_moment_never_loses_or_duplicates_rows() {
     let dir = tempfile::tempdir().unwrap();
@@ -82,13 +105,23 @@ fn killing_a_load_at_any_moment_never_loses_or_duplicates_rows() {
     let wh = warehouse.to_str().unwrap();
 
     // A deterministic spread of kill times over a load of all files.
+    let scratch = dir.path().join("scratch");
+    let full = load_time(
+        std::process::Command::new(env!("CARGO_BIN_EXE_tilannekuva"))
+            .arg("--config")
+            .arg(repo_config())
+            .env(
+                crate::common::PSEUDONYM_KEY_ENV,
+                crate::common::TEST_PSEUDONYM_KEY,
+            )
+            .args(["--warehouse", scratch.to_str().unwrap()])
+            .args(["--inputs", inputs.to_str().unwrap()])
+            .args(["load", "callbacks_ace", "--settle-seconds", "0"]),
+    );
     let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
     let mut kills = 0;
     for round in 0..12 {
-        seed = seed
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        let delay = Duration::from_millis(40 + (seed >> 33) % 900);
+        let delay = kill_delay(&mut seed, full);
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tilannekuva"));
         child
             .arg("--config")

@@ -551,14 +551,15 @@ fn loads_killed_on_s3_at_any_moment_lose_and_duplicate_nothing() {
         let n = |k: &str| rows[0][k].as_u64().unwrap();
         (n("n"), n("ids"), n("files"))
     };
+    let scratch = store.url("crash-scratch");
+    let mut scratch_args = load_args;
+    scratch_args[1] = scratch.as_str();
+    let full = crate::crash::load_time(&mut store.command(&scratch_args));
     let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
     let mut kills = 0;
     let mut files_before = 0;
     for round in 0..10 {
-        seed = seed
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        let delay = Duration::from_millis(100 + (seed >> 33) % 1_500);
+        let delay = crate::crash::kill_delay(&mut seed, full);
         let finished = crate::crash::finishes_within(&mut store.command(&load_args), delay);
         kills += usize::from(!finished);
         let (n, ids, files) = counts();
