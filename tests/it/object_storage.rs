@@ -663,3 +663,92 @@ fn a_store_that_ignores_create_only_writes_is_refused_before_anything_is_written
     assert!(!checked.status.success(), "{said}");
     assert!(said.contains("ignores `If-None-Match: *`"), "{said}");
 }
+
+/// An ACE export as its reporting server writes it (BOM, `;`, CRLF, wall-clock times, the
+/// caller's number in every row), written here by hand: June's health-centre queue, 59 good
+/// contacts and, at line 32, an arrival on the 31st of June.
+fn hand_written_ace_export() -> String {
+    let mut out = String::from(
+        "\u{feff}Yhteys-ID;Jono;Saapumisaika;Soittajan numero;Jonotusaika (s);Tulos;\
+         Takaisinsoitto pyydetty;Takaisinsoitto tavoitettu;Soittoyrityksiä;Takaisinsoiton tila\r\n",
+    );
+    for i in 0..60 {
+        let day = 2 + i / 6;
+        let hour = 8 + i % 6;
+        if i == 30 {
+            out.push_str(
+                "ACE-2030;Terveysasemien ensilinja;31.6.2025 9:15;0401234030;20;Vastattu;;;0;\r\n",
+            );
+        } else if i % 4 == 1 {
+            out.push_str(&format!(
+                "ACE-20{i:02};Terveysasemien ensilinja;{day}.6.2025 {hour}:05;04012340{i:02};412;\
+                 Takaisinsoitto;{day}.6.2025 {hour}:12;{day}.6.2025 {}:40;1;Tavoitettu\r\n",
+                hour + 1
+            ));
+        } else {
+            out.push_str(&format!(
+                "ACE-20{i:02};Terveysasemien ensilinja;{day}.6.2025 {hour}:20;04012340{i:02};35;\
+                 Vastattu;;;0;\r\n"
+            ));
+        }
+    }
+    out
+}
+
+#[test]
+fn a_hand_written_vendor_export_loads_on_s3_with_its_bad_row_quarantined() {
+    let store = StoreServer::s3("county-hand");
+    let dir = tempfile::tempdir().unwrap();
+    let drop = dir.path().join("incoming/callbacks_ace");
+    std::fs::create_dir_all(&drop).unwrap();
+    std::fs::write(
+        drop.join("ace_contacts_2025-06.csv"),
+        hand_written_ace_export(),
+    )
+    .unwrap();
+    let warehouse = store.url("hand");
+    let inputs = dir.path().join("incoming");
+    store.run_ok(&[
+        "--warehouse",
+        &warehouse,
+        "--inputs",
+        inputs.to_str().unwrap(),
+        "load",
+        "callbacks_ace",
+        "--settle-seconds",
+        "0",
+    ]);
+    let sql = |q: &str| -> Vec<Value> {
+        serde_json::from_slice(
+            &store
+                .run_ok(&["--warehouse", &warehouse, "sql", "--format", "json", q])
+                .stdout,
+        )
+        .unwrap()
+    };
+    let rows = sql(
+        "SELECT count(*) AS n, sum(CASE WHEN callback_requested THEN 1 ELSE 0 END) AS callbacks \
+         FROM contacts",
+    );
+    assert_eq!(
+        (rows[0]["n"].as_u64(), rows[0]["callbacks"].as_u64()),
+        (Some(59), Some(15))
+    );
+    let rejected = sql("SELECT file_name, line, \"column\", raw_value FROM quarantine");
+    assert_eq!(rejected.len(), 1, "{rejected:?}");
+    assert_eq!(rejected[0]["file_name"], "ace_contacts_2025-06.csv");
+    assert_eq!(rejected[0]["line"], 32);
+    assert_eq!(rejected[0]["column"], "Saapumisaika");
+    assert_eq!(rejected[0]["raw_value"], "31.6.2025 9:15");
+    // The caller's number is dropped before anything is stored.
+    let landed = store.stores("list");
+    assert!(
+        landed
+            .iter()
+            .any(|n| n.starts_with("hand/raw/callbacks_ace/")),
+        "{landed:?}"
+    );
+    let columns =
+        sql("SELECT column_name FROM information_schema.columns WHERE table_name = 'contacts'");
+    assert!(!format!("{columns:?}").contains("Soittajan"), "{columns:?}");
+}
