@@ -61,6 +61,10 @@ struct WarehouseSection {
     /// itself never needs it: only reads of old versions do).
     #[serde(default = "default_log_retention_days")]
     log_retention_days: u32,
+    /// Days `gc` keeps published snapshots; older ones are removed except the pinned ones,
+    /// the latest and the one in force at the cutoff. Unset: kept for ever.
+    #[serde(default)]
+    snapshot_retention_days: Option<u32>,
     /// Endpoint of an S3-compatible store, or of an Azure account elsewhere than Azure's
     /// public cloud.
     #[serde(default)]
@@ -190,6 +194,9 @@ pub struct Project {
     /// Days `gc` keeps commit log entries older than the newest checkpoint
     /// (`[warehouse] log_retention_days`).
     pub log_retention_days: u32,
+    /// Days published snapshots are kept (`[warehouse] snapshot_retention_days`); `None`:
+    /// for ever. Pinned snapshots are always kept.
+    pub snapshot_retention_days: Option<u32>,
     /// Inputs folder.
     pub inputs_path: PathBuf,
     /// Canonical tables.
@@ -365,6 +372,7 @@ impl Project {
             opened: Default::default(),
             raw_retention_days: main.warehouse.raw_retention_days,
             log_retention_days: main.warehouse.log_retention_days,
+            snapshot_retention_days: main.warehouse.snapshot_retention_days,
             inputs_path: overrides
                 .inputs
                 .clone()

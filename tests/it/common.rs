@@ -147,7 +147,18 @@ impl CopiedProject {
 
     /// [`CopiedProject::run`], returning stdout and stderr apart.
     pub fn run_apart(&self, args: &[&str]) -> (String, String) {
-        let out = Command::new(env!("CARGO_BIN_EXE_tilannekuva"))
+        let out = self.run_unchecked(args);
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        );
+        assert!(out.status.success(), "{args:?}: {stdout}{stderr}");
+        (stdout, stderr)
+    }
+
+    /// Runs the binary on this project and returns what it did, success or not.
+    pub fn run_unchecked(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_tilannekuva"))
             .arg("--config")
             .arg(&self.config)
             .args(["--warehouse", self.warehouse.to_str().unwrap()])
@@ -157,13 +168,7 @@ impl CopiedProject {
             .env(PSEUDONYM_KEY_ENV, TEST_PSEUDONYM_KEY)
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .output()
-            .unwrap();
-        let (stdout, stderr) = (
-            String::from_utf8_lossy(&out.stdout).to_string(),
-            String::from_utf8_lossy(&out.stderr).to_string(),
-        );
-        assert!(out.status.success(), "{args:?}: {stdout}{stderr}");
-        (stdout, stderr)
+            .unwrap()
     }
 
     /// Starts `tilannekuva serve` with `args` on this project in the background, with

@@ -172,7 +172,7 @@ fn killing_a_load_at_any_moment_never_loses_or_duplicates_rows() {
     let (n, ids, files) = counts(wh);
     assert_eq!((n, ids, files), (valid, valid, 24));
     // Leftovers of killed loads are unreferenced and can be removed.
-    run_ok(&["--warehouse", wh, "gc"]);
+    run_ok(&["--warehouse", wh, "gc", "--orphan-grace-hours", "0"]);
     let (n2, _, _) = counts(wh);
     assert_eq!(n2, n);
 }

@@ -576,7 +576,7 @@ fn loads_killed_on_s3_at_any_moment_lose_and_duplicate_nothing() {
     assert!(kills >= 3, "the test killed loads mid-way ({kills} times)");
     store.run_ok(&load_args);
     assert_eq!(counts(), (valid, valid, 24));
-    store.run_ok(&["--warehouse", &warehouse, "gc"]);
+    store.run_ok(&["--warehouse", &warehouse, "gc", "--orphan-grace-hours", "0"]);
     assert_eq!(counts(), (valid, valid, 24));
 }
 

@@ -85,6 +85,84 @@ fn an_earlier_picture_is_reproduced_exactly_with_as_of() {
     );
 }
 
+/// A snapshot pinned for a board meeting outlives the retention rule, byte for byte; an
+/// expired one is named as such when asked for, never answered with another picture.
+#[test]
+fn a_pinned_snapshot_outlives_the_retention_rule() {
+    let project = crate::common::CopiedProject::new();
+    project.edit(
+        "tilannekuva.toml",
+        "# snapshot_retention_days = 400",
+        "snapshot_retention_days = 0",
+    );
+    let parked = project.dir.path().join("parked");
+    tilannekuva_samples::generate_sources(&project.inputs, &sample_config(), &["callbacks_ace"])
+        .unwrap();
+    move_exports(&project.inputs, &parked, &["callbacks_ace"], "2025-");
+    let run = |args: &[&str]| project.run(args);
+    let json =
+        |args: &[&str]| -> Value { serde_json::from_str(&project.run_apart(args).0).unwrap() };
+    let pause = || std::thread::sleep(std::time::Duration::from_millis(20));
+
+    run(&["load", "--settle-seconds", "0"]);
+    run(&["compute"]);
+    let board = json(&["tiles", "--format", "json"]);
+    let label = "Aluevaltuusto 16.12.2026";
+    let pinned = run(&["snapshots", "pin", label]);
+    assert!(pinned.contains(&format!("pinned as `{label}`")), "{pinned}");
+    // The same pin again changes nothing.
+    run(&["snapshots", "pin", label]);
+    pause();
+    run(&["compute"]);
+    pause();
+    let between = chrono::Utc::now().to_rfc3339();
+    pause();
+    let second = json(&["tiles", "--format", "json", "--as-of", &between]);
+    assert_ne!(second["snapshot_id"], board["snapshot_id"]);
+    move_exports(&parked, &project.inputs, &["callbacks_ace"], "");
+    run(&["load", "--settle-seconds", "0"]);
+    run(&["compute"]);
+    let latest = json(&["tiles", "--format", "json"]);
+
+    let listed = run(&["snapshots"]);
+    assert_eq!(listed.matches(label).count(), 1, "{listed}");
+    let tiles_file = |doc: &Value| {
+        project
+            .warehouse
+            .join("tiles")
+            .join(doc["snapshot_id"].as_str().unwrap())
+            .join("tiles.json")
+    };
+
+    let gc = run(&["gc", "--orphan-grace-hours", "0"]);
+    assert!(gc.contains("expired 1 snapshots"), "{gc}");
+    assert!(
+        !tiles_file(&second).exists(),
+        "the expired snapshot's files are removed"
+    );
+    assert!(tiles_file(&board).exists() && tiles_file(&latest).exists());
+    assert_eq!(
+        json(&["tiles", "--format", "json", "--snapshot", label]),
+        board
+    );
+    assert_eq!(json(&["tiles", "--format", "json"]), latest);
+    let asked = project.run_unchecked(&["tiles", "--as-of", &between]);
+    let said = String::from_utf8_lossy(&asked.stderr);
+    assert!(!asked.status.success());
+    assert!(
+        said.contains(second["snapshot_id"].as_str().unwrap())
+            && said.contains("removed by the snapshot retention rule")
+            && said.contains(label),
+        "{said}"
+    );
+    // Running gc again removes nothing more; unpinned, the board's snapshot goes too.
+    assert!(run(&["gc", "--orphan-grace-hours", "0"]).contains("expired 0 snapshots"));
+    run(&["snapshots", "unpin", label]);
+    assert!(run(&["gc", "--orphan-grace-hours", "0"]).contains("expired 1 snapshots"));
+    assert!(!tiles_file(&board).exists());
+    assert_eq!(json(&["tiles", "--format", "json"]), latest);
+}
+
 /// Publishing again reuses the rows of the periods whose files did not change, and the
 /// result is exactly what a full computation gives: after new months, after a corrected
 /// redelivery of an old month, and for the callback promise, whose December figure changes
@@ -172,14 +250,14 @@ fn publishing_again_recomputes_only_what_changed_and_equals_a_full_computation()
     }
 
     // Cleaning up leftovers keeps what the next publish reuses.
-    run_ok(&[&base[..], &["gc"]].concat());
+    run_ok(&[&base[..], &["gc", "--orphan-grace-hours", "0"]].concat());
     let after_gc = compute(&[]);
     assert!(after_gc.contains("10 unchanged"), "{after_gc}");
 }
 
 /// Moves the exports of `sources` whose names contain `containing` from one inputs folder
 /// to another (`<folder>/<source>/<file>`).
-fn move_exports(from: &Path, to: &Path, sources: &[&str], containing: &str) {
+pub(crate) fn move_exports(from: &Path, to: &Path, sources: &[&str], containing: &str) {
     for source in sources {
         std::fs::create_dir_all(to.join(source)).unwrap();
         for e in std::fs::read_dir(from.join(source)).unwrap() {

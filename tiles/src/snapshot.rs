@@ -208,17 +208,61 @@ pub fn pick(manifest: &Manifest, as_of: Option<DateTime<Utc>>) -> Result<&Snapsh
                     .into(),
             )
         }),
-        Some(at) => manifest.snapshot_as_of(at).ok_or_else(|| {
-            let first = manifest.snapshots.iter().map(|s| s.computed_at).min();
-            Error::NoSnapshot(match first {
-                Some(f) => format!(
-                    "no snapshot was published at or before {}; the first is from {}",
+        Some(at) => {
+            let record = manifest.snapshot_as_of(at).ok_or_else(|| {
+                let first = manifest.snapshots.iter().map(|s| s.computed_at).min();
+                Error::NoSnapshot(match first {
+                    Some(f) => format!(
+                        "no snapshot was published at or before {}; the first is from {}",
+                        at.to_rfc3339(),
+                        f.to_rfc3339()
+                    ),
+                    None => "no tiles have been computed yet".into(),
+                })
+            })?;
+            match record.expired_at {
+                None => Ok(record),
+                Some(expired) => Err(Error::NoSnapshot(format!(
+                    "the snapshot in force at {} ({}, computed {}) was removed by the snapshot \
+                     retention rule on {}; pinned snapshots are kept: {}",
                     at.to_rfc3339(),
-                    f.to_rfc3339()
-                ),
-                None => "no tiles have been computed yet".into(),
-            })
-        }),
+                    record.id,
+                    record.computed_at.to_rfc3339(),
+                    expired.format("%Y-%m-%d"),
+                    pinned_labels(manifest)
+                ))),
+            }
+        }
+    }
+}
+
+/// The snapshot pinned with `label` (or with that id).
+pub fn pick_pinned<'m>(manifest: &'m Manifest, label: &str) -> Result<&'m SnapshotRecord> {
+    match manifest.snapshot_by_label(label) {
+        Some(record) if record.expired_at.is_none() => Ok(record),
+        Some(record) => Err(Error::NoSnapshot(format!(
+            "snapshot {} was removed by the snapshot retention rule; pinned snapshots are kept: {}",
+            record.id,
+            pinned_labels(manifest)
+        ))),
+        None => Err(Error::NoSnapshot(format!(
+            "no snapshot is pinned as `{label}` (nor has that id); pinned snapshots: {}",
+            pinned_labels(manifest)
+        ))),
+    }
+}
+
+/// The labels of the pinned snapshots, for messages.
+fn pinned_labels(manifest: &Manifest) -> String {
+    let labels: Vec<String> = manifest
+        .snapshots
+        .iter()
+        .filter_map(|s| s.pin.as_ref().map(|p| format!("`{}`", p.label)))
+        .collect();
+    if labels.is_empty() {
+        "none (`tilannekuva snapshots pin LABEL` pins one)".into()
+    } else {
+        labels.join(", ")
     }
 }
 
@@ -288,6 +332,8 @@ pub async fn write(
         path,
         rows: written,
         definitions,
+        pin: None,
+        expired_at: None,
     })
 }
 
@@ -303,6 +349,8 @@ mod tests {
             path: format!("tiles/{id}"),
             rows: 0,
             definitions: Default::default(),
+            pin: None,
+            expired_at: None,
         }
     }
 

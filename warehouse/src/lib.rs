@@ -23,6 +23,7 @@ pub mod location;
 pub mod log;
 pub mod manifest;
 mod parquet_io;
+mod retention;
 mod sql;
 mod state;
 
@@ -30,16 +31,16 @@ use std::path::Path;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use chrono::{DateTime, Utc};
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
 
 pub use error::{Error, Result};
 pub use location::{Location, StoreSettings};
 pub use manifest::{
-    Covered, DataFile, LoadRecord, LoadStatus, Manifest, SnapshotRecord, TableState,
+    Covered, DataFile, LoadRecord, LoadStatus, Manifest, Pin, SnapshotRecord, TableState,
 };
 pub use parquet_io::{ParquetSink, read_parquet_bytes, write_parquet, writer_properties};
+pub use retention::ORPHAN_GRACE_HOURS;
 pub use sql::{QUARANTINE_TABLE, quarantine_schema};
 
 /// Handle to one warehouse. Cheap to clone.
@@ -240,84 +241,12 @@ impl Warehouse {
             }),
         }
     }
-
-    /// Deletes files under `curated/`, `quarantine/` and `tiles/` that no manifest lists:
-    /// leftovers of loads that died before committing. Returns the deleted paths.
-    pub async fn remove_orphans(&self) -> Result<Vec<String>> {
-        use futures::TryStreamExt;
-        let manifest = self.manifest().await?;
-        let referenced: std::collections::HashSet<String> = manifest
-            .tables
-            .values()
-            .flat_map(|t| t.files.iter().map(|f| f.path.clone()))
-            .collect();
-        // Everything in a published snapshot's folder belongs to it (the tiles and the rows
-        // kept for the next incremental publish).
-        let snapshot_folders: Vec<String> = manifest
-            .snapshots
-            .iter()
-            .map(|s| format!("{}/", s.path))
-            .collect();
-        let mut removed = Vec::new();
-        for prefix in ["curated", "quarantine", "tiles"] {
-            let p = ObjectPath::from(prefix);
-            let metas: Vec<_> = self
-                .store
-                .list(Some(&p))
-                .try_collect()
-                .await
-                .map_err(error::store_err(&p))?;
-            for meta in metas {
-                let path = meta.location.to_string();
-                if !referenced.contains(&path)
-                    && !snapshot_folders.iter().any(|f| path.starts_with(f))
-                {
-                    self.delete(&path).await?;
-                    removed.push(path);
-                }
-            }
-        }
-        Ok(removed)
-    }
-
-    /// The raw retention rule: removes the landed copies of exports loaded before `cutoff`
-    /// and returns their paths. The ledger keeps every entry (marked `raw_removed_at`), so a
-    /// redelivery of the same bytes still loads nothing. The entries are marked in one
-    /// commit before any file is removed; a copy left by an interrupted run is removed by
-    /// the next one.
-    pub async fn expire_raw(&self, cutoff: DateTime<Utc>) -> Result<Vec<String>> {
-        let now = Utc::now();
-        let manifest = self.manifest().await?;
-        if manifest
-            .loads
-            .iter()
-            .any(|l| l.raw_removed_at.is_none() && l.loaded_at < cutoff)
-        {
-            self.commit("raw retention", |m| {
-                for l in m.loads.iter_mut() {
-                    if l.raw_removed_at.is_none() && l.loaded_at < cutoff {
-                        l.raw_removed_at = Some(now);
-                    }
-                }
-                Ok(())
-            })
-            .await?;
-        }
-        let manifest = self.manifest().await?;
-        let mut removed = Vec::new();
-        for l in manifest.loads.iter().filter(|l| l.raw_removed_at.is_some()) {
-            if self.exists(&ObjectPath::from(l.raw_path.as_str())).await? {
-                self.delete(&l.raw_path).await?;
-                removed.push(l.raw_path.clone());
-            }
-        }
-        Ok(removed)
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::Utc;
 
     #[tokio::test]
     async fn commits_are_numbered_and_racing_writers_both_land() {

@@ -355,6 +355,8 @@ mod tests {
                         path: "tiles/s1".into(),
                         rows: 9,
                         definitions: Default::default(),
+                        pin: None,
+                        expired_at: None,
                     });
                     m.cursors.remove("api");
                 }),

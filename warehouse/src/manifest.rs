@@ -161,6 +161,24 @@ pub struct SnapshotRecord {
     pub rows: u64,
     /// Hash of every tile definition that went into it.
     pub definitions: BTreeMap<String, String>,
+    /// The label an operator pinned it with ("Aluevaltuusto 16.12.2026"): a pinned
+    /// snapshot is never removed by the retention rule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pin: Option<Pin>,
+    /// When the snapshot retention rule removed its files; the entry stays, so `--as-of`
+    /// a time it was in force says so instead of answering with an older picture.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expired_at: Option<DateTime<Utc>>,
+}
+
+/// An operator's pin on a snapshot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pin {
+    /// The label, unique among pinned snapshots.
+    pub label: String,
+    /// When it was pinned.
+    pub pinned_at: DateTime<Utc>,
 }
 
 impl Manifest {
@@ -187,9 +205,35 @@ impl Manifest {
             .max_by_key(|s| s.computed_at)
     }
 
-    /// The newest snapshot.
+    /// The newest snapshot (the retention rule never removes it).
     pub fn latest_snapshot(&self) -> Option<&SnapshotRecord> {
-        self.snapshots.iter().max_by_key(|s| s.computed_at)
+        self.snapshots
+            .iter()
+            .filter(|s| s.expired_at.is_none())
+            .max_by_key(|s| s.computed_at)
+    }
+
+    /// The snapshot pinned with `label`, or the one whose id is `label`.
+    pub fn snapshot_by_label(&self, label: &str) -> Option<&SnapshotRecord> {
+        self.snapshots
+            .iter()
+            .find(|s| s.pin.as_ref().is_some_and(|p| p.label == label))
+            .or_else(|| self.snapshots.iter().find(|s| s.id == label))
+    }
+
+    /// The snapshots the retention rule keeps when it removes those computed before
+    /// `cutoff`: every pinned one, the latest, and the one in force at `cutoff` (so any
+    /// time from the cutoff on still shows the picture then published).
+    pub fn snapshots_kept(&self, cutoff: DateTime<Utc>) -> std::collections::BTreeSet<&str> {
+        let mut kept: std::collections::BTreeSet<&str> = self
+            .snapshots
+            .iter()
+            .filter(|s| s.pin.is_some() || s.computed_at >= cutoff)
+            .map(|s| s.id.as_str())
+            .collect();
+        kept.extend(self.latest_snapshot().map(|s| s.id.as_str()));
+        kept.extend(self.snapshot_as_of(cutoff).map(|s| s.id.as_str()));
+        kept
     }
 
     /// Removes a source's files for the given periods from every curated table and returns
@@ -316,6 +360,8 @@ mod tests {
                 path: id.into(),
                 rows: 0,
                 definitions: BTreeMap::new(),
+                pin: None,
+                expired_at: None,
             });
         }
         let at = |s: &str| s.parse::<DateTime<Utc>>().unwrap();

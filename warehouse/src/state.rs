@@ -245,7 +245,29 @@ impl Warehouse {
     /// When another writer commits first, the change is re-applied to that writer's
     /// state, so `change` must decide from the manifest it is given (for example to
     /// refuse a load that is already in the ledger) and may run more than once.
-    pub async fn commit<F>(&self, message: &str, mut change: F) -> Result<Manifest>
+    pub async fn commit<F>(&self, message: &str, change: F) -> Result<Manifest>
+    where
+        F: FnMut(&mut Manifest) -> Result<()>,
+    {
+        let committed = self.commit_inner(message, change, true).await?;
+        Ok(committed.expect("an unconditional commit always writes"))
+    }
+
+    /// Like [`Warehouse::commit`], but writes nothing when `change` leaves the state as it
+    /// was (for example a retention rule with nothing to remove): `None` then.
+    pub async fn commit_if_changed<F>(&self, message: &str, change: F) -> Result<Option<Manifest>>
+    where
+        F: FnMut(&mut Manifest) -> Result<()>,
+    {
+        self.commit_inner(message, change, false).await
+    }
+
+    async fn commit_inner<F>(
+        &self,
+        message: &str,
+        mut change: F,
+        always: bool,
+    ) -> Result<Option<Manifest>>
     where
         F: FnMut(&mut Manifest) -> Result<()>,
     {
@@ -255,6 +277,9 @@ impl Warehouse {
             let before = &known.manifest;
             let mut next = Manifest::clone(before);
             change(&mut next)?;
+            if !always && next == **before {
+                return Ok(None);
+            }
             next.version += 1;
             next.committed_at = Some(Utc::now());
             next.message = message.to_string();
@@ -276,7 +301,7 @@ impl Warehouse {
                 checkpoint,
                 checked_at: std::time::Instant::now(),
             }));
-            return Ok(next);
+            return Ok(Some(next));
         }
         Err(Error::CommitContention {
             attempts: COMMIT_ATTEMPTS,

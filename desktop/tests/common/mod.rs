@@ -371,6 +371,8 @@ async fn publish(wh: &Warehouse, doc: &TilesDoc) {
             .iter()
             .map(|t| (t.meta.id.clone(), t.definition_version.clone()))
             .collect(),
+        pin: None,
+        expired_at: None,
     };
     wh.commit("publish", |m| {
         m.snapshots.push(record.clone());
