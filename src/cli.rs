@@ -112,8 +112,11 @@ pub enum Command {
         #[arg(long)]
         period: Option<String>,
         /// Show the picture as published at this time (RFC 3339 or YYYY-MM-DD).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "snapshot")]
         as_of: Option<String>,
+        /// Show the snapshot pinned with this label (or with this id).
+        #[arg(long)]
+        snapshot: Option<String>,
         /// Show one tile's breakdown.
         #[arg(long)]
         tile: Option<String>,
@@ -143,9 +146,47 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
-    /// Remove files that no committed state refers to (leftovers of interrupted loads),
-    /// and landed exports older than `[warehouse] raw_retention_days`.
-    Gc,
+    /// List the published snapshots, or pin one for a board report so `gc` keeps it.
+    Snapshots {
+        /// What to do; without one, list them.
+        #[command(subcommand)]
+        action: Option<SnapshotAction>,
+        /// Output format of the list.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Write a snapshot's board report: an overview of every tile, then each tile with its
+    /// chart, definition, owner and sources, as printable HTML (and PDF with `--pdf`).
+    ///
+    /// Everything comes from the snapshot, so the report of a pinned snapshot is the same
+    /// document whenever it is written.
+    Report {
+        /// The snapshot pinned with this label (or with this id); the latest without it.
+        #[arg(long)]
+        snapshot: Option<String>,
+        /// Language: fi, sv or en.
+        #[arg(long, default_value = "fi")]
+        lang: tilannekuva_tiles::report::Lang,
+        /// Grain of the figures and charts.
+        #[arg(long, default_value = "quarter")]
+        grain: Grain,
+        /// The HTML file (default: `report-<label>.<lang>.html` here).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Also print it to PDF beside the HTML, with a local headless Chromium.
+        #[arg(long)]
+        pdf: bool,
+    },
+    /// Remove files that no committed state refers to (leftovers of interrupted loads,
+    /// expired snapshots), landed exports older than `[warehouse] raw_retention_days`,
+    /// snapshots older than `snapshot_retention_days` (never a pinned one or the latest)
+    /// and commit log history older than `log_retention_days`.
+    Gc {
+        /// Remove an unreferenced file only when it was written this many hours ago or
+        /// earlier: a younger one may belong to a load that has not committed yet.
+        #[arg(long, default_value_t = tilannekuva_warehouse::ORPHAN_GRACE_HOURS)]
+        orphan_grace_hours: u32,
+    },
     /// Run the scheduler and the desktop web server until SIGTERM or Ctrl-C.
     ///
     /// Jobs run on their schedules from the jobs file (`[definitions] jobs`); missed times
@@ -216,6 +257,28 @@ pub enum Command {
         /// Jobs file, instead of the one in the config.
         #[arg(long, env = "TILANNEKUVA_JOBS")]
         jobs: Option<PathBuf>,
+    },
+}
+
+/// What `snapshots` does besides listing.
+#[derive(Debug, Subcommand)]
+pub enum SnapshotAction {
+    /// Pin a snapshot with a label ("Aluevaltuusto 16.12.2026"): `gc` never removes it and
+    /// `tiles --snapshot LABEL` shows it. The latest snapshot unless one is chosen.
+    Pin {
+        /// The label.
+        label: String,
+        /// The snapshot's id.
+        #[arg(long, conflicts_with = "as_of")]
+        id: Option<String>,
+        /// The snapshot in force at this time (RFC 3339 or YYYY-MM-DD).
+        #[arg(long)]
+        as_of: Option<String>,
+    },
+    /// Remove a pin; the snapshot stays until the retention rule reaches it.
+    Unpin {
+        /// The label.
+        label: String,
     },
 }
 
@@ -311,14 +374,19 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             grain,
             period,
             as_of,
+            snapshot,
             tile,
         } => {
             let project = Project::load(&cli.config, &overrides)?;
-            let as_of = as_of
-                .map(|s| tilannekuva_tiles::parse_as_of(&s))
-                .transpose()
-                .map_err(|e| anyhow::anyhow!("--as-of: {e}"))?;
-            let doc = tilannekuva_tiles::read_snapshot(&project.warehouse()?, as_of).await?;
+            let wh = project.warehouse()?;
+            let doc = match snapshot {
+                Some(label) => {
+                    let manifest = wh.manifest().await?;
+                    let record = tilannekuva_tiles::snapshot::pick_pinned(&manifest, &label)?;
+                    tilannekuva_tiles::snapshot::read(&wh, record).await?
+                }
+                None => tilannekuva_tiles::read_snapshot(&wh, parse_as_of_arg(as_of)?).await?,
+            };
             output::print_tiles(&doc, format, grain, period.as_deref(), tile.as_deref())?;
             Ok(ExitCode::SUCCESS)
         }
@@ -400,11 +468,49 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             );
             sql(&project, Some(q), format, Grain::Month).await
         }
-        Command::Gc => {
+        Command::Snapshots { action, format } => {
+            let project = Project::load(&cli.config, &overrides)?;
+            snapshots(&project, action, format).await
+        }
+        Command::Report {
+            snapshot,
+            lang,
+            grain,
+            out,
+            pdf,
+        } => {
+            let project = Project::load(&cli.config, &overrides)?;
+            let request = crate::report::ReportRequest {
+                snapshot,
+                lang,
+                grain,
+                out,
+                pdf,
+            };
+            for file in crate::report::write(&project, &request).await? {
+                println!("wrote {}", file.display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Gc { orphan_grace_hours } => {
             let project = Project::load(&cli.config, &overrides)?;
             let wh = project.warehouse()?;
-            let removed = wh.remove_orphans().await?;
-            println!("removed {} unreferenced files", removed.len());
+            if let Some(days) = project.snapshot_retention_days {
+                let cutoff = chrono::Utc::now() - chrono::Duration::days(i64::from(days));
+                let expired = wh.expire_snapshots(cutoff).await?;
+                println!(
+                    "expired {} snapshots computed before {} (snapshot_retention_days = \
+                     {days}); kept the pinned ones, the latest and the one then in force",
+                    expired.len(),
+                    cutoff.format("%Y-%m-%d %H:%M UTC")
+                );
+            }
+            let grace = chrono::Duration::hours(i64::from(orphan_grace_hours));
+            let removed = wh.remove_orphans(chrono::Utc::now() - grace).await?;
+            println!(
+                "removed {} unreferenced files written over {orphan_grace_hours} hours ago",
+                removed.len()
+            );
             let days = project.log_retention_days;
             let cutoff = chrono::Utc::now() - chrono::Duration::days(i64::from(days));
             let expired = wh.expire_log(cutoff).await?;
@@ -688,4 +794,82 @@ async fn sql(
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Reads `--as-of`.
+fn parse_as_of_arg(as_of: Option<String>) -> Result<Option<chrono::DateTime<Utc>>> {
+    as_of
+        .map(|s| tilannekuva_tiles::parse_as_of(&s))
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("--as-of: {e}"))
+}
+
+/// `snapshots`: lists them (newest first), or pins and unpins one.
+async fn snapshots(
+    project: &Project,
+    action: Option<SnapshotAction>,
+    format: Format,
+) -> Result<ExitCode> {
+    use arrow::array::{StringArray, UInt64Array};
+    let wh = project.warehouse()?;
+    match action {
+        Some(SnapshotAction::Pin { label, id, as_of }) => {
+            let manifest = wh.manifest().await?;
+            let id = match id {
+                Some(id) => id,
+                None => tilannekuva_tiles::snapshot::pick(&manifest, parse_as_of_arg(as_of)?)?
+                    .id
+                    .clone(),
+            };
+            let pin = wh.pin_snapshot(&id, &label).await?;
+            println!(
+                "snapshot {id} pinned as `{}` ({}); gc keeps it",
+                pin.label,
+                pin.pinned_at.format("%Y-%m-%d %H:%M UTC")
+            );
+        }
+        Some(SnapshotAction::Unpin { label }) => {
+            let id = wh.unpin_snapshot(&label).await?;
+            println!("unpinned `{label}` from snapshot {id}");
+        }
+        None => {
+            let manifest = wh.manifest().await?;
+            let mut list: Vec<_> = manifest.snapshots.iter().collect();
+            list.sort_by_key(|s| std::cmp::Reverse(s.computed_at));
+            let time = |t: chrono::DateTime<Utc>| t.format("%Y-%m-%d %H:%M:%S UTC").to_string();
+            let schema = std::sync::Arc::new(arrow::datatypes::Schema::new(vec![
+                arrow::datatypes::Field::new("id", arrow::datatypes::DataType::Utf8, false),
+                arrow::datatypes::Field::new("computed", arrow::datatypes::DataType::Utf8, false),
+                arrow::datatypes::Field::new(
+                    "data_version",
+                    arrow::datatypes::DataType::UInt64,
+                    false,
+                ),
+                arrow::datatypes::Field::new("pinned_as", arrow::datatypes::DataType::Utf8, true),
+                arrow::datatypes::Field::new("expired", arrow::datatypes::DataType::Utf8, true),
+            ]));
+            let batch = arrow::array::RecordBatch::try_new(
+                schema,
+                vec![
+                    std::sync::Arc::new(StringArray::from_iter_values(
+                        list.iter().map(|s| s.id.as_str()),
+                    )),
+                    std::sync::Arc::new(StringArray::from_iter_values(
+                        list.iter().map(|s| time(s.computed_at)),
+                    )),
+                    std::sync::Arc::new(UInt64Array::from_iter_values(
+                        list.iter().map(|s| s.data_version),
+                    )),
+                    std::sync::Arc::new(StringArray::from_iter(
+                        list.iter().map(|s| s.pin.as_ref().map(|p| p.label.clone())),
+                    )),
+                    std::sync::Arc::new(StringArray::from_iter(
+                        list.iter().map(|s| s.expired_at.map(time)),
+                    )),
+                ],
+            )?;
+            output::print_batches(&[batch], format)?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }

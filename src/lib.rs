@@ -3,4 +3,5 @@
 pub mod cli;
 pub mod output;
 pub mod project;
+pub mod report;
 pub mod scheduling;

@@ -33,6 +33,7 @@ mod auth;
 mod error;
 mod limit;
 mod metrics;
+mod reports;
 mod web;
 
 use sha2::Digest;
@@ -441,6 +442,9 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/tiles.parquet", get(api::tiles_parquet))
         .route("/api/v1/tiles/{id}", get(api::tile))
         .route("/api/v1/status", get(api::status))
+        .route("/api/v1/reports", get(reports::list))
+        .route("/reports", get(reports::page))
+        .route("/reports/view", get(reports::view))
         .route("/api/v1/openapi.json", get(api::openapi));
     let protected = if state.config().metrics_bind.is_none() {
         protected.route("/metrics", get(metrics::metrics))
@@ -456,6 +460,7 @@ pub fn router(state: AppState) -> Router {
         .route("/logout", post(web::logout))
         .route("/assets/app.js", get(web::app_js))
         .route("/assets/app.css", get(web::app_css))
+        .route("/assets/report.css", get(reports::css))
         .route("/api/v1/healthz", get(api::healthz))
         .route("/api/v1/readyz", get(api::readyz))
         .route("/healthz", get(api::healthz))

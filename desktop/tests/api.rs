@@ -426,6 +426,7 @@ async fn openapi_parses_as_json_and_names_the_endpoints() {
         "/tiles.csv",
         "/tiles.parquet",
         "/status",
+        "/reports",
         "/healthz",
         "/readyz",
         "/openapi.json",
@@ -882,4 +883,81 @@ async fn a_source_set_aside_for_config_problems_is_noticed_on_the_tiles_it_feeds
             .contains("`load.max_reject_share`"),
         "{listed}"
     );
+}
+
+#[tokio::test]
+async fn a_pinned_snapshot_is_listed_and_served_as_its_board_report() {
+    let (_dir, wh) = common::warehouse().await;
+    let label = "Aluevaltuusto 16.12.2026";
+    wh.pin_snapshot("20260115T080000000Z-old000", label)
+        .await
+        .unwrap();
+    let state = AppState::new(wh, common::config());
+
+    let (s, _, b) = send(&state, get("/api/v1/reports", Some(ADMIN))).await;
+    assert_eq!(s, StatusCode::OK);
+    let v = json(&b);
+    let reports = v["reports"].as_array().unwrap();
+    assert_eq!(reports.len(), 1, "{v}");
+    assert_eq!(reports[0]["label"], label);
+    assert_eq!(reports[0]["snapshot"], "20260115T080000000Z-old000");
+    let link = reports[0]["links"]["sv"].as_str().unwrap().to_string();
+    assert_eq!(
+        link,
+        "/reports/view?snapshot=Aluevaltuusto+16.12.2026&lang=sv"
+    );
+
+    // The page of reports links to it; the desktop's first page links to that.
+    let (s, _, b) = send(&state, get("/reports", Some(ADMIN))).await;
+    assert_eq!(s, StatusCode::OK);
+    let page = String::from_utf8(b).unwrap();
+    assert!(page.contains(label) && page.contains("lang=fi"), "{page}");
+    let (_, _, b) = send(&state, get("/", Some(ADMIN))).await;
+    assert!(String::from_utf8(b).unwrap().contains("href=\"/reports\""));
+
+    // The report: the pinned snapshot's four tiles (not the latest's five), in Swedish,
+    // its style linked (the policy refuses inline styles) and served.
+    let (s, h, b) = send(&state, get(&link, Some(ADMIN))).await;
+    assert_eq!(s, StatusCode::OK, "{}", String::from_utf8_lossy(&b));
+    assert!(
+        h[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let html = String::from_utf8(b).unwrap();
+    assert!(html.contains("<html lang=\"sv\">") && html.contains(label));
+    assert!(html.contains("href=\"/assets/report.css\"") && !html.contains("<style>"));
+    assert_eq!(html.matches("<tr data-tile=").count(), 4);
+    let (s, h, _) = send(&state, get("/assets/report.css", None)).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(
+        h[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/css")
+    );
+
+    // A sector-limited token gets its sector's tiles only.
+    let (s, _, b) = send(&state, get(&link, Some(HEALTH))).await;
+    assert_eq!(s, StatusCode::OK);
+    let limited = String::from_utf8(b).unwrap();
+    let rows = limited.matches("<tr data-tile=").count();
+    assert_eq!(
+        rows, 1,
+        "the health sector has one tile in the pinned snapshot"
+    );
+    assert!(!limited.contains("data-tile=\"response_time\""));
+
+    // Unknown labels, languages and no token.
+    let (s, _, b) = send(&state, get("/reports/view?snapshot=nope", Some(ADMIN))).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert!(
+        String::from_utf8_lossy(&b).contains("Aluevaltuusto"),
+        "names the pinned ones"
+    );
+    let (s, _, _) = send(&state, get("/reports/view?snapshot=x&lang=de", Some(ADMIN))).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let (s, _, _) = send(&state, get("/api/v1/reports", None)).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
 }

@@ -16,6 +16,7 @@ mod docs;
 mod formats;
 mod object_storage;
 mod reload;
+mod report;
 mod retention;
 mod scheduler;
 mod snapshots;

@@ -25,6 +25,7 @@ pub mod grain;
 pub mod incremental;
 pub mod reading;
 pub mod render;
+pub mod report;
 pub mod snapshot;
 pub mod status;
 pub mod strategy;

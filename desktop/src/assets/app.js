@@ -3,7 +3,7 @@
 
 const I18N = {
   fi: {
-    skip: "Siirry mittareihin", subtitle: "Johdon työpöytä", logout: "Kirjaudu ulos",
+    skip: "Siirry mittareihin", subtitle: "Johdon työpöytä", logout: "Kirjaudu ulos", reports: "Raportit",
     title: "Strategian mittarit", grain: "Jakso", month: "Kuukausi", quarter: "Neljännesvuosi", year: "Vuosi",
     period: "Ajanjakso", asof: "Tilanne ajankohtana", latest: "Viimeisin", latestSnapshot: "Uusin julkaisu",
     sources: "Lähteiden tilanne", close: "Sulje", strategy: "Strategiakausi",
@@ -32,7 +32,7 @@ const I18N = {
     pipeline: "Ajohistoria", trend: "Kehitys", periods: "jaksoa", minN: "Vähimmäis-n", pp: "%-yks.",
   },
   sv: {
-    skip: "Gå till mätarna", subtitle: "Ledningens skrivbord", logout: "Logga ut",
+    skip: "Gå till mätarna", subtitle: "Ledningens skrivbord", logout: "Logga ut", reports: "Rapporter",
     title: "Strategins mätare", grain: "Period", month: "Månad", quarter: "Kvartal", year: "År",
     period: "Tidsperiod", asof: "Läget vid tidpunkt", latest: "Senaste", latestSnapshot: "Senaste publicering",
     sources: "Källornas läge", close: "Stäng", strategy: "Strategiperiod",
@@ -61,7 +61,7 @@ const I18N = {
     pipeline: "Körhistorik", trend: "Utveckling", periods: "perioder", minN: "Minsta n", pp: "procentenh.",
   },
   en: {
-    skip: "Skip to the indicators", subtitle: "Leadership desktop", logout: "Sign out",
+    skip: "Skip to the indicators", subtitle: "Leadership desktop", logout: "Sign out", reports: "Reports",
     title: "Strategy indicators", grain: "Grain", month: "Month", quarter: "Quarter", year: "Year",
     period: "Period", asof: "As published at", latest: "Latest", latestSnapshot: "Latest snapshot",
     sources: "Source status", close: "Close", strategy: "Strategy period",
