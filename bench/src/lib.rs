@@ -19,6 +19,7 @@ pub mod jsonl;
 pub mod peers;
 pub mod report;
 pub mod serve;
+pub mod store;
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -264,12 +265,23 @@ pub struct IngestRun {
 /// The project over the benchmark's generated data (pseudonymised with the demo's key when
 /// no key is set, like the demo's).
 fn project(config: &Path, warehouse: &Path, inputs: &Path) -> Result<Project> {
+    project_at(
+        config,
+        tilannekuva_warehouse::Location::Folder(warehouse.to_path_buf()),
+        inputs,
+    )
+}
+
+/// [`project`] with its warehouse anywhere: a folder or a bucket.
+fn project_at(
+    config: &Path,
+    warehouse: tilannekuva_warehouse::Location,
+    inputs: &Path,
+) -> Result<Project> {
     let mut project = Project::load(
         config,
         &Overrides {
-            warehouse: Some(tilannekuva_warehouse::Location::Folder(
-                warehouse.to_path_buf(),
-            )),
+            warehouse: Some(warehouse),
             inputs: Some(inputs.to_path_buf()),
         },
     )?;
@@ -354,7 +366,17 @@ impl RunTimes {
 /// Loads every benchmark source from `inputs` into the warehouse at `warehouse` (which may
 /// already hold data) and publishes the tiles.
 pub async fn load_and_publish(config: &Path, warehouse: &Path, inputs: &Path) -> Result<RunTimes> {
-    let project = project(config, warehouse, inputs)?;
+    let location = tilannekuva_warehouse::Location::Folder(warehouse.to_path_buf());
+    load_and_publish_at(config, location, inputs).await
+}
+
+/// [`load_and_publish`] into a warehouse anywhere: a folder or a bucket.
+pub async fn load_and_publish_at(
+    config: &Path,
+    warehouse: tilannekuva_warehouse::Location,
+    inputs: &Path,
+) -> Result<RunTimes> {
+    let project = project_at(config, warehouse, inputs)?;
     let t = Instant::now();
     let (rows, _) = load_sources(&project, BENCH_SOURCES).await?;
     let load = t.elapsed().as_secs_f64();

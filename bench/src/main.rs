@@ -48,7 +48,7 @@ struct Args {
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "ingest,jsonl,tiles,incremental,serve"
+        default_value = "ingest,jsonl,tiles,incremental,serve,store"
     )]
     phases: Vec<String>,
     /// Seconds of load per API endpoint.
@@ -80,6 +80,23 @@ enum Internal {
         source: String,
         #[arg(long, default_value = "contacts")]
         table: String,
+    },
+    /// (internal) One load, publish and serving run on one warehouse location; prints JSON.
+    StoreOnce {
+        #[arg(long)]
+        config: PathBuf,
+        #[arg(long)]
+        inputs: PathBuf,
+        #[arg(long)]
+        warehouse: String,
+        #[arg(long)]
+        store: String,
+        #[arg(long)]
+        threads: usize,
+        #[arg(long)]
+        serve_seconds: f64,
+        #[arg(long)]
+        concurrency: usize,
     },
 }
 
@@ -116,6 +133,27 @@ fn real_main(args: Args) -> Result<ExitCode> {
             config, inputs, warehouse, source, table,
         ))?;
         println!("{}", serde_json::to_string(&run)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    if let Some(Internal::StoreOnce {
+        config,
+        inputs,
+        warehouse,
+        store,
+        threads,
+        serve_seconds,
+        concurrency,
+    }) = &args.command
+    {
+        let once = tilannekuva_bench::store::StoreOnce {
+            config: config.clone(),
+            inputs: inputs.clone(),
+            warehouse: warehouse.clone(),
+            threads: *threads,
+            serve_seconds: *serve_seconds,
+            concurrency: *concurrency,
+        };
+        println!("{}", serde_json::to_string(&once.run(store)?)?);
         return Ok(ExitCode::SUCCESS);
     }
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -450,7 +488,7 @@ fn real_main(args: Args) -> Result<ExitCode> {
     if phase("serve") {
         eprintln!("serving ...");
         report.serve = tilannekuva_bench::serve::bench_api(
-            &history_wh,
+            &tilannekuva_warehouse::Location::Folder(history_wh.clone()),
             args.threads,
             &[
                 "/api/v1/tiles",
@@ -460,6 +498,10 @@ fn real_main(args: Args) -> Result<ExitCode> {
             args.serve_seconds,
             args.concurrency,
         )?;
+    }
+
+    if phase("store") {
+        report.store = Some(store_phase(&args, &config, &ds.history, &dir, &work, runs)?);
     }
 
     let md = report.markdown();
@@ -475,4 +517,61 @@ fn real_main(args: Args) -> Result<ExitCode> {
 fn read_peer_values(path: &Path) -> Result<TileValues> {
     let raw: TileValues = serde_json::from_slice(&std::fs::read(path)?)?;
     Ok(raw)
+}
+
+/// Load, publish and serving on the local disk and on moto's S3 server, `runs` times each,
+/// alternating, every run into an empty warehouse in its own process.
+fn store_phase(
+    args: &Args,
+    config: &Path,
+    history: &Path,
+    dir: &Path,
+    work: &Path,
+    runs: usize,
+) -> Result<tilannekuva_bench::store::StoreReport> {
+    use tilannekuva_bench::store::{BUCKET, S3Server, StoreRun};
+    eprintln!("object storage: starting moto's S3 server ...");
+    let server = S3Server::start(&work.join("store-venv"))?;
+    let mut report = tilannekuva_bench::store::StoreReport {
+        moto: server.version.clone(),
+        ..Default::default()
+    };
+    let once = |store: &str, warehouse: &str, env: &[(&str, String)]| -> Result<StoreRun> {
+        let out = Command::new(std::env::current_exe()?)
+            .arg("store-once")
+            .arg("--config")
+            .arg(config)
+            .arg("--inputs")
+            .arg(history)
+            .args(["--warehouse", warehouse, "--store", store])
+            .args(["--threads", &args.threads.to_string()])
+            .args(["--serve-seconds", &args.serve_seconds.to_string()])
+            .args(["--concurrency", &args.concurrency.to_string()])
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+            .output()?;
+        if !out.status.success() {
+            bail!(
+                "store-once {store}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Ok(serde_json::from_slice(&out.stdout)?)
+    };
+    for run in 0..runs {
+        let local = dir.join("wh-store-local");
+        let _ = std::fs::remove_dir_all(&local);
+        let r = once("local", &local.display().to_string(), &[])?;
+        eprintln!(
+            "  run {run}: local load {:.3} s, publish {:.3} s",
+            r.load, r.publish
+        );
+        report.local.push(r);
+        let r = once("s3", &format!("s3://{BUCKET}/run-{run}"), &server.env())?;
+        eprintln!(
+            "  run {run}: s3 load {:.3} s, publish {:.3} s",
+            r.load, r.publish
+        );
+        report.s3.push(r);
+    }
+    Ok(report)
 }

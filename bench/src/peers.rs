@@ -77,7 +77,7 @@ impl Peers {
     }
 }
 
-fn run(cmd: &mut Command) -> Result<()> {
+pub(crate) fn run(cmd: &mut Command) -> Result<()> {
     let status = cmd.status().with_context(|| format!("{cmd:?}"))?;
     if !status.success() {
         bail!("{cmd:?} failed with {status}");

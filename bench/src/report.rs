@@ -185,6 +185,8 @@ pub struct Report {
     pub incremental: Option<IncrementalReport>,
     /// Serving.
     pub serve: Vec<ServeResult>,
+    /// The warehouse on an S3 server against the local disk.
+    pub store: Option<crate::store::StoreReport>,
     /// Phases that failed, with the error.
     pub failures: Vec<String>,
 }
@@ -473,10 +475,56 @@ impl Report {
             }
             let _ = writeln!(s);
         }
+        self.store_markdown(&mut s);
         for f in &self.failures {
             let _ = writeln!(s, "- not measured: {f}");
         }
         s
+    }
+
+    fn store_markdown(&self, s: &mut String) {
+        let Some(st) = &self.store else { return };
+        let (Some(local), Some(_)) = (st.local.first(), st.s3.first()) else {
+            return;
+        };
+        let _ = writeln!(
+            s,
+            "**Object storage**: the history ({} rows of the benchmark sources) loaded and every \
+             tile published into an empty warehouse, then the tile API served from it, on the \
+             local disk and on moto {}'s S3 API server on 127.0.0.1 (each run its own process; \
+             the desktop watches the log and serves the snapshot from memory).\n",
+            local.rows, st.moto
+        );
+        let _ = writeln!(s, "| measure | local disk | S3 server | S3 / local |");
+        let _ = writeln!(s, "|---|---:|---:|---:|");
+        let med = |runs: &[crate::store::StoreRun], f: &dyn Fn(&crate::store::StoreRun) -> f64| {
+            median(&runs.iter().map(f).collect::<Vec<_>>())
+        };
+        for (what, f) in [
+            (
+                "load, s",
+                &(|r: &crate::store::StoreRun| r.load) as &dyn Fn(&_) -> f64,
+            ),
+            ("publish, s", &|r: &crate::store::StoreRun| r.publish),
+        ] {
+            let (l, r) = (med(&st.local, f), med(&st.s3, f));
+            let _ = writeln!(s, "| {what} | {l:.3} | {r:.3} | {:.2} |", r / l);
+        }
+        for (i, path) in crate::store::SERVED.iter().enumerate() {
+            let rps = |r: &crate::store::StoreRun| r.serve.get(i).map_or(0.0, |x| x.throughput);
+            let p99 = |r: &crate::store::StoreRun| r.serve.get(i).map_or(0.0, |x| x.p99_ms);
+            let (l, r) = (med(&st.local, &rps), med(&st.s3, &rps));
+            let _ = writeln!(s, "| `{path}` req/s | {l:.0} | {r:.0} | {:.2} |", r / l);
+            let (l, r) = (med(&st.local, &p99), med(&st.s3, &p99));
+            let _ = writeln!(s, "| `{path}` p99 ms | {l:.2} | {r:.2} | {:.2} |", r / l);
+        }
+        let errors: u64 = st
+            .local
+            .iter()
+            .chain(&st.s3)
+            .flat_map(|r| r.serve.iter().map(|x| x.errors))
+            .sum();
+        let _ = writeln!(s, "\nAnswers other than 200: {errors}.\n");
     }
 }
 

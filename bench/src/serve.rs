@@ -2,18 +2,17 @@
 //! (a fixed number of connections, each sending its next request when the last one ends).
 
 use std::net::SocketAddr;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tilannekuva_desktop::{AppState, DesktopConfig, TokenConfig};
-use tilannekuva_warehouse::Warehouse;
+use tilannekuva_warehouse::{Location, StoreSettings, Warehouse};
 
 const TOKEN: &str = "bench-token-not-secret";
 
 /// Latency percentiles and throughput of one endpoint.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ServeResult {
     /// The path asked for.
     pub path: String,
@@ -40,14 +39,14 @@ pub struct ServeResult {
 /// Serves the warehouse's tiles on a loopback port on its own runtime (`threads` workers) and
 /// loads each of `paths` for `seconds` with `concurrency` connections.
 pub fn bench_api(
-    warehouse: &Path,
+    warehouse: &Location,
     threads: usize,
     paths: &[&str],
     seconds: f64,
     concurrency: usize,
 ) -> Result<Vec<ServeResult>> {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let wh = Warehouse::open_local(warehouse)?;
+    let wh = Warehouse::open(warehouse, &StoreSettings::default())?;
     let server_rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads.max(1))
         .enable_all()

@@ -95,7 +95,31 @@ fn harness_runs_our_engine_at_tiny_scale() {
         .sum();
     assert_eq!(from_log.rows, from_csv);
 
-    let served =
-        tilannekuva_bench::serve::bench_api(&history, 1, &["/api/v1/tiles"], 0.2, 2).unwrap();
+    let served = tilannekuva_bench::serve::bench_api(
+        &tilannekuva_warehouse::Location::Folder(history.clone()),
+        1,
+        &["/api/v1/tiles"],
+        0.2,
+        2,
+    )
+    .unwrap();
     assert!(served[0].ok > 0 && served[0].errors == 0, "{served:?}");
+
+    // The object storage phase's run, on a folder (the S3 server is not started here).
+    let store = tilannekuva_bench::store::StoreOnce {
+        config: config.clone(),
+        inputs: ds.history.clone(),
+        warehouse: dir.path().join("wh-store").display().to_string(),
+        threads: 1,
+        serve_seconds: 0.2,
+        concurrency: 2,
+    }
+    .run("local")
+    .unwrap();
+    assert_eq!(store.rows, h.rows);
+    assert_eq!(store.serve.len(), tilannekuva_bench::store::SERVED.len());
+    assert!(
+        store.serve.iter().all(|s| s.ok > 0 && s.errors == 0),
+        "{store:?}"
+    );
 }
