@@ -42,7 +42,7 @@ const ALLOWED_FORMATS: &str = "\"d.m.yyyy\", \"d.m.yyyy H:mm\", \"iso8601\", \
 /// | `epoch_seconds` | [`EpochSeconds`](Self::EpochSeconds) | `1742904300`, `1742904300.25` |
 /// | `epoch_millis` | [`EpochMillis`](Self::EpochMillis) | `1742904300250` |
 /// | `strftime:<pattern>` | [`Strftime`](Self::Strftime) | whatever the chrono pattern says |
-/// | `period_start` | [`PeriodStart`](Self::PeriodStart) | a year or a month as its first day: `2024` → 1.1.2024, `2024-03`, `3/2024`, `3.2024`, `2024M03` → 1.3.2024 |
+/// | `period_start` | [`PeriodStart`](Self::PeriodStart) | a year, a quarter or a month as its first day: `2024` → 1.1.2024, `2024-Q2`, `Q2/2024`, `Q2 2024` → 1.4.2024, `2024-03`, `3/2024`, `3.2024`, `2024M03` → 1.3.2024 |
 /// | `period_end` | [`PeriodEnd`](Self::PeriodEnd) | the same periods as their last day: `2024` → 31.12.2024, `2/2024` → 29.2.2024 |
 ///
 /// It serializes as that same string.
@@ -200,38 +200,67 @@ fn expected_for(fmt: &TimeFormat) -> String {
             format!("a date or time matching the pattern {pattern:?}")
         }
         TimeFormat::PeriodStart | TimeFormat::PeriodEnd => {
-            "a year or a month (e.g. 2024, 2024-03, 3/2024, 3.2024 or 2024M03)".to_owned()
+            "a year, a quarter or a month (e.g. 2024, 2024-Q2, Q2/2024, 2024-03, 3/2024, 3.2024 or 2024M03)"
+                .to_owned()
         }
     }
 }
 
-/// A year (`2024`) or a month (`2024-03`, `2024-3`, `2024/03`, `3/2024`, `03/2024`,
-/// `3.2024`, `2024M03`) as its first or last day.
+/// A year (`2024`), a quarter (`2024-Q2`, `2024Q2`, `2024 Q2`, `Q2/2024`, `Q2-2024`,
+/// `Q2 2024`, the `Q` in either case) or a month (`2024-03`, `2024-3`, `2024/03`,
+/// `3/2024`, `03/2024`, `3.2024`, `2024M03`) as its first or last day.
 fn parse_period(t: &str, last: bool) -> Option<NaiveDate> {
-    let (year, month) = if let Some(y) = digits(t, 4, 4) {
-        (y, None)
-    } else if let Some((y, m)) = t.split_once('M').or_else(|| t.split_once('-')) {
-        (digits(y, 4, 4)?, Some(digits(m, 1, 2)?))
-    } else if let Some((a, b)) = t.split_once('/').or_else(|| t.split_once('.')) {
-        match (digits(a, 4, 4), digits(b, 4, 4)) {
-            (Some(y), None) => (y, Some(digits(b, 1, 2)?)),
-            (None, Some(y)) => (y, Some(digits(a, 1, 2)?)),
-            _ => return None,
-        }
+    let (year, month, months) = if let Some(y) = digits(t, 4, 4) {
+        (y, 1, 12)
+    } else if let Some((y, q)) = quarter(t) {
+        (y, (q - 1) * 3 + 1, 3)
     } else {
-        return None;
+        let (y, m) = year_month(t)?;
+        (y, m, 1)
     };
-    let year = i32::try_from(year).ok()?;
-    let (first, months) = match month {
-        None => (NaiveDate::from_ymd_opt(year, 1, 1)?, 12),
-        Some(m) => (NaiveDate::from_ymd_opt(year, m, 1)?, 1),
-    };
+    let first = NaiveDate::from_ymd_opt(i32::try_from(year).ok()?, month, 1)?;
     if !last {
         return Some(first);
     }
     first
         .checked_add_months(chrono::Months::new(months))?
         .pred_opt()
+}
+
+/// A quarter as (year, 1..=4): the year on either side of `Q<n>`, separated by nothing,
+/// `-`, `/` or a space.
+fn quarter(t: &str) -> Option<(u32, u32)> {
+    let at = t.find(['Q', 'q'])?;
+    let (before, after) = (&t[..at], &t[at + 1..]);
+    let seps: &[char] = &['-', '/', ' '];
+    let (year, q) = if before.is_empty() {
+        // Q2/2024: the quarter digit, a separator, the year.
+        let q = after.get(..1)?;
+        let rest = after.get(1..)?;
+        let year = rest.strip_prefix(seps)?;
+        (year, q)
+    } else {
+        let year = before.strip_suffix(seps).unwrap_or(before);
+        (year, after)
+    };
+    let q = digits(q, 1, 1)?;
+    (1..=4).contains(&q).then_some(())?;
+    Some((digits(year, 4, 4)?, q))
+}
+
+/// A month as (year, month).
+fn year_month(t: &str) -> Option<(u32, u32)> {
+    if let Some((y, m)) = t.split_once('M').or_else(|| t.split_once('-')) {
+        Some((digits(y, 4, 4)?, digits(m, 1, 2)?))
+    } else if let Some((a, b)) = t.split_once('/').or_else(|| t.split_once('.')) {
+        match (digits(a, 4, 4), digits(b, 4, 4)) {
+            (Some(y), None) => Some((y, digits(b, 1, 2)?)),
+            (None, Some(y)) => Some((y, digits(a, 1, 2)?)),
+            _ => None,
+        }
+    } else {
+        None
+    }
 }
 
 /// The number made of exactly `min..=max` ASCII digits, or `None`.
@@ -674,6 +703,12 @@ mod tests {
             ("04/2024", d(2024, 4, 1), d(2024, 4, 30)),
             ("12.2025", d(2025, 12, 1), d(2025, 12, 31)),
             ("2024M11", d(2024, 11, 1), d(2024, 11, 30)),
+            ("2025-Q2", d(2025, 4, 1), d(2025, 6, 30)),
+            ("2025Q1", d(2025, 1, 1), d(2025, 3, 31)),
+            ("2025 Q4", d(2025, 10, 1), d(2025, 12, 31)),
+            ("Q3/2025", d(2025, 7, 1), d(2025, 9, 30)),
+            ("q3 2025", d(2025, 7, 1), d(2025, 9, 30)),
+            ("Q1-2024", d(2024, 1, 1), d(2024, 3, 31)),
             (" 1987 ", d(1987, 1, 1), d(1987, 12, 31)),
         ] {
             assert_eq!(
@@ -691,9 +726,14 @@ mod tests {
             "maaliskuu 2024",
             "",
             "20245",
+            "2025-Q5",
+            "Q0/2025",
+            "Q2/25",
+            "Q22025",
+            "2025-Q",
         ] {
             let err = parse(bad, "period_end").unwrap_err().to_string();
-            assert!(err.contains("a year or a month"), "{bad}: {err}");
+            assert!(err.contains("a year, a quarter or a month"), "{bad}: {err}");
         }
         assert_eq!(
             "period_end".parse::<TimeFormat>().unwrap().to_string(),

@@ -6,11 +6,12 @@
 
 use chrono::{Datelike, NaiveDate};
 use regex::Regex;
+use tilannekuva_conventions::datetime::{Parsed, TimeFormat, parse_time};
 use tilannekuva_warehouse::Covered;
 
 /// A compiled `covered_range_from_name` pattern. It names its parts with groups: `month`
-/// (`2025-06`, `202506`, `06-2025`), `year` (`2025`), or `from` and `to` (days as
-/// `2025-06-01`, `20250601` or `1.6.2025`).
+/// (`2025-06`, `202506`, `06-2025`), `quarter` (`2025-Q2`, `Q2/2025`, `2025Q2`), `year`
+/// (`2025`), or `from` and `to` (days as `2025-06-01`, `20250601` or `1.6.2025`).
 #[derive(Debug, Clone)]
 pub struct NamePattern {
     regex: Regex,
@@ -22,11 +23,16 @@ impl NamePattern {
         let regex = Regex::new(pattern).map_err(|e| format!("not a regular expression: {e}"))?;
         let names: Vec<&str> = regex.capture_names().flatten().collect();
         let has = |n: &str| names.contains(&n);
-        let shapes = [has("month"), has("year"), has("from") && has("to")];
+        let shapes = [
+            has("month"),
+            has("quarter"),
+            has("year"),
+            has("from") && has("to"),
+        ];
         if shapes.iter().filter(|s| **s).count() != 1 || (has("from") != has("to")) {
             return Err(format!(
-                "`{pattern}` must name exactly one of: a group `month`, a group `year`, or \
-                 groups `from` and `to`, as in `(?P<month>\\d{{4}}-\\d{{2}})`"
+                "`{pattern}` must name exactly one of: a group `month`, a group `quarter`, a \
+                 group `year`, or groups `from` and `to`, as in `(?P<month>\\d{{4}}-\\d{{2}})`"
             ));
         }
         Ok(Self { regex })
@@ -47,6 +53,17 @@ impl NamePattern {
                 from: first,
                 to: last_of_month(first),
             });
+        }
+        if let Some(q) = part("quarter") {
+            let day = |format: TimeFormat| match parse_time(q, &format) {
+                Ok(Parsed::Date(d)) if q.contains(['Q', 'q']) => Some(d),
+                _ => None,
+            };
+            let (Some(from), Some(to)) = (day(TimeFormat::PeriodStart), day(TimeFormat::PeriodEnd))
+            else {
+                return Err(bad("quarter (YYYY-Qn)", q));
+            };
+            return Ok(Covered { from, to });
         }
         if let Some(y) = part("year") {
             let first = y
@@ -121,6 +138,23 @@ mod tests {
         let p = NamePattern::compile(r"raportti_(?P<month>\d{2}\.\d{4})").unwrap();
         let c = p.covered("raportti_12.2025.xlsx").unwrap();
         assert_eq!((c.from, c.to), (d("2025-12-01"), d("2025-12-31")));
+    }
+
+    #[test]
+    fn a_quarter_in_the_name_covers_its_three_months() {
+        let p = NamePattern::compile(r"_(?P<quarter>\d{4}-?Q\d)\.csv$").unwrap();
+        let c = p.covered("okr_avaintulokset_2025-Q2.csv").unwrap();
+        assert_eq!((c.from, c.to), (d("2025-04-01"), d("2025-06-30")));
+        let c = p.covered("okr_avaintulokset_2025Q4.csv").unwrap();
+        assert_eq!((c.from, c.to), (d("2025-10-01"), d("2025-12-31")));
+        let err = p.covered("okr_avaintulokset_2025-Q5.csv").unwrap_err();
+        assert!(
+            err.contains("`2025-Q5`") && err.contains("not a quarter"),
+            "{err}"
+        );
+        // A month is not a quarter.
+        let p = NamePattern::compile(r"_(?P<quarter>[\d-]+)\.csv$").unwrap();
+        assert!(p.covered("x_2025-06.csv").is_err());
     }
 
     #[test]
