@@ -28,7 +28,9 @@
 //! resolution ≈ 85 %, NPS 72.1 / 74.9 / 85.9 / 86.1 by quarter 2024, coverage of round-the-clock
 //! service housing ≈ 7.14 % of residents 75+ at the end of 2024, rescue response-time
 //! compliance 71 / 73 / 87 / 83 %, EMS non-conveyance of non-urgent tasks 46 / 47 / 54 / 41 %,
-//! digital share of primary-care contacts ≈ 3.1–3.4 %. Each family's module documents its model.
+//! digital share of primary-care contacts ≈ 3.1–3.4 %; the OKR tracker at the interim report's
+//! 2025 counts (5 goals, 210 key results, 717 tasks; 85 % of key results progressing at Q2).
+//! Each family's module documents its model.
 //!
 //! # Time
 //!
@@ -51,6 +53,7 @@ pub mod chat;
 pub mod coverage;
 pub mod ems;
 pub mod feedback;
+pub mod okr;
 mod personal;
 mod random;
 pub mod rescue;
@@ -67,6 +70,7 @@ pub use chat::ChatTruth;
 pub use coverage::{CareClientTruth, SotkanetTruth};
 pub use ems::EmsTruth;
 pub use feedback::FeedbackTruth;
+pub use okr::{KeyResultTruth, TaskTruth};
 pub use rescue::RescueTruth;
 pub use scale::{BENCH_SOURCES, BenchSize};
 pub use visits::VisitTruth;
@@ -84,6 +88,8 @@ pub const SOURCES: &[&str] = &[
     "rescue_pronto",
     "ems_tasks",
     "primary_care_visits",
+    "okr_key_results",
+    "okr_tasks",
 ];
 
 /// What to generate.
@@ -157,6 +163,10 @@ pub struct Truth {
     pub ems: Vec<EmsTruth>,
     /// Monthly visit counts from `primary_care_visits`.
     pub visits: Vec<VisitTruth>,
+    /// Key result ratings from `okr_key_results`.
+    pub key_results: Vec<KeyResultTruth>,
+    /// Task states from `okr_tasks`.
+    pub tasks: Vec<TaskTruth>,
 }
 
 /// Why generation failed.
@@ -229,6 +239,8 @@ pub fn generate_sources(dir: &Path, cfg: &SampleConfig, sources: &[&str]) -> Res
             rescue::PRONTO => rescue::generate(&ctx, &mut truth.rescue)?,
             ems::EMS => ems::generate(&ctx, &mut truth.ems)?,
             visits::VISITS => visits::generate(&ctx, &mut truth.visits)?,
+            okr::KEY_RESULTS => okr::generate_key_results(&ctx, &mut truth.key_results)?,
+            okr::TASKS => okr::generate_tasks(&ctx, &mut truth.tasks)?,
             other => unreachable!("source {other} listed in SOURCES but not dispatched"),
         };
         generated.files.extend(files);

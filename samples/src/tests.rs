@@ -211,7 +211,8 @@ fn files_headers_and_names() {
             (visits::HEADER, "avosairaanhoito_2024-03.csv"),
         ),
     ]);
-    for source in SOURCES {
+    // The OKR tracker starts in 2025 (see `okr_exports_have_the_interim_reports_counts`).
+    for source in SOURCES.iter().filter(|s| !okr::SOURCES.contains(s)) {
         let (header, name) = expected[source];
         let files = files_of(&generated, source);
         let monthly = if *source == "sotkanet" { 1 } else { 12 };
@@ -352,7 +353,7 @@ fn planted_bad_rows_match_truth() {
             _ => t.visits.iter().filter(|v| !v.valid).count(),
         }
     };
-    for source in SOURCES {
+    for source in SOURCES.iter().filter(|s| !okr::SOURCES.contains(s)) {
         let planted = invalid(source);
         assert_eq!(rejected_rows(&generated, source), planted, "{source}");
         if !matches!(
@@ -663,4 +664,93 @@ fn plausible_at_full_scale() {
         let share = digital as f64 / all as f64 * 100.0;
         assert!((3.0..=3.5).contains(&share), "Q{q}: {share}");
     }
+}
+
+#[test]
+fn okr_exports_have_the_interim_reports_counts() {
+    let cfg = small(
+        NaiveDate::from_ymd_opt(2025, 1, 1).unwrap(),
+        NaiveDate::from_ymd_opt(2026, 2, 28).unwrap(),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let generated = generate_sources(dir.path(), &cfg, okr::SOURCES).unwrap();
+    let t = &generated.truth;
+    // Four quarters of 2025 (Q4 rated on 20.2.2026; 2026-Q1 on 20.5.2026, after the period).
+    let names: Vec<String> = files_of(&generated, okr::KEY_RESULTS)
+        .iter()
+        .map(|f| f.path.file_name().unwrap().to_string_lossy().to_string())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "okr_avaintulokset_2025-Q1.csv",
+            "okr_avaintulokset_2025-Q2.csv",
+            "okr_avaintulokset_2025-Q3.csv",
+            "okr_avaintulokset_2025-Q4.csv"
+        ]
+    );
+    for (q, counts) in okr::RATINGS.iter().enumerate() {
+        let end = okr::quarter_end(2025, q as u32 + 1);
+        let rows: Vec<_> = t
+            .key_results
+            .iter()
+            .filter(|k| k.quarter_end == end)
+            .collect();
+        let counted: Vec<_> = rows.iter().filter(|k| k.counted).collect();
+        assert_eq!(counted.len(), 210, "Q{}", q + 1);
+        for (r, n) in counts.iter().enumerate() {
+            assert_eq!(counted.iter().filter(|k| k.rating == r).count(), *n);
+        }
+        // Q2 also lists the four replaced key results with their June ratings.
+        assert_eq!(rows.len(), if q == 1 { 214 } else { 210 }, "Q{}", q + 1);
+        let replacements = counted.iter().filter(|k| k.replaces.is_some()).count();
+        assert_eq!(replacements, if q == 0 { 0 } else { okr::CHANGED.len() });
+    }
+    // Q2: 85 % progressing, none not progressing, as the interim report says.
+    assert_eq!(okr::RATINGS[1], [179, 31, 0]);
+    assert!((179.0_f64 / 210.0 - 0.85).abs() < 0.005);
+    // Tasks: 717 a quarter; 54 % in progress, 35 % done, 11 % not started at Q2; a task
+    // never goes back.
+    for (q, [done, in_progress]) in okr::TASK_STATES.iter().enumerate() {
+        let end = okr::quarter_end(2025, q as u32 + 1);
+        let states: Vec<usize> = t
+            .tasks
+            .iter()
+            .filter(|k| k.quarter_end == end)
+            .map(|k| k.state)
+            .collect();
+        assert_eq!(states.len(), okr::TASK_COUNT);
+        assert_eq!(states.iter().filter(|s| **s == 0).count(), *done);
+        assert_eq!(states.iter().filter(|s| **s == 1).count(), *in_progress);
+    }
+    let share = |n: usize| (100.0 * n as f64 / 717.0).round();
+    assert_eq!((share(387), share(251), share(79)), (54.0, 35.0, 11.0));
+    for task in t
+        .tasks
+        .iter()
+        .filter(|k| k.quarter_end == okr::quarter_end(2025, 1))
+    {
+        let later: Vec<usize> = t
+            .tasks
+            .iter()
+            .filter(|k| k.task_id == task.task_id)
+            .map(|k| k.state)
+            .collect();
+        // 0 = done, 1 = in progress, 2 = not started: never up again.
+        assert!(
+            later.windows(2).all(|w| w[1] <= w[0]),
+            "{}: {later:?}",
+            task.task_id
+        );
+    }
+    // The file as the tracker writes it: BOM, `;`, CRLF, the quarter as `Q2/2025`.
+    let bytes = std::fs::read(
+        dir.path()
+            .join("okr_key_results/okr_avaintulokset_2025-Q2.csv"),
+    )
+    .unwrap();
+    assert!(bytes.starts_with(b"\xEF\xBB\xBFKvartaali;Sitova tavoite ID;"));
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(text.contains("\r\nQ2/2025;"));
+    assert!(text.contains("KUN-03-b") && text.contains(okr::DECISION));
 }

@@ -15,6 +15,7 @@ mod deploy;
 mod docs;
 mod formats;
 mod object_storage;
+mod okr;
 mod reload;
 mod report;
 mod retention;

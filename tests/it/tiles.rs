@@ -144,7 +144,7 @@ fn check_passes_with_every_tile() {
     let out = run_ok(&["check"]);
     let text =
         String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-    assert!(text.contains("11 tiles"), "{text}");
+    assert!(text.contains("13 tiles"), "{text}");
 }
 
 #[test]

@@ -59,10 +59,7 @@ impl RowPlan {
                 Some(v) => Ok(v.clone()),
                 None => {
                     let allowed: Vec<&str> = map.keys().map(String::as_str).collect();
-                    Err(format!(
-                        "an unknown code; known codes are {}",
-                        allowed.join(", ")
-                    ))
+                    Err(format!("one of the known codes ({})", allowed.join(", ")))
                 }
             },
             Reading::Lookup {
@@ -72,7 +69,7 @@ impl RowPlan {
             } => match values.get(text).or(default.as_ref()) {
                 Some(v) => Ok(v.clone()),
                 None => Err(format!(
-                    "an unknown code: not in lookup `{lookup}` (config/lookups/{lookup}.toml)"
+                    "a code of the lookup `{lookup}` (config/lookups/{lookup}.toml)"
                 )),
             },
             Reading::Contains { item, separator } => Ok(Value::Bool(
