@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use tilannekuva_tiles::Grain;
-use tilannekuva_tiles::report::{Lang, ReportOptions};
+use tilannekuva_tiles::report::{Lang, ReportOptions, checkins_at};
 
 use crate::project::Project;
 
@@ -37,6 +37,7 @@ pub async fn write(project: &Project, req: &ReportRequest) -> Result<Vec<PathBuf
         lang: req.lang,
         grain: req.grain,
         pin: record.pin.as_ref().map(|p| (p.label.clone(), p.pinned_at)),
+        checkins: checkins_at(&manifest, record),
         stylesheet: None,
     };
     let html = tilannekuva_tiles::report::html(&doc, &options);

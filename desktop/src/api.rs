@@ -252,7 +252,13 @@ fn series_point(f: &PeriodFigure) -> Value {
     json!({ "period": f.period, "value": f.value, "status": f.status, "complete": f.complete })
 }
 
-fn tile_summary(state: &AppState, doc: &TilesDoc, t: &Tile, q: &TileQuery) -> Value {
+fn tile_summary(
+    state: &AppState,
+    doc: &TilesDoc,
+    manifest: &Manifest,
+    t: &Tile,
+    q: &TileQuery,
+) -> Value {
     let f = figure(t, q);
     let g = grain_of(q);
     let series: Vec<Value> = t
@@ -288,6 +294,12 @@ fn tile_summary(state: &AppState, doc: &TilesDoc, t: &Tile, q: &TileQuery) -> Va
         "figure": figure,
         "series": series,
         "notices": notices(state, doc, t, f),
+        "checkin": crate::checkins::latest(
+            manifest,
+            &t.meta.id,
+            f.map(|f| f.period.as_str()),
+            q.as_of.unwrap_or_else(Utc::now),
+        ),
     })
 }
 
@@ -400,7 +412,7 @@ pub(crate) async fn tiles(
     q: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let q = parse_query(q)?;
-    let (doc, _) = load(&state, q.as_of).await?;
+    let (doc, manifest) = load(&state, q.as_of).await?;
     check_filters(&doc, &q, &who)?;
     let tiles = selected(&doc, &q, &who);
     let g = grain_of(&q);
@@ -411,7 +423,10 @@ pub(crate) async fn tiles(
         "periods": periods_of(&tiles, g),
         "strategy": doc.strategy,
         "access": { "name": who.name, "sectors": who.sectors },
-        "tiles": tiles.iter().map(|t| tile_summary(&state, &doc, t, &q)).collect::<Vec<_>>(),
+        "tiles": tiles
+            .iter()
+            .map(|t| tile_summary(&state, &doc, &manifest, t, &q))
+            .collect::<Vec<_>>(),
     });
     json_answer(&headers, &doc, "tiles", &q, &who, &body)
 }
@@ -453,6 +468,7 @@ pub(crate) async fn tile(
         "figure": f,
         "notices": notices(&state, &doc, t, f),
         "source_status": ledger,
+        "checkins": crate::checkins::of_tile(&manifest, t, q.as_of.unwrap_or_else(Utc::now), &who),
     });
     json_answer(&headers, &doc, &format!("tile/{id}"), &q, &who, &body)
 }

@@ -21,6 +21,8 @@ pub struct Principal {
     pub name: String,
     /// Sectors it may see; `None`: every sector.
     pub sectors: Option<Vec<String>>,
+    /// Whether it may write check-ins (for the sectors it may see).
+    pub write: bool,
 }
 
 impl Principal {
@@ -31,11 +33,21 @@ impl Principal {
             .is_none_or(|s| s.iter().any(|x| x == sector))
     }
 
+    /// Whether check-ins on `sector`'s goals and tiles may be written.
+    pub fn may_write(&self, sector: &str) -> bool {
+        self.write && self.may_see(sector)
+    }
+
     /// A stable description of the scope, for cache keys.
     pub(crate) fn scope(&self) -> String {
-        match &self.sectors {
+        let sectors = match &self.sectors {
             None => "*".into(),
             Some(s) => s.join(","),
+        };
+        if self.write {
+            format!("{sectors}+write")
+        } else {
+            sectors
         }
     }
 
@@ -43,6 +55,7 @@ impl Principal {
         Self {
             name: t.name.clone(),
             sectors: (!t.sectors.is_empty()).then(|| t.sectors.clone()),
+            write: t.scopes.contains(&crate::Scope::Write),
         }
     }
 }

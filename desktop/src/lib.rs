@@ -30,6 +30,7 @@
 
 mod api;
 mod auth;
+mod checkins;
 mod error;
 mod limit;
 mod metrics;
@@ -72,16 +73,43 @@ pub struct TokenConfig {
     /// Sector ids the token may see; empty: every sector.
     #[serde(default)]
     pub sectors: Vec<String>,
+    /// What the token may do: `read` (always), and `write` for an owner who writes
+    /// check-ins on the goals and tiles of the token's sectors.
+    #[serde(default = "read_only")]
+    pub scopes: Vec<Scope>,
+}
+
+/// A token's permission.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scope {
+    /// Read the tiles, the status and the reports.
+    Read,
+    /// Also write check-ins for the token's sectors.
+    Write,
+}
+
+fn read_only() -> Vec<Scope> {
+    vec![Scope::Read]
 }
 
 impl TokenConfig {
-    /// A token entry from the token itself (hashed here; the token is not kept).
+    /// A read-only token entry from the token itself (hashed here; the token is not kept).
     pub fn from_secret(name: impl Into<String>, token: &str, sectors: Vec<String>) -> Self {
         Self {
             name: name.into(),
             sha256: Self::hash(token),
             sectors,
+            scopes: read_only(),
         }
+    }
+
+    /// The same token, also allowed to write check-ins for its sectors.
+    pub fn with_write(mut self) -> Self {
+        if !self.scopes.contains(&Scope::Write) {
+            self.scopes.push(Scope::Write);
+        }
+        self
     }
 
     /// The entry of `tokens` whose hash matches the `presented` token; every entry is
@@ -443,6 +471,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/tiles/{id}", get(api::tile))
         .route("/api/v1/status", get(api::status))
         .route("/api/v1/reports", get(reports::list))
+        .route("/api/v1/checkins", post(checkins::write))
         .route("/reports", get(reports::page))
         .route("/reports/view", get(reports::view))
         .route("/api/v1/openapi.json", get(api::openapi));

@@ -140,6 +140,7 @@ pub(crate) async fn view(
         lang,
         grain,
         pin: record.pin.as_ref().map(|p| (p.label.clone(), p.pinned_at)),
+        checkins: report::checkins_at(&manifest, record),
         stylesheet: Some(STYLESHEET.into()),
     };
     let mut r = Html(report::html(&doc, &options)).into_response();

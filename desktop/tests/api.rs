@@ -961,3 +961,178 @@ async fn a_pinned_snapshot_is_listed_and_served_as_its_board_report() {
     let (s, _, _) = send(&state, get("/api/v1/reports", None)).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
 }
+
+fn post_json(uri: &str, token: &str, body: Value) -> Request<Body> {
+    Request::post(uri)
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn an_owner_writes_check_ins_that_supersede_and_show_as_of_their_time() {
+    const OWNER: &str = "terveys-owner-token-00112233";
+    let (_dir, wh) = common::warehouse().await;
+    let mut config = common::config();
+    config.tokens.push(
+        tilannekuva_desktop::TokenConfig::from_secret(
+            "terveysjohtaja",
+            OWNER,
+            vec!["terveys".into()],
+        )
+        .with_write(),
+    );
+    let state = AppState::new(wh, config);
+    let checkin = |text: &str| serde_json::json!({ "tile": "nps", "period": "2025-Q4", "rating": "attention", "text": text });
+
+    // Reading tokens may not write; an owner writes only for its sectors' tiles.
+    let (s, _, b) = send(&state, post_json("/api/v1/checkins", ADMIN, checkin("x"))).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    assert_eq!(code(&b), "no_write_scope");
+    let (s, _, b) = send(&state, post_json("/api/v1/checkins", HEALTH, checkin("x"))).await;
+    assert_eq!(
+        (s, code(&b)),
+        (StatusCode::FORBIDDEN, "no_write_scope".into())
+    );
+    let other = serde_json::json!({ "tile": "response_time", "period": "2025-Q4", "rating": "progressing", "text": "x" });
+    let (s, _, b) = send(&state, post_json("/api/v1/checkins", OWNER, other)).await;
+    assert_eq!(
+        (s, code(&b)),
+        (StatusCode::FORBIDDEN, "forbidden_sector".into())
+    );
+    // Bad requests say what is wrong.
+    let bad_period = serde_json::json!({ "tile": "nps", "period": "2031-Q1", "rating": "attention", "text": "x" });
+    let (s, _, b) = send(&state, post_json("/api/v1/checkins", OWNER, bad_period)).await;
+    assert_eq!(
+        (s, code(&b)),
+        (StatusCode::BAD_REQUEST, "unknown_period".into())
+    );
+    let bad_rating =
+        serde_json::json!({ "tile": "nps", "period": "2025-Q4", "rating": "great", "text": "x" });
+    let (s, _, b) = send(&state, post_json("/api/v1/checkins", OWNER, bad_rating)).await;
+    assert_eq!(
+        (s, code(&b)),
+        (StatusCode::BAD_REQUEST, "bad_check_in".into())
+    );
+    let (s, _, b) = send(&state, post_json("/api/v1/checkins", OWNER, checkin("   "))).await;
+    assert_eq!(
+        (s, code(&b)),
+        (StatusCode::BAD_REQUEST, "bad_check_in".into())
+    );
+    let (s, _, _) = send(
+        &state,
+        Request::post("/api/v1/checkins")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(checkin("x").to_string()))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+
+    // The owner writes, then writes again: the second supersedes the first, both kept.
+    let (s, _, b) = send(
+        &state,
+        post_json(
+            "/api/v1/checkins",
+            OWNER,
+            checkin("Vastaajia oli vähän; selvitämme syyn."),
+        ),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{}", String::from_utf8_lossy(&b));
+    let first = json(&b);
+    assert_eq!(first["author"], "terveysjohtaja");
+    assert_eq!(first["sector"], "terveys");
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let between = chrono::Utc::now();
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let (s, _, b) = send(
+        &state,
+        post_json(
+            "/api/v1/checkins",
+            OWNER,
+            checkin("Syy löytyi: kysely lähti vain tekstiviestinä."),
+        ),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED);
+    assert_eq!(json(&b)["supersedes"], first["id"]);
+
+    let (_, _, b) = send(&state, get("/api/v1/tiles/nps?grain=quarter", Some(OWNER))).await;
+    let v = json(&b);
+    let c = &v["checkins"];
+    assert_eq!(c["may_write"], true);
+    assert_eq!(c["in_force"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        c["in_force"][0]["text"],
+        "Syy löytyi: kysely lähti vain tekstiviestinä."
+    );
+    assert_eq!(c["history"].as_array().unwrap().len(), 2);
+    // A reader sees the words but may not write.
+    let (_, _, b) = send(&state, get("/api/v1/tiles/nps?grain=quarter", Some(HEALTH))).await;
+    assert_eq!(json(&b)["checkins"]["may_write"], false);
+    // As of a moment between the two, the first words.
+    let (_, _, b) = send(
+        &state,
+        get(
+            &format!(
+                "/api/v1/tiles/nps?grain=quarter&as_of={}",
+                between.to_rfc3339().replace('+', "%2B")
+            ),
+            Some(HEALTH),
+        ),
+    )
+    .await;
+    let then = json(&b);
+    assert_eq!(
+        then["checkins"]["in_force"][0]["text"],
+        "Vastaajia oli vähän; selvitämme syyn."
+    );
+    assert_eq!(then["checkins"]["history"].as_array().unwrap().len(), 1);
+    // The overview shows an excerpt of the one in force.
+    let (_, _, b) = send(&state, get("/api/v1/tiles?grain=quarter", Some(ADMIN))).await;
+    let list = json(&b);
+    let nps = list["tiles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["id"] == "nps")
+        .unwrap();
+    assert_eq!(
+        nps["checkin"]["excerpt"],
+        "Syy löytyi: kysely lähti vain tekstiviestinä."
+    );
+    assert_eq!(nps["checkin"]["period"], "2025-Q4");
+    // Stored in the warehouse: a new process reading it sees both versions.
+    let m = state.warehouse().manifest().await.unwrap();
+    assert_eq!(m.checkins.len(), 2);
+
+    // The board report of a pinned snapshot carries the words in force when it was pinned,
+    // and keeps them when the owner writes again.
+    state
+        .warehouse()
+        .pin_snapshot("20260201T080000000Z-new000", "Hallitus 1.3.2026")
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let (s, _, _) = send(
+        &state,
+        post_json("/api/v1/checkins", OWNER, checkin("Kolmas versio.")),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let (s, _, b) = send(
+        &state,
+        get(
+            "/reports/view?snapshot=Hallitus+1.3.2026&lang=fi",
+            Some(ADMIN),
+        ),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let report = String::from_utf8(b).unwrap();
+    assert!(report.contains("Omistajan arvio"), "{report}");
+    assert!(report.contains("Syy löytyi: kysely lähti vain tekstiviestinä."));
+    assert!(!report.contains("Kolmas versio."), "written after the pin");
+}

@@ -171,6 +171,18 @@ fn the_desktop_in_chromium_shows_the_api_values_and_works_with_the_keyboard() {
         "document.querySelector('.tile[data-id=nps] .badge').textContent",
     );
     assert!(badge.contains("Osittain tavoitteessa"), "{badge}");
+    // "Latest" in the period picker names the periods the tiles show, not the newest begun.
+    let mut displayed: Vec<String> = api["tiles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t["figure"]["period"].as_str().map(str::to_string))
+        .collect();
+    displayed.sort();
+    displayed.dedup();
+    displayed.reverse();
+    let latest = eval_string(&tab, "document.querySelector('#period option').textContent");
+    assert_eq!(latest, format!("Viimeisin ({})", displayed.join(", ")));
 
     let shots = std::env::temp_dir().join("tilannekuva-desktop-screenshots");
     std::fs::create_dir_all(&shots).unwrap();

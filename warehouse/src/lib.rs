@@ -18,6 +18,7 @@
 //! loads atomic and idempotent. The store is a local folder or a bucket; see [`location`].
 
 pub mod catalog;
+pub mod checkins;
 pub mod error;
 pub mod location;
 pub mod log;
@@ -34,6 +35,7 @@ use bytes::Bytes;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
 
+pub use checkins::{CheckIn, CheckInRating, NewCheckIn};
 pub use error::{Error, Result};
 pub use location::{Location, StoreSettings};
 pub use manifest::{

@@ -37,6 +37,10 @@ pub struct Manifest {
     /// Incremental fetch cursors by source name (for example the last `start_time`).
     #[serde(default)]
     pub cursors: BTreeMap<String, serde_json::Value>,
+    /// Owners' check-ins, in the order written; none is ever removed (see
+    /// [`crate::checkins`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checkins: Vec<crate::checkins::CheckIn>,
 }
 
 /// The files that make up one table.

@@ -30,6 +30,10 @@ const I18N = {
     open: "Avaa erittely", loading: "Ladataan…", error: "Tietojen haku epäonnistui", lastLoad: "Viimeisin lataus",
     dims: { service: "Palvelu", channel: "Kanava", sector: "Toimiala", risk_class: "Riskiluokka", unit: "Yksikkö" },
     pipeline: "Ajohistoria", trend: "Kehitys", periods: "jaksoa", minN: "Vähimmäis-n", pp: "%-yks.",
+    checkins: "Omistajan arvio", noCheckin: "Jaksolle ei ole vielä arviota.", checkinHistory: "Aiemmat versiot",
+    checkinWrite: "Kirjoita arvio jaksolle", checkinText: "Arvio", checkinRating: "Eteneminen", checkinSave: "Tallenna arvio",
+    checkinSaved: "Arvio tallennettu.", by: "kirjoittanut",
+    ratings: { progressing: "Etenee", attention: "Huomioitavaa", not_progressing: "Ei etene" },
   },
   sv: {
     skip: "Gå till mätarna", subtitle: "Ledningens skrivbord", logout: "Logga ut", reports: "Rapporter",
@@ -59,6 +63,10 @@ const I18N = {
     open: "Öppna fördelningen", loading: "Laddar…", error: "Hämtningen misslyckades", lastLoad: "Senaste laddning",
     dims: { service: "Tjänst", channel: "Kanal", sector: "Sektor", risk_class: "Riskklass", unit: "Enhet" },
     pipeline: "Körhistorik", trend: "Utveckling", periods: "perioder", minN: "Minsta n", pp: "procentenh.",
+    checkins: "Ägarens bedömning", noCheckin: "Ingen bedömning för perioden ännu.", checkinHistory: "Tidigare versioner",
+    checkinWrite: "Skriv en bedömning för perioden", checkinText: "Bedömning", checkinRating: "Framsteg", checkinSave: "Spara bedömningen",
+    checkinSaved: "Bedömningen sparad.", by: "skriven av",
+    ratings: { progressing: "Framskrider", attention: "Kräver uppmärksamhet", not_progressing: "Framskrider inte" },
   },
   en: {
     skip: "Skip to the indicators", subtitle: "Leadership desktop", logout: "Sign out", reports: "Reports",
@@ -88,13 +96,17 @@ const I18N = {
     open: "Open the breakdown", loading: "Loading…", error: "Could not fetch the data", lastLoad: "Last load",
     dims: { service: "Service", channel: "Channel", sector: "Sector", risk_class: "Risk class", unit: "Unit" },
     pipeline: "Run history", trend: "Trend", periods: "periods", minN: "Minimum n", pp: "pp",
+    checkins: "Owner's assessment", noCheckin: "No assessment for the period yet.", checkinHistory: "Earlier versions",
+    checkinWrite: "Write an assessment for the period", checkinText: "Assessment", checkinRating: "Progress", checkinSave: "Save the assessment",
+    checkinSaved: "Assessment saved.", by: "by",
+    ratings: { progressing: "Progressing", attention: "Needs attention", not_progressing: "Not progressing" },
   },
 };
 const SYMBOL = { green: "●", yellow: "▲", red: "■", grey: "○", none: "·" };
 
 const state = {
   lang: localStorage.getItem("tk-lang") || "fi",
-  grain: "quarter", period: "", asOf: "",
+  grain: "quarter", period: "", asOf: "", latestShown: null,
   list: null, status: null, opener: null,
 };
 
@@ -175,6 +187,17 @@ async function api(path) {
   if (!r.ok) throw new Error(body && body.error ? body.error.message : `HTTP ${r.status}`);
   return body;
 }
+async function postJson(path, body) {
+  const r = await fetch(path, {
+    method: "POST", credentials: "same-origin",
+    headers: { Accept: "application/json", "Content-Type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  if (r.status === 401) { window.location.href = "/login"; throw new Error("unauthorized"); }
+  const answer = await r.json().catch(() => null);
+  if (!r.ok) throw new Error(answer && answer.error ? answer.error.message : `HTTP ${r.status}`);
+  return answer;
+}
 function query(extra) {
   const p = new URLSearchParams();
   p.set("grain", state.grain);
@@ -237,7 +260,9 @@ function tileButton(tile, row, col) {
   el("span", { class: "tile-row" }, statusBadge(status), el("span", { class: "tile-change" }, change)),
   sparkline(tile.series || [], tile, f ? f.target : null),
   el("span", { class: "tile-meta" }, meta),
-  notices);
+  notices,
+  tile.checkin ? el("span", { class: "tile-checkin" },
+    `${t().ratings[tile.checkin.rating] || ""}: “${tile.checkin.excerpt}” (${tile.checkin.period})`) : null);
   b.addEventListener("click", () => openDetail(tile.id, b));
   return b;
 }
@@ -289,7 +314,13 @@ function renderGrid() {
 function renderControls() {
   const data = state.list;
   const period = $("#period");
-  const opts = [el("option", { value: "" }, `${t().latest}${data && data.periods.length ? ` (${data.periods[0]})` : ""}`)];
+  // "Latest" names the periods the tiles actually show (their latest ended period), not the
+  // newest period any tile has begun.
+  const shown = [...new Set((data ? data.tiles : []).map((x) => x.figure && x.figure.period).filter(Boolean))]
+    .sort().reverse();
+  if (!state.period) state.latestShown = shown;
+  const latest = state.latestShown || [];
+  const opts = [el("option", { value: "" }, `${t().latest}${latest.length ? ` (${latest.join(", ")})` : ""}`)];
   for (const p of (data ? data.periods : [])) opts.push(el("option", { value: p }, p));
   period.replaceChildren(...opts);
   period.value = state.period;
@@ -421,6 +452,7 @@ async function openDetail(id, opener) {
     el("span", { class: "meta" }, f ? `${f.period} · ${t().through} ${fmtDate(f.data_through)} · n = ${fmtInt(f.n)}` : "")));
   for (const n of d.notices || []) parts.push(el("p", { class: `notice n-${n.code}` }, "⚠ ", noticeText(n)));
   if (f && f.status_reason) parts.push(el("p", { class: "meta", lang: "en" }, f.status_reason));
+  parts.push(...checkinSection(d, f, id));
 
   parts.push(el("h3", {}, t().breakdown));
   if (f && f.breakdown && f.breakdown.length) {
@@ -453,6 +485,45 @@ async function openDetail(id, opener) {
     names.map((n) => { const s = ledger[n] || {}; return [n, fmtTime(s.last_loaded_at), s.file || "–", fmtInt(s.rows), fmtInt(s.rejects), fmtDate(s.data_through)]; }), [3, 4]));
   body.replaceChildren(...parts);
   dlg.dataset.tile = id;
+}
+
+// The owner's assessment of the period shown, its earlier versions, and for an owner (a
+// token with the write scope for the tile's sector) a form to write a new one.
+function checkinSection(d, f, id) {
+  const c = d.checkins || { in_force: [], history: [], may_write: false };
+  const period = f ? f.period : null;
+  const out = [el("h3", {}, t().checkins)];
+  const current = (c.in_force || []).find((x) => x.period === period);
+  const line = (x) => el("p", { class: "checkin" },
+    el("strong", {}, `${t().ratings[x.rating] || x.rating}. `), x.text,
+    el("span", { class: "meta" }, ` – ${x.author}, ${fmtTime(x.written_at)} (${x.period})`));
+  out.push(current ? line(current) : el("p", { class: "meta" }, t().noCheckin));
+  const older = (c.history || []).filter((x) => x.period === period && (!current || x.id !== current.id));
+  if (older.length) out.push(el("details", {}, el("summary", {}, `${t().checkinHistory} (${older.length})`), ...older.map(line)));
+  if (c.may_write && period && !state.asOf) {
+    const text = el("textarea", { id: "checkin-text", rows: "3", maxlength: "2000", required: "" });
+    const rating = el("select", { id: "checkin-rating" },
+      ...["progressing", "attention", "not_progressing"].map((r) => el("option", { value: r }, t().ratings[r])));
+    const status = el("p", { class: "meta", role: "status" });
+    const form = el("form", { class: "checkin-form" },
+      el("h4", {}, `${t().checkinWrite} ${period}`),
+      el("label", { for: "checkin-rating" }, t().checkinRating), rating,
+      el("label", { for: "checkin-text" }, t().checkinText), text,
+      el("button", { type: "submit", id: "checkin-save" }, t().checkinSave), status);
+    form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      try {
+        await postJson("/api/v1/checkins", { tile: id, period, rating: rating.value, text: text.value });
+        status.textContent = t().checkinSaved;
+        await load();
+        await openDetail(id, state.opener);
+      } catch (err) {
+        status.textContent = `${t().error}: ${err.message}`;
+      }
+    });
+    out.push(form);
+  }
+  return out;
 }
 
 function closeDetail() {

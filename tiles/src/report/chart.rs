@@ -128,13 +128,15 @@ pub fn line(
             );
         }
     }
-    // Period labels: the first, the last and a few between.
+    // Period labels: the first, the last and a few between, none crowding the last.
     let every = n.div_ceil(6).max(1);
     for (i, f) in series.iter().enumerate() {
-        if i % every == 0 || i + 1 == n {
+        let last = i + 1 == n;
+        if last || (i % every == 0 && i + every < n) {
+            let anchor = if last && n > 1 { "end" } else { "middle" };
             let _ = write!(
                 s,
-                r#"<text class="axis" x="{:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
+                r#"<text class="axis" x="{:.1}" y="{:.1}" text-anchor="{anchor}">{}</text>"#,
                 x(i),
                 HEIGHT - 8.0,
                 escape(&f.period)
@@ -210,7 +212,7 @@ pub fn bars(
             r#"<text class="axis" x="{:.1}" y="{:.1}" text-anchor="end">{}</text><rect class="bar {}" x="{name_w}" y="{:.1}" width="{w:.1}" height="{:.1}"/><text class="axis" x="{:.1}" y="{:.1}">{} {}</text>"#,
             name_w - 6.0,
             y + 12.0,
-            escape(&c.member),
+            escape(&shorten(&c.member, 30)),
             c.status.as_str(),
             y + 2.0,
             row - 5.0,
@@ -258,4 +260,15 @@ fn describe(
         })
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+/// A label cut to `max` characters with an ellipsis (the full text is in the description).
+fn shorten(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        let mut out: String = s.chars().take(max - 1).collect();
+        out.push('…');
+        out
+    }
 }

@@ -12,6 +12,8 @@ use std::fmt::Write as _;
 use chrono::{DateTime, Datelike, Utc};
 use serde::{Deserialize, Serialize};
 
+use tilannekuva_warehouse::{CheckIn, CheckInRating};
+
 use crate::definition::Text;
 use crate::{Grain, PeriodFigure, Status, Tile, TilesDoc};
 use chart::ChartWords;
@@ -128,6 +130,8 @@ struct Words {
     in_progress: &'static str,
     incomplete: &'static str,
     statuses: [&'static str; 5],
+    checkin: &'static str,
+    ratings: [&'static str; 3],
 }
 
 const FI: Words = Words {
@@ -162,6 +166,8 @@ const FI: Words = Words {
         "ei arvioitavissa",
         "ei tavoitetta",
     ],
+    checkin: "Omistajan arvio",
+    ratings: ["Etenee", "Huomioitavaa", "Ei etene"],
 };
 
 const SV: Words = Words {
@@ -196,6 +202,8 @@ const SV: Words = Words {
         "kan inte bedömas",
         "inget mål",
     ],
+    checkin: "Ägarens bedömning",
+    ratings: ["Framskrider", "Kräver uppmärksamhet", "Framskrider inte"],
 };
 
 const EN: Words = Words {
@@ -230,9 +238,19 @@ const EN: Words = Words {
         "cannot be judged",
         "no target",
     ],
+    checkin: "Owner's assessment",
+    ratings: ["Progressing", "Needs attention", "Not progressing"],
 };
 
 impl Words {
+    fn rating(&self, r: CheckInRating) -> &'static str {
+        self.ratings[match r {
+            CheckInRating::Progressing => 0,
+            CheckInRating::Attention => 1,
+            CheckInRating::NotProgressing => 2,
+        }]
+    }
+
     fn status(&self, s: Status) -> &'static str {
         self.statuses[match s {
             Status::Green => 0,
@@ -253,9 +271,26 @@ pub struct ReportOptions {
     pub grain: Grain,
     /// The pin's label and time, when the snapshot is pinned.
     pub pin: Option<(String, DateTime<Utc>)>,
+    /// The owners' check-ins to show (those in force at the report's time: see
+    /// [`checkins_at`]).
+    pub checkins: Vec<CheckIn>,
     /// Link this stylesheet instead of inlining [`CSS`] (a page served under a policy that
     /// refuses inline styles); a file stands alone with `None`.
     pub stylesheet: Option<String>,
+}
+
+/// The check-ins a report of `record` shows: those in force when it was pinned, so the
+/// report of a pinned snapshot carries the same words whenever it is written (check-ins are
+/// never removed); for a snapshot not pinned, those in force now.
+pub fn checkins_at(
+    manifest: &tilannekuva_warehouse::Manifest,
+    record: &tilannekuva_warehouse::SnapshotRecord,
+) -> Vec<CheckIn> {
+    let at = record
+        .pin
+        .as_ref()
+        .map_or_else(chrono::Utc::now, |p| p.pinned_at);
+    manifest.checkins_as_of(at).into_iter().cloned().collect()
 }
 
 /// Escapes text for HTML.
@@ -364,7 +399,7 @@ pub fn html(doc: &TilesDoc, options: &ReportOptions) -> String {
             tile.series
                 .get(&grain)
                 .map_or(String::new(), |v| chart::sparkline(v)),
-            escape(&owner(doc, tile, lang)),
+            owner_cell(doc, tile, f, options),
             id = escape(&m.id),
         );
     }
@@ -413,6 +448,45 @@ fn priority_name(doc: &TilesDoc, tile: &Tile, strategy_period: &str, lang: Lang)
         .find(|p| p.id == strategy_period)
         .and_then(|p| p.priorities.iter().find(|x| &x.id == id))
         .map_or_else(|| id.clone(), |x| lang.text(&x.name).to_string())
+}
+
+/// The check-ins of a tile, newest first.
+fn checkins_of<'a>(tile: &Tile, options: &'a ReportOptions) -> Vec<&'a CheckIn> {
+    let mut of: Vec<&CheckIn> = options
+        .checkins
+        .iter()
+        .filter(|c| c.subject == tile.meta.id)
+        .collect();
+    of.sort_by_key(|c| std::cmp::Reverse(c.written_at));
+    of
+}
+
+/// The owner, and the start of the owner's assessment of the period shown.
+fn owner_cell(
+    doc: &TilesDoc,
+    tile: &Tile,
+    figure: Option<&PeriodFigure>,
+    options: &ReportOptions,
+) -> String {
+    let lang = options.lang;
+    let mut cell = escape(&owner(doc, tile, lang));
+    let period = figure.map(|f| f.period.as_str());
+    if let Some(c) = checkins_of(tile, options)
+        .into_iter()
+        .find(|c| Some(c.period.as_str()) == period)
+    {
+        let mut excerpt: String = c.text.chars().take(90).collect();
+        if c.text.chars().count() > 90 {
+            excerpt.push('…');
+        }
+        let _ = write!(
+            cell,
+            "<br><span class=\"excerpt\">{}: “{}”</span>",
+            escape(lang.words().rating(c.rating)),
+            escape(&excerpt)
+        );
+    }
+    cell
 }
 
 fn owner(doc: &TilesDoc, tile: &Tile, lang: Lang) -> String {
@@ -487,6 +561,22 @@ fn tile_section(s: &mut String, doc: &TilesDoc, tile: &Tile, options: &ReportOpt
             let _ = write!(s, "<p class=\"notes\">{}</p>", escape(&notes.join(" · ")));
         }
     }
+    let checkins = checkins_of(tile, options);
+    if !checkins.is_empty() {
+        let _ = write!(s, "<div class=\"checkins\"><h3>{}</h3>", w.checkin);
+        for c in checkins.iter().take(4) {
+            let _ = write!(
+                s,
+                "<p><strong>{} ({}).</strong> {} <span class=\"by\">– {}, {}</span></p>",
+                escape(w.rating(c.rating)),
+                escape(&c.period),
+                escape(&c.text),
+                escape(&c.author),
+                lang.time(c.written_at)
+            );
+        }
+        s.push_str("</div>");
+    }
     let words = ChartWords {
         target: w.target,
         in_progress: w.in_progress,
@@ -528,13 +618,26 @@ fn tile_section(s: &mut String, doc: &TilesDoc, tile: &Tile, options: &ReportOpt
         w.sources,
         tile.sources.len()
     );
+    // One line per source, every export named with the start of its hash.
+    let mut by_source: Vec<(&str, Vec<String>)> = Vec::new();
     for src in &tile.sources {
-        let _ = write!(
-            s,
-            "<li><code>{}</code> {} <span class=\"hash\">{}</span></li>",
-            escape(&src.source),
+        let file = format!(
+            "{} <span class=\"hash\">{}</span>",
             escape(&src.file),
             escape(&src.sha256[..src.sha256.len().min(12)])
+        );
+        match by_source.iter_mut().find(|(name, _)| *name == src.source) {
+            Some((_, files)) => files.push(file),
+            None => by_source.push((&src.source, vec![file])),
+        }
+    }
+    for (name, files) in &by_source {
+        let _ = write!(
+            s,
+            "<li><code>{}</code> ({}): {}</li>",
+            escape(name),
+            files.len(),
+            files.join(", ")
         );
     }
     let _ = writeln!(

@@ -1,0 +1,166 @@
+//! Owners' check-ins through the API: `POST /api/v1/checkins` writes one (a token with the
+//! `write` scope, for a tile of its sectors), and the tile views show them as they were at
+//! the view's time. Stored in the warehouse state by its atomic commits, never overwritten.
+
+use axum::Extension;
+use axum::Json;
+use axum::extract::State;
+use axum::extract::rejection::JsonRejection;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tilannekuva_tiles::{Grain, Tile, snapshot};
+use tilannekuva_warehouse::{CheckIn, CheckInRating, Manifest, NewCheckIn};
+
+use crate::{ApiError, AppState, Principal};
+
+/// Characters of an assessment shown on a tile of the overview.
+const EXCERPT: usize = 140;
+
+/// The body of `POST /api/v1/checkins`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CheckInBody {
+    /// The tile's id.
+    tile: String,
+    /// The period assessed, one of the tile's (`2025-Q2`).
+    period: String,
+    /// `progressing`, `attention` or `not_progressing`.
+    rating: CheckInRating,
+    /// The assessment.
+    text: String,
+}
+
+/// `POST /api/v1/checkins`
+pub(crate) async fn write(
+    State(state): State<AppState>,
+    Extension(who): Extension<Principal>,
+    body: Result<Json<CheckInBody>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(body) = body.map_err(|e| ApiError::bad_request("bad_check_in", e.body_text()))?;
+    let manifest = state
+        .manifest()
+        .await
+        .map_err(|e| ApiError::internal("reading the manifest", &e))?;
+    let record = snapshot::pick(&manifest, None)
+        .map_err(|e| ApiError::not_found("no_snapshot", e.to_string()))?;
+    let doc = match state.cached_doc(&record.id) {
+        Some(doc) => doc,
+        None => std::sync::Arc::new(
+            snapshot::read(state.warehouse(), record)
+                .await
+                .map_err(|e| ApiError::internal("reading a snapshot", &e))?,
+        ),
+    };
+    let Some(tile) = doc.tile(&body.tile) else {
+        return Err(ApiError::not_found(
+            "unknown_tile",
+            format!("no tile `{}` in snapshot {}", body.tile, doc.snapshot_id),
+        ));
+    };
+    let sector = &tile.meta.owner.sector;
+    if !who.may_see(sector) {
+        return Err(ApiError::forbidden_sector(sector));
+    }
+    if !who.may_write(sector) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "no_write_scope",
+            format!(
+                "the token `{}` may read but not write check-ins: its entry needs \
+                 `scopes = [\"read\", \"write\"]`",
+                who.name
+            ),
+        ));
+    }
+    if !has_period(tile, &body.period) {
+        return Err(ApiError::bad_request(
+            "unknown_period",
+            format!("tile `{}` has no period `{}`", body.tile, body.period),
+        ));
+    }
+    let written = state
+        .warehouse()
+        .write_checkin(NewCheckIn {
+            subject: body.tile.clone(),
+            period: body.period.clone(),
+            sector: sector.clone(),
+            rating: body.rating,
+            text: body.text,
+            author: who.name.clone(),
+        })
+        .await
+        .map_err(|e| match e {
+            tilannekuva_warehouse::Error::Rejected(m) => ApiError::bad_request("bad_check_in", m),
+            e => ApiError::internal("writing the check-in", &e),
+        })?;
+    tracing::info!(tile = %written.subject, period = %written.period, author = %written.author, "check-in written");
+    Ok((StatusCode::CREATED, Json(json!(written))).into_response())
+}
+
+fn has_period(tile: &Tile, period: &str) -> bool {
+    Grain::ALL
+        .iter()
+        .filter_map(|g| tile.series.get(g))
+        .flatten()
+        .any(|f| f.period == period)
+}
+
+/// A tile's check-ins at `at`: those in force (the newest per period), every version
+/// written by then, and whether `who` may write one.
+pub(crate) fn of_tile(
+    manifest: &Manifest,
+    tile: &Tile,
+    at: DateTime<Utc>,
+    who: &Principal,
+) -> Value {
+    let id = tile.meta.id.as_str();
+    let in_force: Vec<&CheckIn> = manifest
+        .checkins_as_of(at)
+        .into_iter()
+        .filter(|c| c.subject == id)
+        .collect();
+    json!({
+        "in_force": in_force,
+        "history": manifest.checkin_history(id, at),
+        "may_write": who.may_write(&tile.meta.owner.sector),
+    })
+}
+
+/// The check-in a tile of the overview shows: the one in force for `period` when there is
+/// one, else the newest of any period; its text cut to an excerpt.
+pub(crate) fn latest(
+    manifest: &Manifest,
+    tile: &str,
+    period: Option<&str>,
+    at: DateTime<Utc>,
+) -> Value {
+    let in_force: Vec<&CheckIn> = manifest
+        .checkins_as_of(at)
+        .into_iter()
+        .filter(|c| c.subject == tile)
+        .collect();
+    let chosen = in_force
+        .iter()
+        .rev()
+        .find(|c| Some(c.period.as_str()) == period)
+        .or_else(|| in_force.iter().max_by_key(|c| c.written_at));
+    match chosen {
+        None => Value::Null,
+        Some(c) => {
+            let mut excerpt: String = c.text.chars().take(EXCERPT).collect();
+            if c.text.chars().count() > EXCERPT {
+                excerpt.push('…');
+            }
+            json!({
+                "period": c.period,
+                "rating": c.rating,
+                "excerpt": excerpt,
+                "author": c.author,
+                "written_at": c.written_at,
+            })
+        }
+    }
+}
