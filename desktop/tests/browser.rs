@@ -239,6 +239,33 @@ fn the_desktop_in_chromium_shows_the_api_values_and_works_with_the_keyboard() {
             "the drill-down lacks {needle}: {body}"
         );
     }
+    // Charts: the series with its target line, the breakdown as bars, each an image whose
+    // text alternative lists the values.
+    let charts: Vec<String> = serde_json::from_str(&eval_string(
+        &tab,
+        "JSON.stringify([...document.querySelectorAll('#detail-body svg.chart[role=img]')]\
+         .map(s => s.getAttribute('aria-label')))",
+    ))
+    .unwrap();
+    assert_eq!(charts.len(), 2, "{charts:?}");
+    assert!(
+        charts[0].starts_with("Erittely: ") && charts[0].contains("Chat: 47,5"),
+        "{charts:?}"
+    );
+    assert!(
+        charts[1].starts_with("Aikasarja: ")
+            && charts[1].contains("2025-Q4 47,5")
+            && charts[1].contains("Tavoite 60,0"),
+        "{charts:?}"
+    );
+    assert_eq!(
+        eval_string(
+            &tab,
+            "String(document.querySelectorAll('#detail-body svg.chart .target').length)"
+        ),
+        "1",
+        "the target line"
+    );
     screenshot(&tab, &shots, "drilldown.png");
     tab.press_key("Escape").unwrap();
     wait_for(

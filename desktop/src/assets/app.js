@@ -32,7 +32,7 @@ const I18N = {
     pipeline: "Ajohistoria", trend: "Kehitys", periods: "jaksoa", minN: "Vähimmäis-n", pp: "%-yks.",
     checkins: "Omistajan arvio", noCheckin: "Jaksolle ei ole vielä arviota.", checkinHistory: "Aiemmat versiot",
     checkinWrite: "Kirjoita arvio jaksolle", checkinText: "Arvio", checkinRating: "Eteneminen", checkinSave: "Tallenna arvio",
-    checkinSaved: "Arvio tallennettu.", by: "kirjoittanut",
+    checkinSaved: "Arvio tallennettu.", by: "kirjoittanut", inProgress: "jakso kesken",
     ratings: { progressing: "Etenee", attention: "Huomioitavaa", not_progressing: "Ei etene" },
   },
   sv: {
@@ -65,7 +65,7 @@ const I18N = {
     pipeline: "Körhistorik", trend: "Utveckling", periods: "perioder", minN: "Minsta n", pp: "procentenh.",
     checkins: "Ägarens bedömning", noCheckin: "Ingen bedömning för perioden ännu.", checkinHistory: "Tidigare versioner",
     checkinWrite: "Skriv en bedömning för perioden", checkinText: "Bedömning", checkinRating: "Framsteg", checkinSave: "Spara bedömningen",
-    checkinSaved: "Bedömningen sparad.", by: "skriven av",
+    checkinSaved: "Bedömningen sparad.", by: "skriven av", inProgress: "perioden pågår",
     ratings: { progressing: "Framskrider", attention: "Kräver uppmärksamhet", not_progressing: "Framskrider inte" },
   },
   en: {
@@ -98,7 +98,7 @@ const I18N = {
     pipeline: "Run history", trend: "Trend", periods: "periods", minN: "Minimum n", pp: "pp",
     checkins: "Owner's assessment", noCheckin: "No assessment for the period yet.", checkinHistory: "Earlier versions",
     checkinWrite: "Write an assessment for the period", checkinText: "Assessment", checkinRating: "Progress", checkinSave: "Save the assessment",
-    checkinSaved: "Assessment saved.", by: "by",
+    checkinSaved: "Assessment saved.", by: "by", inProgress: "period in progress",
     ratings: { progressing: "Progressing", attention: "Needs attention", not_progressing: "Not progressing" },
   },
 };
@@ -233,6 +233,71 @@ function sparkline(series, tile, target) {
   flush();
   const li = vals.length - 1 - [...vals].reverse().findIndex((v) => v !== null && v !== undefined);
   s.append(svg("circle", { cx: x(li), cy: y(vals[li]), r: 2.5 }));
+  return s;
+}
+
+// The drill-down's series as a line chart: the target as a dashed line, a period in
+// progress as a hollow point. An image with a title and a description listing every value;
+// the table below it has the same figures.
+function seriesChart(series, tile) {
+  const pts = series.filter((p) => p.value !== null && p.value !== undefined);
+  if (pts.length < 2) return null;
+  const W = 560, H = 200, L = 56, R = 12, T = 12, B = 28;
+  const vals = series.flatMap((p) => [p.value, p.target]).filter((v) => v !== null && v !== undefined);
+  let lo = Math.min(...vals), hi = Math.max(...vals);
+  if (lo > 0 && lo < hi * 0.6) lo = 0;
+  if (hi === lo) hi = lo + 1;
+  const pad = (hi - lo) * 0.08; hi += pad; if (lo !== 0) lo -= pad;
+  const x = (i) => L + (i * (W - L - R)) / Math.max(1, series.length - 1);
+  const y = (v) => T + (H - T - B) * (1 - (v - lo) / (hi - lo));
+  const desc = series.map((p) => `${p.period} ${withUnit(p.value, tile)}`
+    + (p.target !== null && p.target !== undefined ? ` (${t().target} ${withUnit(p.target, tile)})` : "")
+    + (p.in_progress ? `, ${t().inProgress}` : "")).join("; ");
+  const s = svg("svg", { class: "chart", viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": `${t().series}: ${desc}` });
+  const title = svg("title", {}); title.textContent = `${t().series}: ${desc}`; s.append(title);
+  for (const v of [lo, hi]) {
+    s.append(svg("line", { class: "grid", x1: L, x2: W - R, y1: y(v), y2: y(v) }));
+    const tx = svg("text", { class: "axis", x: L - 4, y: y(v) + 4, "text-anchor": "end" }); tx.textContent = withUnit(v, tile); s.append(tx);
+  }
+  const target = series.map((p, i) => (p.target === null || p.target === undefined ? null : `${x(i).toFixed(1)},${y(p.target).toFixed(1)}`)).filter(Boolean);
+  if (target.length > 1) s.append(svg("polyline", { class: "target", points: target.join(" ") }));
+  s.append(svg("polyline", { class: "value", points: series.map((p, i) => (p.value === null || p.value === undefined ? null : `${x(i).toFixed(1)},${y(p.value).toFixed(1)}`)).filter(Boolean).join(" ") }));
+  series.forEach((p, i) => {
+    if (p.value === null || p.value === undefined) return;
+    s.append(svg("circle", { class: p.in_progress ? "point in-progress" : "point", cx: x(i), cy: y(p.value), r: 3.5 }));
+  });
+  const every = Math.max(1, Math.ceil(series.length / 6));
+  series.forEach((p, i) => {
+    const last = i === series.length - 1;
+    if (!last && !(i % every === 0 && i + every < series.length)) return;
+    const tx = svg("text", { class: "axis", x: x(i), y: H - 8, "text-anchor": last ? "end" : "middle" });
+    tx.textContent = p.period; s.append(tx);
+  });
+  return s;
+}
+
+// A figure's breakdown as bars, each with its value and status in words beside it.
+function breakdownChart(cells, tile) {
+  const shown = cells.filter((c) => c.value !== null && c.value !== undefined);
+  if (!shown.length) return null;
+  const W = 560, row = 20, NW = 190, VW = 150;
+  const H = row * shown.length + 4;
+  const hi = Math.max(...shown.map((c) => c.value), 0), lo = Math.min(...shown.map((c) => c.value), 0);
+  const span = W - NW - VW;
+  const scale = (v) => Math.max(1, (span * (v - lo)) / ((hi - lo) || 1));
+  const desc = shown.map((c) => `${c.member}: ${withUnit(c.value, tile)}`).join("; ");
+  const s = svg("svg", { class: "chart bars", viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": `${t().breakdown}: ${desc}` });
+  const title = svg("title", {}); title.textContent = `${t().breakdown}: ${desc}`; s.append(title);
+  shown.forEach((c, i) => {
+    const yy = 2 + i * row;
+    const name = svg("text", { class: "axis", x: NW - 6, y: yy + 13, "text-anchor": "end" });
+    name.textContent = c.member.length > 30 ? `${c.member.slice(0, 29)}…` : c.member;
+    const w = scale(c.value);
+    s.append(name, svg("rect", { class: `bar s-${c.status}`, x: NW, y: yy + 2, width: w, height: row - 6 }));
+    const v = svg("text", { class: "axis", x: NW + w + 6, y: yy + 13 });
+    v.textContent = `${withUnit(c.value, tile)} ${t().st[c.status] || ""}`;
+    s.append(v);
+  });
   return s;
 }
 
@@ -456,12 +521,16 @@ async function openDetail(id, opener) {
 
   parts.push(el("h3", {}, t().breakdown));
   if (f && f.breakdown && f.breakdown.length) {
+    const bars = breakdownChart(f.breakdown, tile);
+    if (bars) parts.push(bars);
     parts.push(table(`${t().breakdown} ${f.period}`, [t().dimension, t().member, t().value, t().n, t().status],
       f.breakdown.map((c) => [t().dims[c.dimension] || c.dimension, c.member, withUnit(c.value, tile), fmtInt(c.n), statusBadge(c.status)]), [2, 3]));
   } else parts.push(el("p", { class: "meta" }, t().noBreakdown));
 
   const series = (tile.series[d.grain] || []).slice(-12).reverse();
   parts.push(el("h3", {}, t().series));
+  const line = seriesChart([...series].reverse(), tile);
+  if (line) parts.push(line);
   parts.push(table(`${t().series} (${t()[d.grain]})`, [t().period, t().value, t().target, t().n, t().status],
     series.map((s) => [s.period, withUnit(s.value, tile), s.target === null ? "–" : withUnit(s.target, tile), fmtInt(s.n), statusBadge(s.status)]), [1, 2, 3]));
 
