@@ -15,6 +15,12 @@ use common::ADMIN;
 use headless_chrome::protocol::cdp::Page::CaptureScreenshotFormatOption;
 use headless_chrome::{Browser, LaunchOptions, Tab};
 
+fn shots_dir() -> PathBuf {
+    let shots = std::env::temp_dir().join("tilannekuva-desktop-screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    shots
+}
+
 fn eval_string(tab: &Tab, js: &str) -> String {
     let v = tab
         .evaluate(js, false)
@@ -157,6 +163,72 @@ fn the_desktop_in_chromium_shows_the_api_values_and_works_with_the_keyboard() {
     );
     assert_eq!(eval_string(&tab, "document.documentElement.lang"), "fi");
 
+    // A director's first screen at 1366×768: every tile in the scorecard and the priority ×
+    // perspective grid beside it, with room for every tile the product ships.
+    tab.set_bounds(headless_chrome::types::Bounds::Normal {
+        left: None,
+        top: None,
+        width: Some(1366.0),
+        height: Some(768.0),
+    })
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let layout: serde_json::Value = serde_json::from_str(&eval_string(
+        &tab,
+        "JSON.stringify({w: innerWidth, h: innerHeight, \
+         rows: [...document.querySelectorAll('#scorecard tbody tr')].map(r => { const b = r.getBoundingClientRect(); return {top: b.top, bottom: b.bottom, right: b.right, id: r.dataset.id}; }), \
+         matrix: (() => { const b = document.querySelector('#matrix table').getBoundingClientRect(); return {top: b.top, left: b.left, right: b.right, bottom: b.bottom}; })(), \
+         dots: document.querySelectorAll('#matrix .dot').length})",
+    ))
+    .unwrap();
+    let (w, h) = (layout["w"].as_f64().unwrap(), layout["h"].as_f64().unwrap());
+    assert!(w <= 1366.0 && h <= 768.0, "{layout}");
+    let rows = layout["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), expected.len(), "{layout}");
+    let shipped = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../sql"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "toml")
+        })
+        .count();
+    let row_height = rows[1]["top"].as_f64().unwrap() - rows[0]["top"].as_f64().unwrap();
+    let last_bottom = rows.last().unwrap()["bottom"].as_f64().unwrap();
+    let room = last_bottom + row_height * (shipped - rows.len()) as f64;
+    assert!(
+        room <= h,
+        "{shipped} tiles need {room} px of a {h} px screen: {layout}"
+    );
+    assert!(
+        rows.iter().all(|r| r["right"].as_f64().unwrap() <= w),
+        "{layout}"
+    );
+    let m = &layout["matrix"];
+    assert!(
+        m["right"].as_f64().unwrap() <= w
+            && m["bottom"].as_f64().unwrap() <= h
+            && m["left"].as_f64().unwrap() > rows[0]["right"].as_f64().unwrap() - 1.0
+            && m["top"].as_f64().unwrap() < rows[0]["bottom"].as_f64().unwrap(),
+        "the grid stands beside the scorecard: {layout}"
+    );
+    assert_eq!(
+        layout["dots"].as_u64().unwrap() as usize,
+        expected.len(),
+        "a symbol per tile"
+    );
+    screenshot(&tab, &shots_dir(), "overview-1366x768.png");
+    tab.set_bounds(headless_chrome::types::Bounds::Normal {
+        left: None,
+        top: None,
+        width: Some(1440.0),
+        height: Some(1100.0),
+    })
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+
     // The values shown are the API's.
     let shown: BTreeMap<String, String> = serde_json::from_str(&eval_string(
         &tab,
@@ -184,8 +256,7 @@ fn the_desktop_in_chromium_shows_the_api_values_and_works_with_the_keyboard() {
     let latest = eval_string(&tab, "document.querySelector('#period option').textContent");
     assert_eq!(latest, format!("Viimeisin ({})", displayed.join(", ")));
 
-    let shots = std::env::temp_dir().join("tilannekuva-desktop-screenshots");
-    std::fs::create_dir_all(&shots).unwrap();
+    let shots = shots_dir();
     screenshot(&tab, &shots, "desktop.png");
 
     // Keyboard: Tab and the arrow keys move between tiles.

@@ -33,6 +33,7 @@ const I18N = {
     checkins: "Omistajan arvio", noCheckin: "Jaksolle ei ole vielä arviota.", checkinHistory: "Aiemmat versiot",
     checkinWrite: "Kirjoita arvio jaksolle", checkinText: "Arvio", checkinRating: "Eteneminen", checkinSave: "Tallenna arvio",
     checkinSaved: "Arvio tallennettu.", by: "kirjoittanut", inProgress: "jakso kesken",
+    scorecard: "Kaikki mittarit", matrix: "Painopisteet ja näkökulmat", tile: "Mittari", changeHead: "Muutos",
     ratings: { progressing: "Etenee", attention: "Huomioitavaa", not_progressing: "Ei etene" },
   },
   sv: {
@@ -66,6 +67,7 @@ const I18N = {
     checkins: "Ägarens bedömning", noCheckin: "Ingen bedömning för perioden ännu.", checkinHistory: "Tidigare versioner",
     checkinWrite: "Skriv en bedömning för perioden", checkinText: "Bedömning", checkinRating: "Framsteg", checkinSave: "Spara bedömningen",
     checkinSaved: "Bedömningen sparad.", by: "skriven av", inProgress: "perioden pågår",
+    scorecard: "Alla mätare", matrix: "Prioriteringar och perspektiv", tile: "Mätare", changeHead: "Förändring",
     ratings: { progressing: "Framskrider", attention: "Kräver uppmärksamhet", not_progressing: "Framskrider inte" },
   },
   en: {
@@ -99,6 +101,7 @@ const I18N = {
     checkins: "Owner's assessment", noCheckin: "No assessment for the period yet.", checkinHistory: "Earlier versions",
     checkinWrite: "Write an assessment for the period", checkinText: "Assessment", checkinRating: "Progress", checkinSave: "Save the assessment",
     checkinSaved: "Assessment saved.", by: "by", inProgress: "period in progress",
+    scorecard: "Every KPI", matrix: "Priorities and perspectives", tile: "KPI", changeHead: "Change",
     ratings: { progressing: "Progressing", attention: "Needs attention", not_progressing: "Not progressing" },
   },
 };
@@ -338,12 +341,77 @@ function renderLegend() {
   ul.setAttribute("aria-label", t().status);
 }
 
+// The strategy period the figures shown fall in (the 2023–2025 priorities for 2025 figures),
+// else the current one.
+function strategyOf(strat, tiles) {
+  const years = (tiles || []).map((x) => x.figure && parseInt(String(x.figure.period).slice(0, 4), 10)).filter((y) => y);
+  const year = years.length ? Math.max(...years) : null;
+  return (year && strat.periods.find((p) => p.years && p.years[0] <= year && year <= p.years[1]))
+    || strat.periods.find((p) => p.id === strat.current) || strat.periods[0];
+}
+
+// Every tile on one screen: a compact scorecard row each (priority, tile, value, target,
+// status in words, change, trend, owner, the owner's latest words), and beside it the
+// priority × perspective grid of the strategy period shown, a status symbol per tile.
+function renderScorecard() {
+  const data = state.list;
+  if (!data) return;
+  const strat = data.strategy;
+  const current = strategyOf(strat, data.tiles);
+  const prioOf = (x) => (x.strategy && x.strategy.priority ? x.strategy.priority[current.id] : null);
+  const order = (x) => {
+    const i = current.priorities.findIndex((p) => p.id === prioOf(x));
+    return i < 0 ? current.priorities.length : i;
+  };
+  const tiles = [...data.tiles].sort((a, b) => order(a) - order(b));
+  const head = [t().priority, t().tile, t().value, t().target, t().status, t().changeHead, t().trend, t().owner, t().checkins];
+  const rows = tiles.map((x) => {
+    const f = x.figure;
+    const prio = current.priorities.find((p) => p.id === prioOf(x));
+    const sector = strat.sectors.find((s2) => s2.id === x.owner.sector);
+    const open = el("button", { type: "button", class: "link", "data-id": x.id, "aria-haspopup": "dialog" }, txt(x.title));
+    open.addEventListener("click", () => openDetail(x.id, open));
+    return el("tr", { "data-id": x.id },
+      el("td", { class: "prio" }, prio ? txt(prio) : t().other),
+      el("th", { scope: "row" }, open),
+      el("td", { class: "num" }, withUnit(f ? f.value : null, x)),
+      el("td", { class: "num" }, f && f.target !== null && f.target !== undefined ? withUnit(f.target, x) : "–"),
+      el("td", {}, statusBadge(f ? f.status : "grey")),
+      el("td", { class: "num" }, changeText(f, x)),
+      el("td", { class: "trend" }, sparkline(x.series || [], x, f ? f.target : null)),
+      el("td", { class: "owner" }, sector ? txt(sector) : x.owner.sector),
+      el("td", { class: "excerpt" }, x.checkin ? `${t().ratings[x.checkin.rating] || ""}: ${x.checkin.excerpt}` : ""));
+  });
+  $("#scorecard").replaceChildren(el("table", { class: "scorecard" },
+    el("caption", { class: "visually-hidden" }, `${t().scorecard} (${current.id})`),
+    el("thead", {}, el("tr", {}, ...head.map((h) => el("th", { scope: "col" }, h)))),
+    el("tbody", {}, ...rows)));
+  const persp = strat.perspectives;
+  const grid = el("table", { class: "matrix" },
+    el("caption", {}, `${t().matrix} ${current.id}`),
+    el("thead", {}, el("tr", {}, el("td", {}), ...persp.map((p) => el("th", { scope: "col" }, txt(p))))),
+    el("tbody", {}, ...current.priorities.map((pr) => el("tr", {},
+      el("th", { scope: "row" }, txt(pr)),
+      ...persp.map((pe) => el("td", {}, ...tiles
+        .filter((x) => prioOf(x) === pr.id && x.strategy.perspective === pe.id)
+        .map((x) => {
+          const st = x.figure ? x.figure.status : "grey";
+          return el("span", { class: `dot s-${st}`, title: `${txt(x.title)}: ${t().st[st]}`, role: "img",
+            "aria-label": `${txt(x.title)}: ${t().st[st]}` }, statusSymbol(st));
+        })))))));
+  $("#matrix").replaceChildren(grid);
+}
+
+function statusSymbol(st) {
+  return { green: "●", yellow: "▲", red: "■", grey: "○", none: "·" }[st] || "○";
+}
+
 function renderGrid() {
   const grid = $("#grid");
   const data = state.list;
   if (!data) return;
   const strat = data.strategy;
-  const current = strat.periods.find((p) => p.id === strat.current) || strat.periods[0];
+  const current = strategyOf(strat, data.tiles);
   $("#strategy-name").textContent = `${t().strategy} ${current.id}`;
   const persp = strat.perspectives;
   grid.style.setProperty("--cols", String(persp.length));
@@ -426,7 +494,7 @@ function applyLang() {
     if (typeof v === "string") e.textContent = v;
   }
   for (const b of document.querySelectorAll(".lang button")) b.setAttribute("aria-pressed", String(b.dataset.lang === state.lang));
-  renderLegend(); renderControls(); renderGrid(); renderSources();
+  renderLegend(); renderControls(); renderScorecard(); renderGrid(); renderSources();
 }
 
 function showMessage(text) {

@@ -28,6 +28,16 @@ pub fn config() -> DesktopConfig {
     )
 }
 
+/// The 2023–2025 priority a fixture tile placed under a 2026–2029 one also has.
+fn earlier_priority(current: &str) -> &'static str {
+    match current {
+        "asiakkuus" => "vaikuttavat_palvelut",
+        "ennaltaehkaisy" => "ennakointi",
+        "uudistaminen" => "sopiva_polku",
+        _ => "luottamus",
+    }
+}
+
 pub fn strategy() -> Strategy {
     Strategy::from_file(
         &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/strategy.toml"),
@@ -220,7 +230,15 @@ fn build_tile(spec: Spec, loaded_at: DateTime<Utc>) -> Tile {
                 role: "Palvelujohtaja".into(),
             },
             strategy: Placement {
-                priority: BTreeMap::from([("2026-2029".to_string(), spec.priority.to_string())]),
+                // Placed in both strategies, as the shipped tiles are: 2025 figures show
+                // under the 2023–2025 priorities.
+                priority: BTreeMap::from([
+                    ("2026-2029".to_string(), spec.priority.to_string()),
+                    (
+                        "2023-2025".to_string(),
+                        earlier_priority(spec.priority).to_string(),
+                    ),
+                ]),
                 perspective: spec.perspective.into(),
             },
             min_n: spec.min_n,
