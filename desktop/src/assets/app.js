@@ -570,7 +570,7 @@ async function openDetail(id, opener) {
   }
   const tile = d.tile, f = d.figure;
   const strat = d.strategy;
-  const current = strat.periods.find((p) => p.id === strat.current) || strat.periods[0];
+  const current = strategyOf(strat, [{ figure: f }]);
   const prio = current.priorities.find((p) => p.id === (tile.strategy.priority || {})[current.id]);
   const persp = strat.perspectives.find((p) => p.id === tile.strategy.perspective);
   const sector = strat.sectors.find((s) => s.id === tile.owner.sector);
