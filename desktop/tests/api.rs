@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use common::{ADMIN, HEALTH};
+use common::{ADMIN, HEALTH, OWNER};
 use serde_json::Value;
 use tilannekuva_desktop::{AppState, router};
 use tilannekuva_scheduler::{LateSource, PipelineStatus, RunOutcome, RunRecord, Trigger, WorkDone};
@@ -972,17 +972,8 @@ fn post_json(uri: &str, token: &str, body: Value) -> Request<Body> {
 
 #[tokio::test]
 async fn an_owner_writes_check_ins_that_supersede_and_show_as_of_their_time() {
-    const OWNER: &str = "terveys-owner-token-00112233";
     let (_dir, wh) = common::warehouse().await;
-    let mut config = common::config();
-    config.tokens.push(
-        tilannekuva_desktop::TokenConfig::from_secret(
-            "terveysjohtaja",
-            OWNER,
-            vec!["terveys".into()],
-        )
-        .with_write(),
-    );
+    let config = common::config();
     let state = AppState::new(wh, config);
     let checkin = |text: &str| serde_json::json!({ "tile": "nps", "period": "2025-Q4", "rating": "attention", "text": text });
 

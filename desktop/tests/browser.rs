@@ -364,6 +364,69 @@ fn the_desktop_in_chromium_shows_the_api_values_and_works_with_the_keyboard() {
     assert!(badge.contains("Partly on target"), "{badge}");
     screenshot(&tab, &shots, "desktop-en.png");
 
+    // The owner signs in and writes the period's assessment in the drill-down's form; the
+    // overview then shows its words.
+    tab.evaluate(
+        "document.querySelector('.lang button[data-lang=fi]').click()",
+        false,
+    )
+    .unwrap();
+    tab.evaluate(
+        "document.querySelector('form[action=\"/logout\"] button').click()",
+        false,
+    )
+    .unwrap();
+    tab.wait_until_navigated().unwrap();
+    wait_for(&tab, "location.pathname === '/login'", "the sign-in form");
+    tab.wait_for_element("#token").unwrap().click().unwrap();
+    tab.type_str(common::OWNER).unwrap();
+    tab.wait_for_element("#login-submit")
+        .unwrap()
+        .click()
+        .unwrap();
+    wait_for(
+        &tab,
+        "document.body.dataset.ready === 'true'",
+        "the owner's desktop",
+    );
+    tab.evaluate(
+        "document.querySelector('#grid .tile[data-id=nps]').click()",
+        false,
+    )
+    .unwrap();
+    wait_for(
+        &tab,
+        "!!document.querySelector('#checkin-text')",
+        "the check-in form",
+    );
+    tab.evaluate(
+        "document.querySelector('#checkin-rating').value = 'attention'",
+        false,
+    )
+    .unwrap();
+    tab.wait_for_element("#checkin-text")
+        .unwrap()
+        .click()
+        .unwrap();
+    let words = "Vastaajia oli vähän: kysely lähti vain tekstiviestinä.";
+    tab.type_str(words).unwrap();
+    tab.wait_for_element("#checkin-save")
+        .unwrap()
+        .click()
+        .unwrap();
+    wait_for(
+        &tab,
+        "[...document.querySelectorAll('#detail-body .checkin')].some(p => p.textContent.includes('tekstiviestinä') && p.textContent.includes('terveysjohtaja'))",
+        "the saved assessment in the drill-down",
+    );
+    screenshot(&tab, &shots, "checkin.png");
+    tab.press_key("Escape").unwrap();
+    let excerpt = eval_string(
+        &tab,
+        "document.querySelector('#scorecard tr[data-id=nps] .excerpt').textContent",
+    );
+    assert_eq!(excerpt, format!("Huomioitavaa: {words}"));
+
     drop(tab);
     drop(browser);
     stop.send(()).unwrap();

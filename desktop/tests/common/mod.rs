@@ -18,12 +18,16 @@ pub const ADMIN: &str = "admin-token-0123456789abcdef";
 /// Sees health services only.
 pub const HEALTH: &str = "terveys-token-fedcba9876543210";
 
+/// The health services' owner: sees health services and writes their check-ins.
+pub const OWNER: &str = "terveys-owner-token-00112233";
+
 pub fn config() -> DesktopConfig {
     DesktopConfig::new(
         "127.0.0.1:0".parse().unwrap(),
         vec![
             TokenConfig::from_secret("johtoryhmä", ADMIN, vec![]),
             TokenConfig::from_secret("terveys", HEALTH, vec!["terveys".into()]),
+            TokenConfig::from_secret("terveysjohtaja", OWNER, vec!["terveys".into()]).with_write(),
         ],
     )
 }
