@@ -95,7 +95,7 @@ pub(crate) fn parse_query(
 }
 
 /// Loads the snapshot in force (latest, or at `as_of`) and the current manifest.
-async fn load(
+pub(crate) async fn load(
     state: &AppState,
     as_of: Option<DateTime<Utc>>,
 ) -> Result<(Arc<TilesDoc>, Arc<Manifest>), ApiError> {

@@ -11,7 +11,8 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tilannekuva_tiles::{Grain, Tile, snapshot};
+use tilannekuva_tiles::report::excerpt;
+use tilannekuva_tiles::{Grain, Tile};
 use tilannekuva_warehouse::{CheckIn, CheckInRating, Manifest, NewCheckIn};
 
 use crate::{ApiError, AppState, Principal};
@@ -40,20 +41,7 @@ pub(crate) async fn write(
     body: Result<Json<CheckInBody>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let Json(body) = body.map_err(|e| ApiError::bad_request("bad_check_in", e.body_text()))?;
-    let manifest = state
-        .manifest()
-        .await
-        .map_err(|e| ApiError::internal("reading the manifest", &e))?;
-    let record = snapshot::pick(&manifest, None)
-        .map_err(|e| ApiError::not_found("no_snapshot", e.to_string()))?;
-    let doc = match state.cached_doc(&record.id) {
-        Some(doc) => doc,
-        None => std::sync::Arc::new(
-            snapshot::read(state.warehouse(), record)
-                .await
-                .map_err(|e| ApiError::internal("reading a snapshot", &e))?,
-        ),
-    };
+    let (doc, _) = crate::api::load(&state, None).await?;
     let Some(tile) = doc.tile(&body.tile) else {
         return Err(ApiError::not_found(
             "unknown_tile",
@@ -150,14 +138,10 @@ pub(crate) fn latest(
     match chosen {
         None => Value::Null,
         Some(c) => {
-            let mut excerpt: String = c.text.chars().take(EXCERPT).collect();
-            if c.text.chars().count() > EXCERPT {
-                excerpt.push('…');
-            }
             json!({
                 "period": c.period,
                 "rating": c.rating,
-                "excerpt": excerpt,
+                "excerpt": excerpt(&c.text, EXCERPT),
                 "author": c.author,
                 "written_at": c.written_at,
             })

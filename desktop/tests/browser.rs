@@ -15,6 +15,21 @@ use common::ADMIN;
 use headless_chrome::protocol::cdp::Page::CaptureScreenshotFormatOption;
 use headless_chrome::{Browser, LaunchOptions, Tab};
 
+/// Signs in on the sign-in form with `token` and waits for the desktop to load.
+fn sign_in(tab: &Tab, token: &str) {
+    tab.wait_for_element("#token").unwrap().click().unwrap();
+    tab.type_str(token).unwrap();
+    tab.wait_for_element("#login-submit")
+        .unwrap()
+        .click()
+        .unwrap();
+    wait_for(
+        tab,
+        "document.body.dataset.ready === 'true'",
+        "the desktop to load",
+    );
+}
+
 fn shots_dir() -> PathBuf {
     let shots = std::env::temp_dir().join("tilannekuva-desktop-screenshots");
     std::fs::create_dir_all(&shots).unwrap();
@@ -150,17 +165,7 @@ fn the_desktop_in_chromium_shows_the_api_values_and_works_with_the_keyboard() {
         .wait_until_navigated()
         .unwrap();
     assert!(tab.get_url().ends_with("/login"), "{}", tab.get_url());
-    tab.wait_for_element("#token").unwrap().click().unwrap();
-    tab.type_str(ADMIN).unwrap();
-    tab.wait_for_element("#login-submit")
-        .unwrap()
-        .click()
-        .unwrap();
-    wait_for(
-        &tab,
-        "document.body.dataset.ready === 'true'",
-        "the desktop to load",
-    );
+    sign_in(&tab, ADMIN);
     assert_eq!(eval_string(&tab, "document.documentElement.lang"), "fi");
 
     // A director's first screen at 1366×768: every tile in the scorecard and the priority ×
@@ -378,17 +383,7 @@ fn the_desktop_in_chromium_shows_the_api_values_and_works_with_the_keyboard() {
     .unwrap();
     tab.wait_until_navigated().unwrap();
     wait_for(&tab, "location.pathname === '/login'", "the sign-in form");
-    tab.wait_for_element("#token").unwrap().click().unwrap();
-    tab.type_str(common::OWNER).unwrap();
-    tab.wait_for_element("#login-submit")
-        .unwrap()
-        .click()
-        .unwrap();
-    wait_for(
-        &tab,
-        "document.body.dataset.ready === 'true'",
-        "the owner's desktop",
-    );
+    sign_in(&tab, common::OWNER);
     tab.evaluate(
         "document.querySelector('#grid .tile[data-id=nps]').click()",
         false,

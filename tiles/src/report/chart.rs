@@ -6,7 +6,7 @@
 
 use std::fmt::Write as _;
 
-use super::escape;
+use super::{escape, excerpt};
 use crate::{Cell, PeriodFigure, Status};
 
 const WIDTH: f64 = 520.0;
@@ -212,7 +212,7 @@ pub fn bars(
             r#"<text class="axis" x="{:.1}" y="{:.1}" text-anchor="end">{}</text><rect class="bar {}" x="{name_w}" y="{:.1}" width="{w:.1}" height="{:.1}"/><text class="axis" x="{:.1}" y="{:.1}">{} {}</text>"#,
             name_w - 6.0,
             y + 12.0,
-            escape(&shorten(&c.member, 30)),
+            escape(&excerpt(&c.member, 30)),
             c.status.as_str(),
             y + 2.0,
             row - 5.0,
@@ -260,15 +260,4 @@ fn describe(
         })
         .collect::<Vec<_>>()
         .join("; ")
-}
-
-/// A label cut to `max` characters with an ellipsis (the full text is in the description).
-fn shorten(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        s.to_string()
-    } else {
-        let mut out: String = s.chars().take(max - 1).collect();
-        out.push('…');
-        out
-    }
 }

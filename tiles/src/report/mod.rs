@@ -293,6 +293,17 @@ pub fn checkins_at(
     manifest.checkins_as_of(at).into_iter().cloned().collect()
 }
 
+/// A text cut to at most `max` characters, an ellipsis marking the cut.
+pub fn excerpt(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        text.to_string()
+    } else {
+        let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
+        out.push('…');
+        out
+    }
+}
+
 /// Escapes text for HTML.
 pub fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -475,15 +486,11 @@ fn owner_cell(
         .into_iter()
         .find(|c| Some(c.period.as_str()) == period)
     {
-        let mut excerpt: String = c.text.chars().take(90).collect();
-        if c.text.chars().count() > 90 {
-            excerpt.push('…');
-        }
         let _ = write!(
             cell,
             "<br><span class=\"excerpt\">{}: “{}”</span>",
             escape(lang.words().rating(c.rating)),
-            escape(&excerpt)
+            escape(&excerpt(&c.text, 90))
         );
     }
     cell
@@ -663,6 +670,13 @@ mod tests {
         assert_eq!(Lang::En.number(None, 1), "–");
         assert_eq!("sv".parse::<Lang>().unwrap(), Lang::Sv);
         assert!("de".parse::<Lang>().unwrap_err().contains("fi, sv, en"));
+    }
+
+    #[test]
+    fn an_excerpt_is_cut_with_an_ellipsis_within_its_length() {
+        assert_eq!(excerpt("lyhyt", 10), "lyhyt");
+        assert_eq!(excerpt("Vastaajia oli vähän", 10), "Vastaajia…");
+        assert_eq!(excerpt("Vastaajia oli vähän", 10).chars().count(), 10);
     }
 
     #[test]
