@@ -11,7 +11,7 @@ use tilannekuva_pipelines::fetch::FetchContext;
 use tilannekuva_pipelines::{BrokenSource, CompiledSource, Pipelines, compile_each};
 use tilannekuva_scheduler::alerts::{AlertConfig, AlertRule, AlertSettings, ChannelConfig};
 use tilannekuva_sqlwire::SqlWireSettings;
-use tilannekuva_tiles::{Engine, ExpectedSource, Strategy, TileDef};
+use tilannekuva_tiles::{Engine, ExpectedSource, ReferenceTable, Strategy, TileDef};
 use tilannekuva_warehouse::catalog::{TableDef, load_tables};
 use tilannekuva_warehouse::{Location, StoreSettings, Warehouse};
 
@@ -462,12 +462,19 @@ impl Project {
                     end_within_days: s.load.end_within_days,
                 });
         }
+        let mut references = Vec::new();
+        for (name, lookup) in &self.lookups {
+            for (table, batch) in lookup.tables(name).map_err(anyhow::Error::msg)? {
+                references.push(ReferenceTable::new(table, batch)?);
+            }
+        }
         Ok(Engine {
             warehouse: self.warehouse()?,
             tables: self.tables.clone(),
             tiles: self.tiles.clone(),
             strategy: self.strategy.clone(),
             expected,
+            references,
         })
     }
 }

@@ -572,6 +572,10 @@ pub struct ColumnMapping {
     /// `lookup.field`: the raw value is a key of a lookup in `config/lookups/`.
     #[serde(default)]
     pub lookup: Option<String>,
+    /// For a lookup whose rows have `valid_from` / `valid_to`: the timestamp or date column
+    /// of the table whose local date picks the version in force (`answered_at`).
+    #[serde(default)]
+    pub as_of: Option<String>,
     /// For a boolean: true when the raw list (split by `separator`) contains this item.
     #[serde(default)]
     pub contains: Option<String>,
@@ -610,27 +614,7 @@ fn default_separator() -> String {
     ";".into()
 }
 
-/// A code list shared by sources, for example queue → service, sector and first-line flag.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Lookup {
-    /// What the lookup is.
-    pub description: String,
-    /// Field of each row that is the key.
-    pub key: String,
-    /// The rows.
-    pub rows: Vec<BTreeMap<String, toml::Value>>,
-}
-
-impl Lookup {
-    /// The value of `field` for the row with key `key`.
-    pub fn get(&self, key: &str, field: &str) -> Option<&toml::Value> {
-        self.rows
-            .iter()
-            .find(|r| r.get(&self.key).and_then(|v| v.as_str()) == Some(key))
-            .and_then(|r| r.get(field))
-    }
-}
+pub use crate::lookup::Lookup;
 
 /// Reads every `*.toml` file of a folder with `parse`, sorted by file name.
 pub fn read_dir_toml<T>(
@@ -710,6 +694,10 @@ pub fn load_each_source(
 pub fn load_lookups(dir: &Path) -> Result<BTreeMap<String, Lookup>, Vec<String>> {
     let pairs = read_dir_toml(dir, |path, text| {
         let l: Lookup = toml::from_str(text).map_err(|e| format!("{}: {e}", path.display()))?;
+        let problems = l.problems();
+        if !problems.is_empty() {
+            return Err(format!("{}: {}", path.display(), problems.join("; ")));
+        }
         let stem = path
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
@@ -919,6 +907,40 @@ pub fn validate_source(
                 },
                 None => bad(&format!("{key}.lookup"), "must be `lookup.field`".into()),
             }
+        }
+        let dated = m
+            .lookup
+            .as_ref()
+            .and_then(|l| lookups.get(l.split_once('.')?.0))
+            .filter(|lu| lu.is_dated());
+        match (&m.as_of, dated) {
+            (None, Some(_)) => bad(
+                &format!("{key}.as_of"),
+                format!(
+                    "lookup `{}` has versions in force from `valid_from` to `valid_to`: say which timestamp or date column picks the version (`as_of = \"<column>\"`)",
+                    m.lookup.as_deref().unwrap_or_default()
+                ),
+            ),
+            (Some(_), None) if m.lookup.is_none() => bad(
+                &format!("{key}.as_of"),
+                "only a `lookup` column takes `as_of`".into(),
+            ),
+            (Some(at), _) => {
+                let as_of_column = s.columns.get(at).filter(|am| am.lookup.is_none());
+                let kind = table.column(at).map(|c| c.kind);
+                if as_of_column.is_none()
+                    || !matches!(kind, Some(ColumnType::Timestamp | ColumnType::Date))
+                {
+                    bad(
+                        &format!("{key}.as_of"),
+                        format!(
+                            "`{at}` must be a mapped timestamp or date column of table `{}` (not itself a lookup)",
+                            table.name
+                        ),
+                    );
+                }
+            }
+            (None, None) => {}
         }
         if m.contains.is_some() && col.kind != ColumnType::Bool {
             bad(

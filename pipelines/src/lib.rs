@@ -14,6 +14,7 @@ pub mod error;
 pub mod fetch;
 pub mod land;
 pub mod load;
+pub mod lookup;
 pub mod normalise;
 pub mod source;
 

@@ -17,6 +17,7 @@ mod formats;
 mod object_storage;
 mod okr;
 mod reload;
+mod reorganisation;
 mod report;
 mod retention;
 mod scheduler;

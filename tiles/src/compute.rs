@@ -84,6 +84,10 @@ pub struct Cell {
     pub n: i64,
     /// Status against the same target.
     pub status: Status,
+    /// What a reader should know about the member, from the query's `note` column: a unit
+    /// whose series continues through a merge or a rename says so.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// A tile's figure for one period.
@@ -209,6 +213,9 @@ pub struct QueryRow {
     /// Breakdown member.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub member: Option<String>,
+    /// Note on the member (optional `note` column).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// `Option<f64>` as the shortest decimal text that reads back to the same bits (a JSON
@@ -277,6 +284,7 @@ fn rows_of(tile: &TileDef, b: &RecordBatch) -> Result<Vec<QueryRow>> {
     let den = column(tile, b, "denominator", &DataType::Float64, false)?;
     let dim = column(tile, b, "dimension", &DataType::Utf8, false)?;
     let mem = column(tile, b, "member", &DataType::Utf8, false)?;
+    let note = column(tile, b, "note", &DataType::Utf8, false)?;
     let period = period.as_string::<i32>();
     let value = value.as_primitive::<Float64Type>();
     let n = n.as_primitive::<Int64Type>();
@@ -308,6 +316,7 @@ fn rows_of(tile: &TileDef, b: &RecordBatch) -> Result<Vec<QueryRow>> {
             n: if n.is_valid(i) { n.value(i) } else { 0 },
             dimension: s(&dim, i),
             member: s(&mem, i),
+            note: s(&note, i),
         });
     }
     Ok(out)
@@ -731,6 +740,7 @@ pub(crate) fn figures(
                     denominator: c.denominator,
                     n: c.n,
                     status,
+                    note: c.note.clone(),
                 }
             })
             .collect();

@@ -4,10 +4,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+use arrow::array::RecordBatch;
 use arrow::datatypes::{DataType, Field, Schema};
 use chrono::{DateTime, Utc};
 use datafusion::datasource::MemTable;
 use datafusion::prelude::{SessionConfig, SessionContext};
+use sha2::{Digest, Sha256};
 use tilannekuva_conventions::datetime::epoch_days;
 use tilannekuva_warehouse::catalog::{TableDef, schemas};
 use tilannekuva_warehouse::{Manifest, Warehouse};
@@ -32,6 +34,40 @@ pub struct Engine {
     pub strategy: Strategy,
     /// Sources expected to fill each table, for completeness.
     pub expected: BTreeMap<String, Vec<ExpectedSource>>,
+    /// Code lists tile SQL reads beside the warehouse's tables (`lookup_units`, …).
+    pub references: Vec<ReferenceTable>,
+}
+
+/// A small table tile SQL reads beside the warehouse's tables, built from the config each
+/// time tiles are computed rather than stored in the warehouse: the lookups of
+/// `config/lookups/` as `lookup_<name>` and `lookup_<name>_series`. A tile reading one is
+/// recomputed in full when its rows change (a unit merged in the config continues old
+/// figures under the new unit at the next publish).
+#[derive(Debug, Clone)]
+pub struct ReferenceTable {
+    /// The table's name in SQL.
+    pub name: String,
+    /// Its rows.
+    pub batch: RecordBatch,
+    /// A digest of the rows, part of the version of every tile reading the table.
+    pub version: String,
+}
+
+impl ReferenceTable {
+    /// The table `name` holding `batch`.
+    pub fn new(name: impl Into<String>, batch: RecordBatch) -> Result<Self> {
+        let text = arrow::util::pretty::pretty_format_batches(std::slice::from_ref(&batch))
+            .map_err(|e| Error::DataFusion(e.into()))?
+            .to_string();
+        let mut h = Sha256::new();
+        h.update(batch.schema_ref().to_string().as_bytes());
+        h.update(text.as_bytes());
+        Ok(Self {
+            name: name.into(),
+            batch,
+            version: hex::encode(&h.finalize()[..8]),
+        })
+    }
 }
 
 fn calendar_table(from: i32, to: i32) -> Result<MemTable> {
@@ -88,7 +124,21 @@ impl Engine {
             .await?;
         udf::register(&ctx, grain);
         ctx.register_table("calendar", Arc::new(calendar_table(2015, 2035)?))?;
+        for r in &self.references {
+            let table = MemTable::try_new(r.batch.schema(), vec![vec![r.batch.clone()]])?;
+            ctx.register_table(r.name.as_str(), Arc::new(table))?;
+        }
         Ok(ctx)
+    }
+
+    /// The version `tile`'s rows are computed with: its definition's, and the rows of the
+    /// reference tables among `reads`.
+    fn version_of(&self, tile: &TileDef, reads: &[String]) -> String {
+        let mut version = tile.version();
+        for r in self.references.iter().filter(|r| reads.contains(&r.name)) {
+            version.push_str(&format!("+{}:{}", r.name, r.version));
+        }
+        version
     }
 
     /// Checks every tile's metadata against the strategy and the tables, and plans its SQL
@@ -176,7 +226,9 @@ impl Engine {
             .iter()
             .zip(&reads)
             .map(|(t, reads)| {
-                incremental::decide(t, reads, previous, fingerprints, ends).forcing(forced)
+                let version = self.version_of(t, reads);
+                incremental::decide(t, &version, reads, previous, fingerprints, ends)
+                    .forcing(forced)
             })
             .collect();
         Ok((reads, decisions))
@@ -304,7 +356,7 @@ impl Engine {
             cache.tiles.insert(
                 t.meta.id.clone(),
                 CachedTile {
-                    version: t.version(),
+                    version: self.version_of(t, &reads),
                     reads,
                     rows: per_grain,
                 },

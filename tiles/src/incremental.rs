@@ -95,9 +95,11 @@ impl Recompute {
 }
 
 /// How to compute `tile`, which reads the tables `reads`, given the rows the previous
-/// snapshot kept and the files live now.
+/// snapshot kept and the files live now; `version` is what the rows are computed with
+/// (the definition's version and that of any reference table read).
 pub fn decide(
     tile: &TileDef,
+    version: &str,
     reads: &[String],
     previous: Option<&ReusableRows>,
     fingerprints: &BTreeMap<String, BTreeMap<String, String>>,
@@ -108,8 +110,8 @@ pub fn decide(
         _ if !tile.meta.incremental => Recompute::Full("not incremental".into()),
         (None, _) => Recompute::Full("no earlier rows to reuse".into()),
         (Some(_), None) => Recompute::Full("new tile".into()),
-        (Some(_), Some(c)) if c.version != tile.version() => {
-            Recompute::Full("definition changed".into())
+        (Some(_), Some(c)) if c.version != version => {
+            Recompute::Full("definition or a code list it reads changed".into())
         }
         (Some(_), Some(c)) if c.reads != reads => Recompute::Full("reads other tables".into()),
         (Some(p), Some(_)) => {

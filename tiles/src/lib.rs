@@ -36,7 +36,7 @@ pub use compute::{
     Cadence, Cell, ExpectedSource, PeriodFigure, QueryRow, SourceFile, Status, Tile,
 };
 pub use definition::{TileDef, TileMeta, load_tiles};
-pub use engine::{Computation, Engine};
+pub use engine::{Computation, Engine, ReferenceTable};
 pub use error::{Error, Result, locate};
 pub use grain::Grain;
 pub use incremental::{CachedTile, Recompute, Recomputed, ReusableRows};

@@ -6,6 +6,7 @@
 //! | every canonical table | the curated rows (see `docs/tables.md`) |
 //! | `quarantine` | the rejected rows, with file, line, column and value |
 //! | `calendar` | one per day 2015–2035: `date`, `is_working_day`, `holiday` |
+//! | `lookup_<name>`, `lookup_<name>_series` | each code list's versions, and per key the series it continues as ([`crate::ReferenceTable`]) |
 //! | `tiles` | one per published tile: titles, owner, unit, direction, placement, inputs, SQL |
 //! | `tile_cells` | one per period total and breakdown cell ([`tile_rows_schema`]) |
 //! | `tile_sources` | one per export a tile's figures were computed from |

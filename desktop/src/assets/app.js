@@ -545,6 +545,13 @@ function onGridKey(ev) {
   if (next) next.focus();
 }
 
+// A breakdown member, with what a reader should know about it (a unit whose series
+// continues through a merge or a rename says so).
+function memberCell(c) {
+  if (!c.note) return c.member;
+  return el("span", {}, c.member, el("small", { class: "cell-note", lang: "en" }, c.note));
+}
+
 function table(caption, headers, rows, numeric) {
   return el("table", {},
     el("caption", {}, caption),
@@ -592,7 +599,7 @@ async function openDetail(id, opener) {
     const bars = breakdownChart(f.breakdown, tile);
     if (bars) parts.push(bars);
     parts.push(table(`${t().breakdown} ${f.period}`, [t().dimension, t().member, t().value, t().n, t().status],
-      f.breakdown.map((c) => [t().dims[c.dimension] || c.dimension, c.member, withUnit(c.value, tile), fmtInt(c.n), statusBadge(c.status)]), [2, 3]));
+      f.breakdown.map((c) => [t().dims[c.dimension] || c.dimension, memberCell(c), withUnit(c.value, tile), fmtInt(c.n), statusBadge(c.status)]), [2, 3]));
   } else parts.push(el("p", { class: "meta" }, t().noBreakdown));
 
   const series = (tile.series[d.grain] || []).slice(-12).reverse();

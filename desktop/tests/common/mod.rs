@@ -140,6 +140,7 @@ fn build_tile(spec: Spec, loaded_at: DateTime<Utc>) -> Tile {
                     } else {
                         Status::None
                     },
+                    note: None,
                 })
                 .collect()
         } else {

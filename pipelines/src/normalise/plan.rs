@@ -9,6 +9,7 @@
 use std::collections::BTreeMap;
 
 use arrow::datatypes::SchemaRef;
+use chrono::NaiveDate;
 use tilannekuva_conventions::boolean::BoolVocabulary;
 use tilannekuva_conventions::datetime::{LocalTimePolicy, TimeFormat};
 use tilannekuva_conventions::number::NumberFormat;
@@ -88,6 +89,14 @@ pub(super) enum Reading {
         values: BTreeMap<String, Value>,
         default: Option<Value>,
     },
+    /// `lookup` with `as_of`: key → its versions, the one in force on the local date of
+    /// the column at `as_of` gives the value (`default` when none is).
+    DatedLookup {
+        lookup: String,
+        versions: BTreeMap<String, Vec<DatedValue>>,
+        default: Option<Value>,
+        as_of: usize,
+    },
     /// `contains`: whether the list value has the item.
     Contains { item: String, separator: String },
     /// The text as it is, or its keyed hash.
@@ -104,12 +113,51 @@ pub(super) enum Reading {
     Date(TimeFormat),
 }
 
+/// One version of a lookup key, as a dated lookup column reads it.
+#[derive(Debug, Clone)]
+pub(super) struct DatedValue {
+    pub(super) from: Option<NaiveDate>,
+    pub(super) to: Option<NaiveDate>,
+    pub(super) successor: Option<String>,
+    /// The field's value in this version; `None` when the row does not have the field.
+    pub(super) value: Option<Value>,
+}
+
+impl DatedValue {
+    pub(super) fn in_force(&self, day: NaiveDate) -> bool {
+        self.from.is_none_or(|f| f <= day) && self.to.is_none_or(|t| day <= t)
+    }
+
+    /// `2020-01-01 – 2025-05-14 (then `TA02`)`, for a rejected row.
+    pub(super) fn describe(&self) -> String {
+        let span = match (self.from, self.to) {
+            (None, None) => "always".to_string(),
+            (Some(f), None) => format!("from {f}"),
+            (None, Some(t)) => format!("until {t}"),
+            (Some(f), Some(t)) => format!("{f} – {t}"),
+        };
+        match &self.successor {
+            Some(s) => format!("{span} (continued by `{s}`)"),
+            None => span,
+        }
+    }
+}
+
 /// `scale`, `min` and `max` of a numeric column.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Bounds {
     pub(super) scale: Option<f64>,
     pub(super) min: Option<f64>,
     pub(super) max: Option<f64>,
+}
+
+/// What a lookup column compiles to.
+enum LookupValues {
+    Plain(BTreeMap<String, Value>),
+    Dated {
+        versions: BTreeMap<String, Vec<DatedValue>>,
+        as_of: usize,
+    },
 }
 
 /// A [`RowRule`] with the positions of its two columns.
@@ -158,19 +206,42 @@ impl RowPlan {
                     .filter_map(|(k, v)| typed(v, &format!("map.{k}")).map(|t| (k.clone(), t)))
                     .collect()
             });
+            let as_of = m
+                .as_of
+                .as_ref()
+                .and_then(|at| table.columns.iter().position(|c| &c.name == at));
             let lookup = m.lookup.as_ref().and_then(|l| {
                 let (lk, field) = l.split_once('.')?;
                 let lu = lookups.get(lk)?;
+                let what = format!("lookup {lk}.{field}");
+                if let Some(as_of) = as_of {
+                    let mut versions: BTreeMap<String, Vec<DatedValue>> = BTreeMap::new();
+                    for v in lu.versions() {
+                        let value = match v.row.get(field) {
+                            Some(raw) => Some(typed(raw, &what)?),
+                            None => None,
+                        };
+                        versions
+                            .entry(v.key.to_string())
+                            .or_default()
+                            .push(DatedValue {
+                                from: v.from,
+                                to: v.to,
+                                successor: v.successor.map(str::to_string),
+                                value,
+                            });
+                    }
+                    for list in versions.values_mut() {
+                        list.sort_by_key(|v| v.from);
+                    }
+                    return Some((lk.to_string(), LookupValues::Dated { versions, as_of }));
+                }
                 let values = lu
-                    .rows
-                    .iter()
-                    .filter_map(|r| {
-                        let k = r.get(&lu.key)?.as_str()?.to_string();
-                        let v = typed(r.get(field)?, &format!("lookup {lk}.{field}"))?;
-                        Some((k, v))
-                    })
+                    .versions()
+                    .into_iter()
+                    .filter_map(|v| Some((v.key.to_string(), typed(v.row.get(field)?, &what)?)))
                     .collect();
-                Some((lk.to_string(), values))
+                Some((lk.to_string(), LookupValues::Plain(values)))
             });
             let time_format = m
                 .format
@@ -198,10 +269,18 @@ impl RowPlan {
                     let reading = if let Some(map) = map {
                         Reading::Map { map, default }
                     } else if let Some((lookup, values)) = lookup {
-                        Reading::Lookup {
-                            lookup,
-                            values,
-                            default,
+                        match values {
+                            LookupValues::Plain(values) => Reading::Lookup {
+                                lookup,
+                                values,
+                                default,
+                            },
+                            LookupValues::Dated { versions, as_of } => Reading::DatedLookup {
+                                lookup,
+                                versions,
+                                default,
+                                as_of,
+                            },
                         }
                     } else if let Some(item) = &m.contains {
                         Reading::Contains {

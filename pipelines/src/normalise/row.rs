@@ -72,6 +72,7 @@ impl RowPlan {
                     "a code of the lookup `{lookup}` (config/lookups/{lookup}.toml)"
                 )),
             },
+            Reading::DatedLookup { .. } => unreachable!("read once the row's date is known"),
             Reading::Contains { item, separator } => Ok(Value::Bool(
                 text.split(separator.as_str()).any(|t| t.trim() == item),
             )),
@@ -178,11 +179,28 @@ impl RowPlan {
             });
         }
         let mut values = Vec::with_capacity(self.columns.len());
+        // Dated lookups, read once the column that dates the row is.
+        let mut dated = Vec::new();
         for ((c, at), key_at) in self.columns.iter().zip(bound).zip(&binding.keys) {
             let v = match (&c.input, at) {
                 (Input::Constant(k), _) => k.clone(),
                 (Input::Key(_), _) => Value::Str(self.derived_key(key_at, &field)),
                 (Input::Line, _) => Value::Str(String::new()),
+                (
+                    Input::Read {
+                        reading: Reading::DatedLookup { .. },
+                        ..
+                    },
+                    Some(i),
+                ) => {
+                    let raw = field(*i).unwrap_or_default();
+                    if !is_missing(&raw, &self.missing) {
+                        dated.push((values.len(), *i, raw.into_owned()));
+                        values.push(Value::Null);
+                        continue;
+                    }
+                    Value::Null
+                }
                 (Input::Read { from, reading }, Some(i)) => {
                     let raw = field(*i).unwrap_or_default();
                     if is_missing(&raw, &self.missing) {
@@ -211,6 +229,71 @@ impl RowPlan {
                 });
             }
             values.push(v);
+        }
+        for (at, i, raw) in dated {
+            let c = &self.columns[at];
+            let Input::Read {
+                from,
+                reading:
+                    Reading::DatedLookup {
+                        lookup,
+                        versions,
+                        default,
+                        as_of,
+                    },
+            } = &c.input
+            else {
+                unreachable!("only dated lookups are deferred")
+            };
+            let reject = |reason: String| Reject {
+                sheet: None,
+                line,
+                column: Some(from.clone()),
+                column_number: Some(i + 1),
+                raw_value: Some(raw.clone()),
+                reason,
+            };
+            let day = match &values[*as_of] {
+                Value::Timestamp(us) => DateTime::<Utc>::from_timestamp_micros(*us)
+                    .map(|t| t.with_timezone(&HELSINKI).date_naive()),
+                Value::Date(d) => Some(*d),
+                _ => None,
+            };
+            let Some(day) = day else {
+                return Err(reject(format!(
+                    "expected `{}` to have a date, which picks the version of lookup `{lookup}`",
+                    self.columns[*as_of].name
+                )));
+            };
+            let key = raw.trim();
+            let version = versions
+                .get(key)
+                .and_then(|vs| vs.iter().find(|v| v.in_force(day)));
+            let v = match (version, default) {
+                (Some(v), _) => v.value.clone().unwrap_or(Value::Null),
+                (None, Some(d)) => d.clone(),
+                (None, None) => {
+                    return Err(reject(match versions.get(key) {
+                        None => format!(
+                            "expected a code of the lookup `{lookup}` (config/lookups/{lookup}.toml)"
+                        ),
+                        Some(vs) => format!(
+                            "expected a code of the lookup `{lookup}` in force on {day}: `{key}` is in force {}",
+                            vs.iter()
+                                .map(|v| v.describe())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    }));
+                }
+            };
+            if v.is_null() && !c.nullable {
+                return Err(reject(format!(
+                    "expected a value: `{}` is required and `{key}` has none on {day}",
+                    c.name
+                )));
+            }
+            values[at] = v;
         }
         for k in &self.rules {
             let (a, b) = (&values[k.left], &values[k.right]);

@@ -618,6 +618,17 @@ fn tile_section(s: &mut String, doc: &TilesDoc, tile: &Tile, options: &ReportOpt
                 &fmt
             )
         );
+        // What a reader should know about a cell: a unit continuing through a merge.
+        let mut notes: Vec<&str> = f
+            .breakdown
+            .iter()
+            .filter_map(|c| c.note.as_deref())
+            .collect();
+        notes.sort_unstable();
+        notes.dedup();
+        for note in notes {
+            let _ = write!(s, "<p class=\"cell-note\" lang=\"en\">{}</p>", escape(note));
+        }
     }
     let _ = write!(
         s,

@@ -229,6 +229,7 @@ pub async fn compute_all(
                 ..ExpectedSource::monthly(SOURCE)
             }],
         )]),
+        references: Vec::new(),
     };
     let now: DateTime<Utc> = now.parse().unwrap();
     let tiles = engine.compute_at(&manifest, now).await.unwrap();
