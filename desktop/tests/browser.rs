@@ -315,6 +315,15 @@ fn the_desktop_in_chromium_shows_the_api_values_and_works_with_the_keyboard() {
             "the drill-down lacks {needle}: {body}"
         );
     }
+    // A breakdown member's note stands beside it, in the language it is written in.
+    assert_eq!(
+        eval_string(
+            &tab,
+            "[...document.querySelectorAll('#detail-body td .cell-note')]\
+             .map(n => n.parentNode.firstChild.textContent + ' | ' + n.lang + ' | ' + n.textContent).join('\\n')"
+        ),
+        "Sähköinen asiointi | en | Verkkoasiointi (SA01) continues as Sähköinen asiointi (SA02) from 1.10.2025"
+    );
     // Charts: the series with its target line, the breakdown as bars, each an image whose
     // text alternative lists the values.
     let charts: Vec<String> = serde_json::from_str(&eval_string(

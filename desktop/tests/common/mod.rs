@@ -140,7 +140,11 @@ fn build_tile(spec: Spec, loaded_at: DateTime<Utc>) -> Tile {
                     } else {
                         Status::None
                     },
-                    note: None,
+                    // A member whose series continues through a merge says so.
+                    note: (spec.id == "nps" && j == 2).then(|| {
+                        "Verkkoasiointi (SA01) continues as Sähköinen asiointi (SA02) from 1.10.2025"
+                            .to_string()
+                    }),
                 })
                 .collect()
         } else {
