@@ -469,6 +469,18 @@ fn a_merge_in_the_middle_of_a_quarter_keeps_the_structure_then_and_continues_the
     );
 }
 
+/// What `check` said, having failed.
+fn check_fails(project: &CopiedProject) -> String {
+    let out = project.run_unchecked(&["check"]);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!out.status.success(), "check passed: {text}");
+    text
+}
+
 #[test]
 fn a_lookup_that_cannot_be_in_force_is_refused_at_check() {
     let project = CopiedProject::new();
@@ -477,13 +489,7 @@ fn a_lookup_that_cannot_be_in_force_is_refused_at_check() {
         "unit_code = \"TA06\"\nunit = \"Hausjärven terveysasema\"\nsector = \"Terveyspalvelut\"\n",
         "unit_code = \"TA06\"\nunit = \"Hausjärven terveysasema\"\nsector = \"Terveyspalvelut\"\nvalid_to = 2025-05-14\nsuccessor = \"TA20\"\n",
     );
-    let out = project.run_unchecked(&["check"]);
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(!out.status.success(), "{text}");
+    let text = check_fails(&project);
     assert!(text.contains("units.toml"), "{text}");
     assert!(
         text.contains("rows[6]: `successor` \"TA20\" is not a key of this lookup"),
@@ -498,12 +504,6 @@ fn a_lookup_that_cannot_be_in_force_is_refused_at_check() {
         ", lookup = \"units.sector\", as_of = \"answered_at\" }",
         ", lookup = \"units.sector\" }",
     );
-    let out = project.run_unchecked(&["check"]);
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(!out.status.success(), "{text}");
+    let text = check_fails(&project);
     assert!(text.contains("columns.sector.as_of"), "{text}");
 }
