@@ -23,10 +23,10 @@ const OPENAPI: &str = include_str!("assets/openapi.json");
 /// Parsed, checked query parameters of the tile endpoints.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct TileQuery {
-    as_of: Option<DateTime<Utc>>,
+    pub(crate) as_of: Option<DateTime<Utc>>,
     grain: Option<Grain>,
     period: Option<String>,
-    sector: Option<String>,
+    pub(crate) sector: Option<String>,
     priority: Option<String>,
     /// Canonical form of the parameters, for the ETag.
     canonical: String,
@@ -151,7 +151,7 @@ fn check_filters(doc: &TilesDoc, q: &TileQuery, who: &Principal) -> Result<(), A
     Ok(())
 }
 
-fn selected<'a>(doc: &'a TilesDoc, q: &TileQuery, who: &Principal) -> Vec<&'a Tile> {
+pub(crate) fn selected<'a>(doc: &'a TilesDoc, q: &TileQuery, who: &Principal) -> Vec<&'a Tile> {
     doc.tiles
         .iter()
         .filter(|t| who.may_see(&t.meta.owner.sector))
@@ -164,11 +164,11 @@ fn selected<'a>(doc: &'a TilesDoc, q: &TileQuery, who: &Principal) -> Vec<&'a Ti
         .collect()
 }
 
-fn grain_of(q: &TileQuery) -> Grain {
+pub(crate) fn grain_of(q: &TileQuery) -> Grain {
     q.grain.unwrap_or(Grain::Quarter)
 }
 
-fn figure<'a>(t: &'a Tile, q: &TileQuery) -> Option<&'a PeriodFigure> {
+pub(crate) fn figure<'a>(t: &'a Tile, q: &TileQuery) -> Option<&'a PeriodFigure> {
     let g = grain_of(q);
     match &q.period {
         Some(p) => t.figure(g, p),
@@ -239,7 +239,7 @@ fn notices(state: &AppState, doc: &TilesDoc, t: &Tile, f: Option<&PeriodFigure>)
     out
 }
 
-fn snapshot_json(doc: &TilesDoc) -> Value {
+pub(crate) fn snapshot_json(doc: &TilesDoc) -> Value {
     json!({
         "id": doc.snapshot_id,
         "computed_at": doc.computed_at,
@@ -384,7 +384,7 @@ fn conditional(
 }
 
 /// A JSON answer with its validators: 304 when the client has exactly this answer.
-fn json_answer(
+pub(crate) fn json_answer(
     headers: &HeaderMap,
     doc: &TilesDoc,
     view: &str,
@@ -427,6 +427,7 @@ pub(crate) async fn tiles(
             .iter()
             .map(|t| tile_summary(&state, &doc, &manifest, t, &q))
             .collect::<Vec<_>>(),
+        "goals": crate::goals::band(&doc, &manifest, &q, &who),
     });
     json_answer(&headers, &doc, "tiles", &q, &who, &body)
 }
@@ -468,7 +469,12 @@ pub(crate) async fn tile(
         "figure": f,
         "notices": notices(&state, &doc, t, f),
         "source_status": ledger,
-        "checkins": crate::checkins::of_tile(&manifest, t, q.as_of.unwrap_or_else(Utc::now), &who),
+        "checkins": crate::checkins::of_subject(
+            &manifest,
+            &t.meta.id,
+            q.as_of.unwrap_or_else(Utc::now),
+            who.may_write(&t.meta.owner.sector),
+        ),
     });
     json_answer(&headers, &doc, &format!("tile/{id}"), &q, &who, &body)
 }

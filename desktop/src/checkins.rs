@@ -1,6 +1,7 @@
 //! Owners' check-ins through the API: `POST /api/v1/checkins` writes one (a token with the
-//! `write` scope, for a tile of its sectors), and the tile views show them as they were at
-//! the view's time. Stored in the warehouse state by its atomic commits, never overwritten.
+//! `write` scope, on a tile or a binding goal of its sectors), and the tile and goal views
+//! show them as they were at the view's time. Stored in the warehouse state by its atomic
+//! commits, never overwritten.
 
 use axum::Extension;
 use axum::Json;
@@ -20,13 +21,18 @@ use crate::{ApiError, AppState, Principal};
 /// Characters of an assessment shown on a tile of the overview.
 const EXCERPT: usize = 140;
 
-/// The body of `POST /api/v1/checkins`.
+/// The body of `POST /api/v1/checkins`: about a tile or a goal, not both.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CheckInBody {
     /// The tile's id.
-    tile: String,
-    /// The period assessed, one of the tile's (`2025-Q2`).
+    #[serde(default)]
+    tile: Option<String>,
+    /// The binding goal's id (`SV1`).
+    #[serde(default)]
+    goal: Option<String>,
+    /// The period assessed, one of the tile's or, for a goal, one of a year it is binding
+    /// (`2025-Q2`).
     period: String,
     /// `progressing`, `attention` or `not_progressing`.
     rating: CheckInRating,
@@ -42,39 +48,70 @@ pub(crate) async fn write(
 ) -> Result<Response, ApiError> {
     let Json(body) = body.map_err(|e| ApiError::bad_request("bad_check_in", e.body_text()))?;
     let (doc, _) = crate::api::load(&state, None).await?;
-    let Some(tile) = doc.tile(&body.tile) else {
-        return Err(ApiError::not_found(
-            "unknown_tile",
-            format!("no tile `{}` in snapshot {}", body.tile, doc.snapshot_id),
-        ));
+    let (subject, sector, has_period) = match (&body.tile, &body.goal) {
+        (Some(id), None) => {
+            let Some(tile) = doc.tile(id) else {
+                return Err(ApiError::not_found(
+                    "unknown_tile",
+                    format!("no tile `{id}` in snapshot {}", doc.snapshot_id),
+                ));
+            };
+            let sector = tile.meta.owner.sector.clone();
+            if !who.may_see(&sector) {
+                return Err(ApiError::forbidden_sector(&sector));
+            }
+            (id.clone(), sector, has_period(tile, &body.period))
+        }
+        (None, Some(id)) => {
+            let Some(goal) = doc.strategy.goal(id) else {
+                return Err(ApiError::not_found(
+                    "unknown_goal",
+                    format!("no binding goal `{id}` in snapshot {}", doc.snapshot_id),
+                ));
+            };
+            if !crate::goals::visible(&doc, goal, &who) {
+                return Err(ApiError::forbidden_sector(&goal.owner.sector));
+            }
+            (
+                goal.subject(),
+                goal.owner.sector.clone(),
+                crate::goals::has_period(&doc, goal, &body.period),
+            )
+        }
+        _ => {
+            return Err(ApiError::bad_request(
+                "bad_check_in",
+                "a check-in names either `tile` or `goal`",
+            ));
+        }
     };
-    let sector = &tile.meta.owner.sector;
-    if !who.may_see(sector) {
-        return Err(ApiError::forbidden_sector(sector));
+    if !who.may_write(&sector) {
+        return Err(if who.write {
+            ApiError::forbidden_sector(&sector)
+        } else {
+            ApiError::new(
+                StatusCode::FORBIDDEN,
+                "no_write_scope",
+                format!(
+                    "the token `{}` may read but not write check-ins: its entry needs \
+                     `scopes = [\"read\", \"write\"]`",
+                    who.name
+                ),
+            )
+        });
     }
-    if !who.may_write(sector) {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "no_write_scope",
-            format!(
-                "the token `{}` may read but not write check-ins: its entry needs \
-                 `scopes = [\"read\", \"write\"]`",
-                who.name
-            ),
-        ));
-    }
-    if !has_period(tile, &body.period) {
+    if !has_period {
         return Err(ApiError::bad_request(
             "unknown_period",
-            format!("tile `{}` has no period `{}`", body.tile, body.period),
+            format!("`{subject}` has no period `{}`", body.period),
         ));
     }
     let written = state
         .warehouse()
         .write_checkin(NewCheckIn {
-            subject: body.tile.clone(),
+            subject,
             period: body.period.clone(),
-            sector: sector.clone(),
+            sector,
             rating: body.rating,
             text: body.text,
             author: who.name.clone(),
@@ -96,39 +133,38 @@ fn has_period(tile: &Tile, period: &str) -> bool {
         .any(|f| f.period == period)
 }
 
-/// A tile's check-ins at `at`: those in force (the newest per period), every version
-/// written by then, and whether `who` may write one.
-pub(crate) fn of_tile(
+/// The check-ins of a subject (a tile's id, or `goal:<id>`) at `at`: those in force (the
+/// newest per period), every version written by then, and whether the caller may write one.
+pub(crate) fn of_subject(
     manifest: &Manifest,
-    tile: &Tile,
+    subject: &str,
     at: DateTime<Utc>,
-    who: &Principal,
+    may_write: bool,
 ) -> Value {
-    let id = tile.meta.id.as_str();
     let in_force: Vec<&CheckIn> = manifest
         .checkins_as_of(at)
         .into_iter()
-        .filter(|c| c.subject == id)
+        .filter(|c| c.subject == subject)
         .collect();
     json!({
         "in_force": in_force,
-        "history": manifest.checkin_history(id, at),
-        "may_write": who.may_write(&tile.meta.owner.sector),
+        "history": manifest.checkin_history(subject, at),
+        "may_write": may_write,
     })
 }
 
-/// The check-in a tile of the overview shows: the one in force for `period` when there is
-/// one, else the newest of any period; its text cut to an excerpt.
+/// The check-in a tile or goal of the overview shows: the one in force for `period` when
+/// there is one, else the newest of any period; its text cut to an excerpt.
 pub(crate) fn latest(
     manifest: &Manifest,
-    tile: &str,
+    subject: &str,
     period: Option<&str>,
     at: DateTime<Utc>,
 ) -> Value {
     let in_force: Vec<&CheckIn> = manifest
         .checkins_as_of(at)
         .into_iter()
-        .filter(|c| c.subject == tile)
+        .filter(|c| c.subject == subject)
         .collect();
     let chosen = in_force
         .iter()

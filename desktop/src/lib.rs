@@ -18,6 +18,8 @@
 //! | `GET /login`, `POST /login`, `POST /logout` | no | sign-in form; sets an HMAC-signed session cookie |
 //! | `GET /assets/app.js`, `/assets/app.css` | no | the page's script and style (no data) |
 //! | `GET /api/v1/tiles`, `/tiles/{id}`, `/tiles.csv`, `/tiles.parquet` | yes | tiles of a snapshot |
+//! | `GET /api/v1/goals/{id}` | yes | a binding goal: progress, KPIs, the owner's check-ins |
+//! | `POST /api/v1/checkins` | yes, a token with the `write` scope | an owner's assessment of a tile or goal |
 //! | `GET /api/v1/status` | yes | source freshness from the load ledger, snapshots, pipeline runs |
 //! | `GET /api/v1/openapi.json` | yes | OpenAPI 3 description |
 //! | `GET /api/v1/healthz`, `/api/v1/readyz` (also `/healthz`, `/readyz`) | no | liveness, readiness |
@@ -32,6 +34,7 @@ mod api;
 mod auth;
 mod checkins;
 mod error;
+mod goals;
 mod limit;
 mod metrics;
 mod reports;
@@ -471,6 +474,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/tiles/{id}", get(api::tile))
         .route("/api/v1/status", get(api::status))
         .route("/api/v1/reports", get(reports::list))
+        .route("/api/v1/goals/{id}", get(goals::goal))
         .route("/api/v1/checkins", post(checkins::write))
         .route("/reports", get(reports::page))
         .route("/reports/view", get(reports::view))

@@ -101,7 +101,7 @@ async fn the_latest_snapshot_lists_every_tile_with_figure_series_and_notices() {
     assert_eq!(v["snapshot"]["id"], "20260201T080000000Z-new000");
     assert_eq!(v["grain"], "quarter");
     let tiles = v["tiles"].as_array().unwrap();
-    assert_eq!(tiles.len(), 5);
+    assert_eq!(tiles.len(), 6);
     let nps = tiles.iter().find(|t| t["id"] == "nps").unwrap();
     assert_eq!(nps["figure"]["period"], "2025-Q4");
     assert_eq!(nps["figure"]["value"], 47.5);
@@ -367,8 +367,9 @@ async fn csv_and_parquet_have_their_content_types() {
         rows.iter().all(|r| r.contains(",quarter,2025-Q4,")),
         "{rows:?}"
     );
-    // 5 totals + 3 breakdown cells of each of the two tiles that have them.
-    assert_eq!(rows.len(), 5 + 6);
+    // 6 totals, 3 breakdown cells of each of the two tiles that have them and a cell per
+    // binding goal of the key results' progress.
+    assert_eq!(rows.len(), 6 + 6 + 5);
 
     let (s, h, b) = send(&state, get("/api/v1/tiles.parquet", Some(ADMIN))).await;
     assert_eq!(s, StatusCode::OK);
@@ -427,6 +428,8 @@ async fn openapi_parses_as_json_and_names_the_endpoints() {
         "/tiles.parquet",
         "/status",
         "/reports",
+        "/goals/{id}",
+        "/checkins",
         "/healthz",
         "/readyz",
         "/openapi.json",
@@ -1126,4 +1129,218 @@ async fn an_owner_writes_check_ins_that_supersede_and_show_as_of_their_time() {
     assert!(report.contains("Omistajan arvio"), "{report}");
     assert!(report.contains("Syy löytyi: kysely lähti vain tekstiviestinä."));
     assert!(!report.contains("Kolmas versio."), "written after the pin");
+}
+
+fn goal<'a>(list: &'a Value, id: &str) -> Option<&'a Value> {
+    list["goals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["id"] == id)
+}
+
+#[tokio::test]
+async fn the_overview_has_a_band_of_the_binding_goals_with_their_key_results_progress() {
+    let (_dir, state) = common::state().await;
+    let (s, _, b) = send(&state, get("/api/v1/tiles?grain=quarter", Some(ADMIN))).await;
+    assert_eq!(s, StatusCode::OK);
+    let v = json(&b);
+    let ids: Vec<&str> = v["goals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["SV1", "SV2", "SV3", "SV4", "SV5"]);
+    // SV1's progress in 2025-Q4 (the fixture's eighth quarter) is its cell of the progress
+    // tile: the share of its key results progressing, with the counts.
+    let sv1 = goal(&v, "SV1").unwrap();
+    let p = &sv1["progress"];
+    let progressing = common::progressing(7, 0);
+    assert_eq!(p["period"], "2025-Q4");
+    assert_eq!(p["numerator"].as_f64().unwrap(), progressing as f64);
+    assert_eq!(p["denominator"].as_f64().unwrap(), 42.0);
+    let share = 100.0 * progressing as f64 / 42.0;
+    assert!((p["value"].as_f64().unwrap() - share).abs() < 1e-9, "{p}");
+    assert_eq!(p["status"], if share > 90.0 { "green" } else { "yellow" });
+    assert_eq!(sv1["owner"]["sector"], "pesova");
+    assert_eq!(
+        sv1["name"]["fi"],
+        "Asiakas saa helposti yhteyden sekä ratkaisun ensikontaktissa"
+    );
+    // Its series covers the quarters of the years it is binding (2025), not 2024's.
+    let periods: Vec<&str> = sv1["series"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["period"].as_str().unwrap())
+        .collect();
+    assert_eq!(periods, ["2025-Q1", "2025-Q2", "2025-Q3", "2025-Q4"]);
+    // The series ends at the period shown.
+    let (_, _, b) = send(&state, get("/api/v1/tiles?period=2025-Q2", Some(ADMIN))).await;
+    let q2 = json(&b);
+    let sv3 = goal(&q2, "SV3").unwrap();
+    assert_eq!(sv3["progress"]["period"], "2025-Q2");
+    assert_eq!(
+        sv3["progress"]["numerator"].as_f64().unwrap(),
+        common::progressing(5, 2) as f64
+    );
+    assert_eq!(sv3["series"].as_array().unwrap().len(), 2);
+    // 2024 had no binding goals.
+    let (_, _, b) = send(&state, get("/api/v1/tiles?period=2024-Q4", Some(ADMIN))).await;
+    assert_eq!(json(&b)["goals"], serde_json::json!([]));
+    // A sector's token sees the goals its sector owns (the progress tile is the strategy
+    // sector's); a sector filter keeps its sector's goals.
+    let (_, _, b) = send(&state, get("/api/v1/tiles", Some(HEALTH))).await;
+    let health = json(&b);
+    assert!(goal(&health, "SV2").is_some());
+    assert!(goal(&health, "SV1").is_none(), "{health}");
+    let (_, _, b) = send(&state, get("/api/v1/tiles?sector=konserni", Some(ADMIN))).await;
+    let ids: Vec<String> = json(&b)["goals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ids, ["SV4", "SV5"]);
+}
+
+#[tokio::test]
+async fn a_goal_has_a_drill_down_and_its_owner_writes_its_check_ins() {
+    let (_dir, state) = common::state().await;
+    let (s, _, b) = send(&state, get("/api/v1/goals/SV2", Some(OWNER))).await;
+    assert_eq!(s, StatusCode::OK, "{}", String::from_utf8_lossy(&b));
+    let d = json(&b);
+    assert_eq!(d["goal"]["owner"]["sector"], "terveys");
+    assert_eq!(d["period"], "2025-Q4");
+    assert_eq!(d["series"].as_array().unwrap().len(), 4);
+    assert_eq!(
+        d["progress"]["numerator"].as_f64().unwrap(),
+        common::progressing(7, 1) as f64
+    );
+    // Of its KPIs, those in the snapshot the token may see (`ems_non_conveyance` is not in
+    // this one).
+    let kpis: Vec<&str> = d["kpis"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(kpis, ["nps"]);
+    assert_eq!(d["kpis"][0]["figure"]["value"], 47.5);
+    assert_eq!(d["checkins"]["may_write"], true);
+    assert_eq!(d["checkins"]["in_force"], serde_json::json!([]));
+
+    let (s, _, b) = send(&state, get("/api/v1/goals/SV1", Some(OWNER))).await;
+    assert_eq!(
+        (s, code(&b)),
+        (StatusCode::FORBIDDEN, "forbidden_sector".into())
+    );
+    let (s, _, b) = send(&state, get("/api/v1/goals/SV9", Some(ADMIN))).await;
+    assert_eq!(
+        (s, code(&b)),
+        (StatusCode::NOT_FOUND, "unknown_goal".into())
+    );
+
+    let on = |goal: &str, period: &str, text: &str| serde_json::json!({ "goal": goal, "period": period, "rating": "attention", "text": text });
+    let post = |token: &'static str, body: Value| {
+        let state = state.clone();
+        async move { send(&state, post_json("/api/v1/checkins", token, body)).await }
+    };
+    // The owner of another sector's goal, a reader and a mistaken body are refused.
+    let (s, _, b) = post(OWNER, on("SV1", "2025-Q4", "x")).await;
+    assert_eq!(
+        (s, code(&b)),
+        (StatusCode::FORBIDDEN, "forbidden_sector".into())
+    );
+    let (s, _, b) = post(HEALTH, on("SV2", "2025-Q4", "x")).await;
+    assert_eq!(
+        (s, code(&b)),
+        (StatusCode::FORBIDDEN, "no_write_scope".into())
+    );
+    let (s, _, b) = post(OWNER, on("SV2", "2024-Q4", "x")).await;
+    assert_eq!(
+        (s, code(&b)),
+        (StatusCode::BAD_REQUEST, "unknown_period".into())
+    );
+    assert!(
+        json(&b)["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("`goal:SV2` has no period `2024-Q4`"),
+        "{}",
+        String::from_utf8_lossy(&b)
+    );
+    let both = serde_json::json!({ "goal": "SV2", "tile": "nps", "period": "2025-Q4", "rating": "attention", "text": "x" });
+    let (s, _, b) = post(OWNER, both).await;
+    assert_eq!(
+        (s, code(&b)),
+        (StatusCode::BAD_REQUEST, "bad_check_in".into())
+    );
+    let (s, _, b) = post(OWNER, on("SV9", "2025-Q4", "x")).await;
+    assert_eq!(
+        (s, code(&b)),
+        (StatusCode::NOT_FOUND, "unknown_goal".into())
+    );
+
+    // The owner writes, and writes again: the second supersedes the first, both kept.
+    let (s, _, b) = post(
+        OWNER,
+        on(
+            "SV2",
+            "2025-Q4",
+            "Asiakassuunnitelmia on tehty, mutta CRM viivästyy.",
+        ),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{}", String::from_utf8_lossy(&b));
+    let first = json(&b);
+    assert_eq!(first["subject"], "goal:SV2");
+    assert_eq!(first["sector"], "terveys");
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let between = chrono::Utc::now();
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let (s, _, b) = post(
+        OWNER,
+        on(
+            "SV2",
+            "2025-Q4",
+            "CRM otetaan käyttöön helmikuussa; tavoite etenee.",
+        ),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED);
+    assert_eq!(json(&b)["supersedes"], first["id"]);
+
+    let (_, _, b) = send(&state, get("/api/v1/goals/SV2", Some(HEALTH))).await;
+    let d = json(&b);
+    assert_eq!(d["checkins"]["may_write"], false);
+    assert_eq!(
+        d["checkins"]["in_force"][0]["text"],
+        "CRM otetaan käyttöön helmikuussa; tavoite etenee."
+    );
+    assert_eq!(d["checkins"]["history"].as_array().unwrap().len(), 2);
+    let (_, _, b) = send(&state, get("/api/v1/tiles", Some(ADMIN))).await;
+    let list = json(&b);
+    let sv2 = goal(&list, "SV2").unwrap();
+    assert_eq!(
+        sv2["checkin"]["excerpt"],
+        "CRM otetaan käyttöön helmikuussa; tavoite etenee."
+    );
+    assert_eq!(sv2["checkin"]["rating"], "attention");
+    assert_eq!(goal(&list, "SV1").unwrap()["checkin"], Value::Null);
+    // As of a moment between the two, the first words; the tile's own check-ins are apart.
+    let at = between.to_rfc3339().replace('+', "%2B");
+    let (_, _, b) = send(
+        &state,
+        get(&format!("/api/v1/goals/SV2?as_of={at}"), Some(ADMIN)),
+    )
+    .await;
+    let then = json(&b);
+    assert_eq!(
+        then["checkins"]["in_force"][0]["text"],
+        "Asiakassuunnitelmia on tehty, mutta CRM viivästyy."
+    );
+    let (_, _, b) = send(&state, get("/api/v1/tiles/nps", Some(ADMIN))).await;
+    assert_eq!(json(&b)["checkins"]["history"], serde_json::json!([]));
 }

@@ -129,7 +129,7 @@ fn the_desktop_in_chromium_shows_the_api_values_and_works_with_the_keyboard() {
             )
         })
         .collect();
-    assert_eq!(expected.len(), 5);
+    assert_eq!(expected.len(), 6);
 
     let profile = tempfile::tempdir().unwrap();
     let args: Vec<&OsStr> = [

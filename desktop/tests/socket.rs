@@ -74,7 +74,7 @@ async fn serves_on_a_real_socket_and_shuts_down() {
     let etag = r.headers()["etag"].to_str().unwrap().to_string();
     assert!(r.headers().contains_key("content-security-policy"));
     let v: serde_json::Value = serde_json::from_str(&r.text().await.unwrap()).unwrap();
-    assert_eq!(v["tiles"].as_array().unwrap().len(), 5);
+    assert_eq!(v["tiles"].as_array().unwrap().len(), 6);
     let r = client
         .get(format!("{base}/api/v1/tiles?grain=year"))
         .bearer_auth(ADMIN)

@@ -12,7 +12,8 @@
 //! - [`snapshot`]: the snapshot format and which snapshot a time picks;
 //! - [`reading`]: the session people and BI tools read the warehouse and the tiles with;
 //! - [`encode`]: record batches as CSV, JSON and Parquet, for the command line and the API;
-//! - [`strategy`]: the strategy structure tiles are placed in;
+//! - [`strategy`]: the strategy structure tiles are placed in, and the binding goals;
+//! - [`goals`]: a binding goal's progress, read from a snapshot;
 //! - [`render`]: tiles as a readable terminal table;
 //! - [`error`]: what can go wrong, and where in a tile's SQL.
 
@@ -21,6 +22,7 @@ pub mod definition;
 pub mod encode;
 pub mod engine;
 pub mod error;
+pub mod goals;
 pub mod grain;
 pub mod incremental;
 pub mod reading;
@@ -38,7 +40,8 @@ pub use compute::{
 pub use definition::{TileDef, TileMeta, load_tiles};
 pub use engine::{Computation, Engine, ReferenceTable};
 pub use error::{Error, Result, locate};
+pub use goals::GoalFigure;
 pub use grain::Grain;
 pub use incremental::{CachedTile, Recompute, Recomputed, ReusableRows};
 pub use snapshot::{TilesDoc, parse_as_of, read_snapshot, tile_rows_schema};
-pub use strategy::Strategy;
+pub use strategy::{Goal, Strategy};

@@ -124,7 +124,9 @@ fn build_tile(spec: Spec, loaded_at: DateTime<Utc>) -> Tile {
         let complete = !(spec.incomplete_last && i + 1 == count);
         let shown = if n < spec.min_n { None } else { value };
         let (status, reason, att) = status_of(&spec, value, n, complete);
-        let breakdown = if spec.id == "callback_share" || spec.id == "nps" {
+        let breakdown = if spec.id == GOAL_PROGRESS {
+            goal_cells(i)
+        } else if spec.id == "callback_share" || spec.id == "nps" {
             ["Puhelin", "Chat", "Sähköinen asiointi"]
                 .iter()
                 .enumerate()
@@ -274,6 +276,42 @@ fn build_tile(spec: Spec, loaded_at: DateTime<Utc>) -> Tile {
     }
 }
 
+/// The tile the binding goals' progress is read from (as `config/strategy.toml` names it).
+pub const GOAL_PROGRESS: &str = "key_results_progressing";
+
+/// Key results per binding goal.
+pub const KEY_RESULTS_PER_GOAL: i64 = 42;
+
+/// Key results of goal `goal` (0 for SV1) progressing in quarter `quarter` (0 for 2024-Q1).
+pub fn progressing(quarter: usize, goal: usize) -> i64 {
+    KEY_RESULTS_PER_GOAL - ((quarter + 2 * goal) % 9) as i64
+}
+
+/// The progress tile's breakdown in a quarter: a cell per goal, as its SQL writes them (the
+/// id, a space and the goal's text).
+fn goal_cells(quarter: usize) -> Vec<Cell> {
+    strategy()
+        .goals
+        .iter()
+        .enumerate()
+        .map(|(j, g)| {
+            let num = progressing(quarter, j);
+            let value = 100.0 * num as f64 / KEY_RESULTS_PER_GOAL as f64;
+            let a = attainment(Direction::HigherIsBetter, value, 100.0, None).unwrap();
+            Cell {
+                dimension: "goal".into(),
+                member: format!("{} {}", g.id, g.name.fi),
+                value: Some(value),
+                numerator: Some(num as f64),
+                denominator: Some(KEY_RESULTS_PER_GOAL as f64),
+                n: KEY_RESULTS_PER_GOAL,
+                status: colour(a, &Thresholds::default()),
+                note: None,
+            }
+        })
+        .collect()
+}
+
 pub fn tiles(loaded_at: DateTime<Utc>) -> Vec<Tile> {
     let q = |v: &[f64], n: i64| v.iter().map(|x| (Some(*x), n)).collect::<Vec<_>>();
     vec![
@@ -376,6 +414,30 @@ pub fn tiles(loaded_at: DateTime<Utc>) -> Vec<Tile> {
             },
             loaded_at,
         ),
+        build_tile(
+            Spec {
+                id: GOAL_PROGRESS,
+                fi: "Avaintuloksista etenee",
+                en: "Key results progressing",
+                sector: "strategia",
+                priority: "uudistaminen",
+                perspective: "vaikuttavuus",
+                unit: "%",
+                decimals: 1,
+                direction: Direction::HigherIsBetter,
+                target: Some(100.0),
+                min_n: 1,
+                values: (0..8)
+                    .map(|i| {
+                        let all = KEY_RESULTS_PER_GOAL * 5;
+                        let num: i64 = (0..5).map(|j| progressing(i, j)).sum();
+                        (Some(100.0 * num as f64 / all as f64), all)
+                    })
+                    .collect(),
+                incomplete_last: false,
+            },
+            loaded_at,
+        ),
     ]
 }
 
@@ -410,7 +472,7 @@ async fn publish(wh: &Warehouse, doc: &TilesDoc) {
 }
 
 /// A warehouse with a load in the ledger and two snapshots: an older one (4 tiles, from
-/// 15.1.2026) and the latest (5 tiles, now).
+/// 15.1.2026) and the latest (6 tiles, now).
 pub async fn warehouse() -> (tempfile::TempDir, Warehouse) {
     let dir = tempfile::tempdir().unwrap();
     let wh = Warehouse::open_local(dir.path().join("warehouse")).unwrap();
