@@ -427,6 +427,7 @@ pub(crate) async fn tiles(
             .iter()
             .map(|t| tile_summary(&state, &doc, &manifest, t, &q))
             .collect::<Vec<_>>(),
+        "goal_progress": crate::goals::progress_tile(&doc),
         "goals": crate::goals::band(&doc, &manifest, &q, &who),
     });
     json_answer(&headers, &doc, "tiles", &q, &who, &body)

@@ -71,6 +71,20 @@ fn point(g: &GoalFigure<'_>) -> Value {
     })
 }
 
+/// The tile the goals' progress is read from, as the page formats its figures: id, title,
+/// unit, decimals and direction; `null` when the snapshot has none.
+pub(crate) fn progress_tile(doc: &TilesDoc) -> Value {
+    doc.goal_progress_tile().map_or(Value::Null, |t| {
+        json!({
+            "id": t.meta.id,
+            "title": t.meta.title,
+            "unit": t.meta.unit,
+            "decimals": t.meta.decimals,
+            "direction": t.meta.direction,
+        })
+    })
+}
+
 fn about(goal: &Goal) -> Value {
     json!({
         "id": goal.id,
@@ -169,7 +183,7 @@ pub(crate) async fn goal(
         "goal": about(g),
         "progress": figure.and_then(|f| doc.goal_figure(g, f)).as_ref().map_or(Value::Null, point),
         "series": doc.goal_series(g, grain).iter().map(point).collect::<Vec<_>>(),
-        "progress_tile": doc.goal_progress_tile().map(|t| json!({ "id": t.meta.id, "title": t.meta.title })),
+        "progress_tile": progress_tile(&doc),
         "kpis": kpis,
         "checkins": crate::checkins::of_subject(
             &manifest,

@@ -181,7 +181,8 @@ fn the_desktop_in_chromium_shows_the_api_values_and_works_with_the_keyboard() {
     let layout: serde_json::Value = serde_json::from_str(&eval_string(
         &tab,
         "JSON.stringify({w: innerWidth, h: innerHeight, \
-         rows: [...document.querySelectorAll('#scorecard tbody tr')].map(r => { const b = r.getBoundingClientRect(); return {top: b.top, bottom: b.bottom, right: b.right, id: r.dataset.id}; }), \
+         rows: [...document.querySelectorAll('#scorecard tbody.kpis tr')].map(r => { const b = r.getBoundingClientRect(); return {top: b.top, bottom: b.bottom, right: b.right, id: r.dataset.id}; }), \
+         goals: [...document.querySelectorAll('#scorecard tbody.goals tr')].map(r => { const b = r.getBoundingClientRect(); return {top: b.top, bottom: b.bottom, right: b.right, id: r.dataset.goal, value: r.querySelector('.num').textContent}; }), \
          matrix: (() => { const b = document.querySelector('#matrix table').getBoundingClientRect(); return {top: b.top, left: b.left, right: b.right, bottom: b.bottom}; })(), \
          dots: document.querySelectorAll('#matrix .dot').length})",
     ))
@@ -190,6 +191,18 @@ fn the_desktop_in_chromium_shows_the_api_values_and_works_with_the_keyboard() {
     assert!(w <= 1366.0 && h <= 768.0, "{layout}");
     let rows = layout["rows"].as_array().unwrap();
     assert_eq!(rows.len(), expected.len(), "{layout}");
+    // The binding goals of the year shown come first, each with its progress, on screen.
+    let goals = layout["goals"].as_array().unwrap();
+    let ids: Vec<&str> = goals.iter().map(|g| g["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["SV1", "SV2", "SV3", "SV4", "SV5"], "{layout}");
+    let sv1 = 100.0 * common::progressing(7, 0) as f64 / common::KEY_RESULTS_PER_GOAL as f64;
+    assert_eq!(goals[0]["value"], common::fi_value(Some(sv1), 1, "%"));
+    assert!(
+        goals.iter().all(|g| g["bottom"].as_f64().unwrap()
+            <= rows[0]["top"].as_f64().unwrap() + 1.0
+            && g["right"].as_f64().unwrap() <= w),
+        "the goals stand above the KPIs: {layout}"
+    );
     let shipped = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../sql"))
         .unwrap()
         .filter(|e| {
@@ -212,10 +225,11 @@ fn the_desktop_in_chromium_shows_the_api_values_and_works_with_the_keyboard() {
         "{layout}"
     );
     let m = &layout["matrix"];
+    let first_row = &goals[0];
     assert!(
         m["right"].as_f64().unwrap() <= w
             && m["bottom"].as_f64().unwrap() <= h
-            && m["left"].as_f64().unwrap() > rows[0]["right"].as_f64().unwrap() - 1.0
+            && m["left"].as_f64().unwrap() > first_row["right"].as_f64().unwrap() - 1.0
             && m["top"].as_f64().unwrap() < rows[0]["bottom"].as_f64().unwrap(),
         "the grid stands beside the scorecard: {layout}"
     );
@@ -430,6 +444,58 @@ fn the_desktop_in_chromium_shows_the_api_values_and_works_with_the_keyboard() {
         "document.querySelector('#scorecard tr[data-id=nps] .excerpt').textContent",
     );
     assert_eq!(excerpt, format!("Huomioitavaa: {words}"));
+
+    // The owner of a binding goal opens it from the overview, sees its key results' progress
+    // and writes the quarter's assessment; the goal's row shows the words.
+    tab.evaluate(
+        "document.querySelector('#scorecard tr[data-goal=SV2] button').click()",
+        false,
+    )
+    .unwrap();
+    wait_for(
+        &tab,
+        "document.querySelector('#detail').dataset.goal === 'SV2' && !!document.querySelector('#checkin-text')",
+        "the goal's drill-down with the check-in form",
+    );
+    let summary = eval_string(
+        &tab,
+        "document.querySelector('#detail-body .summary').textContent",
+    );
+    let progressing = common::progressing(7, 1);
+    assert!(
+        summary.contains(&format!("{progressing}/42 avaintulosta etenee")),
+        "{summary}"
+    );
+    assert!(
+        eval_string(
+            &tab,
+            "document.querySelector('#detail-body svg.chart').getAttribute('aria-label')"
+        )
+        .contains("2025-Q1"),
+        "the progress chart has a text alternative"
+    );
+    tab.wait_for_element("#checkin-text")
+        .unwrap()
+        .click()
+        .unwrap();
+    let goal_words = "Yhteisasiakkuuksien tunnistaminen etenee; CRM tulee keväällä.";
+    tab.type_str(goal_words).unwrap();
+    tab.wait_for_element("#checkin-save")
+        .unwrap()
+        .click()
+        .unwrap();
+    wait_for(
+        &tab,
+        "[...document.querySelectorAll('#detail-body .checkin')].some(p => p.textContent.includes('CRM tulee') && p.textContent.includes('terveysjohtaja'))",
+        "the saved assessment in the goal's drill-down",
+    );
+    screenshot(&tab, &shots, "goal-checkin.png");
+    tab.press_key("Escape").unwrap();
+    let excerpt = eval_string(
+        &tab,
+        "document.querySelector('#scorecard tr[data-goal=SV2] .excerpt').textContent",
+    );
+    assert_eq!(excerpt, format!("Etenee: {goal_words}"));
 
     drop(tab);
     drop(browser);

@@ -35,6 +35,9 @@ const I18N = {
     checkinSaved: "Arvio tallennettu.", by: "kirjoittanut", inProgress: "jakso kesken",
     scorecard: "Kaikki mittarit", matrix: "Painopisteet ja näkökulmat", tile: "Mittari", changeHead: "Muutos",
     ratings: { progressing: "Etenee", attention: "Huomioitavaa", not_progressing: "Ei etene" },
+    goals: "Sitovat tavoitteet", goal: "Sitova tavoite", goalProgress: "Avaintuloksista etenee",
+    kpis: "Tavoitteen mittarit", noKpis: "Tavoitteelle ei ole nimetty mittareita.", years: "Voimassa",
+    keyResults: (n, all) => `${fmtInt(n)}/${fmtInt(all)} avaintulosta etenee`,
   },
   sv: {
     skip: "Gå till mätarna", subtitle: "Ledningens skrivbord", logout: "Logga ut", reports: "Rapporter",
@@ -68,6 +71,9 @@ const I18N = {
     checkinWrite: "Skriv en bedömning för perioden", checkinText: "Bedömning", checkinRating: "Framsteg", checkinSave: "Spara bedömningen",
     checkinSaved: "Bedömningen sparad.", by: "skriven av", inProgress: "perioden pågår",
     scorecard: "Alla mätare", matrix: "Prioriteringar och perspektiv", tile: "Mätare", changeHead: "Förändring",
+    goals: "Bindande mål", goal: "Bindande mål", goalProgress: "Nyckelresultat som framskrider",
+    kpis: "Målets mätare", noKpis: "Inga mätare har angetts för målet.", years: "Gäller",
+    keyResults: (n, all) => `${fmtInt(n)}/${fmtInt(all)} nyckelresultat framskrider`,
     ratings: { progressing: "Framskrider", attention: "Kräver uppmärksamhet", not_progressing: "Framskrider inte" },
   },
   en: {
@@ -102,6 +108,9 @@ const I18N = {
     checkinWrite: "Write an assessment for the period", checkinText: "Assessment", checkinRating: "Progress", checkinSave: "Save the assessment",
     checkinSaved: "Assessment saved.", by: "by", inProgress: "period in progress",
     scorecard: "Every KPI", matrix: "Priorities and perspectives", tile: "KPI", changeHead: "Change",
+    goals: "Binding goals", goal: "Binding goal", goalProgress: "Key results progressing",
+    kpis: "The goal's KPIs", noKpis: "No KPIs are named for the goal.", years: "Binding",
+    keyResults: (n, all) => `${fmtInt(n)} of ${fmtInt(all)} key results progressing`,
     ratings: { progressing: "Progressing", attention: "Needs attention", not_progressing: "Not progressing" },
   },
 };
@@ -382,10 +391,28 @@ function renderScorecard() {
       el("td", { class: "owner" }, sector ? txt(sector) : x.owner.sector),
       el("td", { class: "excerpt" }, x.checkin ? `${t().ratings[x.checkin.rating] || ""}: ${x.checkin.excerpt}` : ""));
   });
+  const fmt = goalFormat(data);
+  const goalRows = (data.goals || []).map((g) => {
+    const p = g.progress;
+    const sector = strat.sectors.find((s2) => s2.id === g.owner.sector);
+    const open = el("button", { type: "button", class: "link", "data-goal": g.id, "aria-haspopup": "dialog" }, txt(g.name));
+    open.addEventListener("click", () => openGoal(g.id, open));
+    return el("tr", { "data-goal": g.id },
+      el("td", { class: "prio", title: `${t().goal} ${g.id}` }, el("span", { class: "visually-hidden" }, `${t().goal} `), g.id),
+      el("th", { scope: "row" }, open),
+      el("td", { class: "num" }, withUnit(p ? p.value : null, fmt)),
+      el("td", { class: "num" }, p && p.target !== null && p.target !== undefined ? withUnit(p.target, fmt) : "–"),
+      el("td", {}, statusBadge(p ? p.status : "grey")),
+      el("td", { class: "num" }, changeText(goalChange(g), fmt)),
+      el("td", { class: "trend" }, sparkline(g.series || [], fmt, p ? p.target : null)),
+      el("td", { class: "owner", title: g.owner.role }, sector ? txt(sector) : g.owner.sector),
+      el("td", { class: "excerpt" }, g.checkin ? `${t().ratings[g.checkin.rating] || ""}: ${g.checkin.excerpt}` : ""));
+  });
   $("#scorecard").replaceChildren(el("table", { class: "scorecard" },
-    el("caption", { class: "visually-hidden" }, `${t().scorecard} (${current.id})`),
+    el("caption", { class: "visually-hidden" }, `${goalRows.length ? `${t().goals}, ` : ""}${t().scorecard} (${current.id})`),
     el("thead", {}, el("tr", {}, ...head.map((h) => el("th", { scope: "col" }, h)))),
-    el("tbody", {}, ...rows)));
+    goalRows.length ? el("tbody", { class: "goals", "aria-label": t().goals }, ...goalRows) : null,
+    el("tbody", { class: "kpis" }, ...rows)));
   const persp = strat.perspectives;
   const grid = el("table", { class: "matrix" },
     el("caption", {}, `${t().matrix} ${current.id}`),
@@ -400,6 +427,21 @@ function renderScorecard() {
             "aria-label": `${txt(x.title)}: ${t().st[st]}` }, statusSymbol(st));
         })))))));
   $("#matrix").replaceChildren(grid);
+}
+
+// A binding goal's figures read like the tile its progress comes from (a share in %).
+function goalFormat(data) {
+  return (data && data.goal_progress) || { unit: "%", decimals: 1, direction: "higher_is_better" };
+}
+
+// The change of a goal's progress from the period before the one shown.
+function goalChange(g) {
+  const s = g.series || [];
+  const p = g.progress;
+  if (!p || s.length < 2 || s[s.length - 1].period !== p.period) return null;
+  const prev = s[s.length - 2].value;
+  if (p.value === null || p.value === undefined || prev === null || prev === undefined) return null;
+  return { change: p.value - prev };
 }
 
 function statusSymbol(st) {
@@ -592,7 +634,7 @@ async function openDetail(id, opener) {
     el("span", { class: "meta" }, f ? `${f.period} · ${t().through} ${fmtDate(f.data_through)} · n = ${fmtInt(f.n)}` : "")));
   for (const n of d.notices || []) parts.push(el("p", { class: `notice n-${n.code}` }, "⚠ ", noticeText(n)));
   if (f && f.status_reason) parts.push(el("p", { class: "meta", lang: "en" }, f.status_reason));
-  parts.push(...checkinSection(d, f, id));
+  parts.push(...checkinSection(d.checkins, f ? f.period : null, { tile: id }, () => openDetail(id, state.opener)));
 
   parts.push(el("h3", {}, t().breakdown));
   if (f && f.breakdown && f.breakdown.length) {
@@ -628,14 +670,16 @@ async function openDetail(id, opener) {
   parts.push(table(t().sourcesOf, [t().source, t().lastLoad, t().file, t().rows, t().rejects, t().dataThrough],
     names.map((n) => { const s = ledger[n] || {}; return [n, fmtTime(s.last_loaded_at), s.file || "–", fmtInt(s.rows), fmtInt(s.rejects), fmtDate(s.data_through)]; }), [3, 4]));
   body.replaceChildren(...parts);
+  delete dlg.dataset.goal;
   dlg.dataset.tile = id;
 }
 
 // The owner's assessment of the period shown, its earlier versions, and for an owner (a
-// token with the write scope for the tile's sector) a form to write a new one.
-function checkinSection(d, f, id) {
-  const c = d.checkins || { in_force: [], history: [], may_write: false };
-  const period = f ? f.period : null;
+// token with the write scope for the sector of the tile or goal) a form to write a new one.
+// `subject` is what the check-in is posted about: `{ tile: id }` or `{ goal: id }`;
+// `reopen` shows the drill-down again with the words saved.
+function checkinSection(checkins, period, subject, reopen) {
+  const c = checkins || { in_force: [], history: [], may_write: false };
   const out = [el("h3", {}, t().checkins)];
   const current = (c.in_force || []).find((x) => x.period === period);
   const line = (x) => el("p", { class: "checkin" },
@@ -657,10 +701,10 @@ function checkinSection(d, f, id) {
     form.addEventListener("submit", async (e) => {
       e.preventDefault();
       try {
-        await postJson("/api/v1/checkins", { tile: id, period, rating: rating.value, text: text.value });
+        await postJson("/api/v1/checkins", { ...subject, period, rating: rating.value, text: text.value });
         status.textContent = t().checkinSaved;
         await load();
-        await openDetail(id, state.opener);
+        await reopen();
       } catch (err) {
         status.textContent = `${t().error}: ${err.message}`;
       }
@@ -668,6 +712,64 @@ function checkinSection(d, f, id) {
     out.push(form);
   }
   return out;
+}
+
+// A binding goal's drill-down: its progress (the share of its key results progressing) with
+// the counts, the owner's assessment and the form to write one, the progress over time, the
+// KPIs that measure it, and who owns it.
+async function openGoal(id, opener) {
+  state.opener = opener || document.activeElement;
+  const dlg = $("#detail");
+  const body = $("#detail-body");
+  $("#detail-title").textContent = t().loading;
+  body.replaceChildren(el("p", {}, t().loading));
+  if (!dlg.open) dlg.showModal();
+  let d;
+  try {
+    d = await api(`/api/v1/goals/${encodeURIComponent(id)}?${query()}`);
+  } catch (e) {
+    body.replaceChildren(el("p", { class: "message" }, `${t().error}: ${e.message}`));
+    return;
+  }
+  const g = d.goal, p = d.progress, fmt = goalFormat({ goal_progress: d.progress_tile });
+  const sector = d.strategy.sectors.find((x) => x.id === g.owner.sector);
+  $("#detail-title").textContent = `${t().goal} ${g.id}: ${txt(g.name)}`;
+  const parts = [];
+  parts.push(el("div", { class: "summary" },
+    el("span", { class: "tile-value" }, withUnit(p ? p.value : null, fmt)),
+    el("span", {}, p && p.target !== null && p.target !== undefined ? `${t().target} ${withUnit(p.target, fmt)}` : t().noTarget),
+    statusBadge(p ? p.status : "grey"),
+    el("span", {}, p && p.numerator !== null ? t().keyResults(p.numerator, p.denominator) : ""),
+    el("span", { class: "meta" }, p ? p.period : "")));
+  parts.push(...checkinSection(d.checkins, d.period, { goal: g.id }, () => openGoal(id, state.opener)));
+
+  const series = d.series || [];
+  parts.push(el("h3", {}, `${t().goalProgress}: ${t().series}`));
+  const line = seriesChart(series, fmt);
+  if (line) parts.push(line);
+  parts.push(table(`${t().goalProgress} (${t()[d.grain]})`, [t().period, t().value, t().target, t().n, t().status],
+    [...series].reverse().map((x) => [x.period, withUnit(x.value, fmt), x.target === null ? "–" : withUnit(x.target, fmt), fmtInt(x.n), statusBadge(x.status)]), [1, 2, 3]));
+
+  parts.push(el("h3", {}, t().kpis));
+  if ((d.kpis || []).length) {
+    parts.push(table(t().kpis, [t().tile, t().period, t().value, t().target, t().status], d.kpis.map((k) => {
+      const b = el("button", { type: "button", class: "link", "data-id": k.id }, txt(k.title));
+      b.addEventListener("click", () => openDetail(k.id, state.opener));
+      const f = k.figure;
+      return [b, f ? f.period : "–", withUnit(f ? f.value : null, k), f && f.target !== null ? withUnit(f.target, k) : "–", statusBadge(f ? f.status : "grey")];
+    }), [2, 3]));
+  } else parts.push(el("p", { class: "meta" }, t().noKpis));
+
+  parts.push(el("h3", {}, t().definition));
+  const dl = el("dl", { class: "def" });
+  const add = (k, v) => dl.append(el("dt", {}, k), el("dd", {}, v));
+  add(t().owner, `${g.owner.role}${sector ? `, ${txt(sector)}` : ""}`);
+  add(t().years, g.years[0] === g.years[1] ? String(g.years[0]) : `${g.years[0]}–${g.years[1]}`);
+  if (d.progress_tile) add(t().goalProgress, txt(d.progress_tile.title));
+  parts.push(dl);
+  body.replaceChildren(...parts);
+  delete dlg.dataset.tile;
+  dlg.dataset.goal = id;
 }
 
 function closeDetail() {
