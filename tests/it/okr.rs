@@ -224,3 +224,131 @@ fn a_hand_written_tracker_export_loads_and_counts_as_in_force() {
     assert_eq!(sector("terveys"), Some((200.0 / 3.0, 3)));
     assert_eq!(sector("pesova"), Some((50.0, 2)));
 }
+
+/// The goals' part of a report: the text of `<article class="goal" id="goal-{id}">`.
+fn goal_article<'a>(html: &'a str, id: &str) -> &'a str {
+    let start = html
+        .find(&format!("<article class=\"goal\" id=\"goal-{id}\">"))
+        .unwrap_or_else(|| panic!("no section for goal {id}"));
+    &html[start..start + html[start..].find("</article>").unwrap()]
+}
+
+/// The value a `<div class="value">` of a figure list shows.
+fn shown_value(article: &str) -> &str {
+    let start = article.find("<div class=\"value\">").unwrap();
+    let dd = &article[start..];
+    let open = dd.find("<dd>").unwrap() + 4;
+    &dd[open..dd.find("</dd>").unwrap()]
+}
+
+#[test]
+fn the_board_report_has_each_binding_goal_with_its_progress_and_its_owners_words() {
+    let project = CopiedProject::new();
+    let cfg = tilannekuva_samples::SampleConfig {
+        to: "2025-12-31".parse().unwrap(),
+        ..sample_config()
+    };
+    let generated =
+        tilannekuva_samples::generate_sources(&project.inputs, &cfg, okr::SOURCES).unwrap();
+    project.run(&["load", "--settle-seconds", "0"]);
+    project.run(&["compute"]);
+    // The owner of SV2 (the health services' director) writes the quarter's assessment, as
+    // the desktop does; the council's report is pinned; a later word is not in it.
+    let wh = tilannekuva_warehouse::Warehouse::open_local(&project.warehouse).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let write = |text: &str| {
+        rt.block_on(wh.write_checkin(tilannekuva_warehouse::NewCheckIn {
+            subject: "goal:SV2".into(),
+            period: "2025-Q3".into(),
+            sector: "terveys".into(),
+            rating: tilannekuva_warehouse::CheckInRating::Attention,
+            text: text.into(),
+            author: "terveysjohtaja".into(),
+        }))
+        .unwrap()
+    };
+    write("Asiakkaiden palvelutarpeet tunnistetaan; CRM viivästyy vuoteen 2026.");
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let label = "Aluehallitus 20.10.2025";
+    project.run(&["snapshots", "pin", label]);
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    write("Kirjoitettu kiinnityksen jälkeen.");
+
+    let out = project.dir.path().join("board.html");
+    project.run(&[
+        "report",
+        "--snapshot",
+        label,
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let html = std::fs::read_to_string(&out).unwrap();
+    assert!(
+        html.contains("Valtuustotason sitovat tavoitteet"),
+        "the goals' section"
+    );
+    // Each goal's share of its key results progressing in the latest rated quarter (Q3: the
+    // Q4 ratings are given in February), computed here from the tracker's ratings.
+    let end = okr::quarter_end(2025, 3);
+    for (goal, text) in okr::GOALS {
+        let counted: Vec<_> = generated
+            .truth
+            .key_results
+            .iter()
+            .filter(|k| k.quarter_end == end && k.counted && k.goal_id == *goal)
+            .collect();
+        let progressing = counted.iter().filter(|k| k.rating == 0).count();
+        let share = 100.0 * progressing as f64 / counted.len() as f64;
+        let article = goal_article(&html, goal);
+        assert!(article.contains(text), "{article}");
+        assert_eq!(
+            shown_value(article),
+            format!("{:.1} %", share).replace('.', ","),
+            "{goal}: {article}"
+        );
+        assert!(
+            article.contains(&format!(
+                "{progressing}/{} avaintulosta etenee",
+                counted.len()
+            )),
+            "{article}"
+        );
+        assert!(article.contains("2025-Q3"), "{article}");
+        assert!(
+            article.contains("role=\"img\""),
+            "{goal}: a chart of its progress"
+        );
+    }
+    let sv1 = goal_article(&html, "SV1");
+    assert!(
+        sv1.contains("Perhe-, sosiaali- ja vammaispalvelut, Toimialajohtaja"),
+        "the owner: {sv1}"
+    );
+    assert!(
+        sv1.contains("href=\"#tile-callbacks_within_promise\""),
+        "its KPIs: {sv1}"
+    );
+    let sv2 = goal_article(&html, "SV2");
+    assert!(
+        sv2.contains("CRM viivästyy vuoteen 2026.") && sv2.contains("terveysjohtaja"),
+        "{sv2}"
+    );
+    assert!(!html.contains("Kirjoitettu kiinnityksen jälkeen."), "{sv2}");
+    // The same in English.
+    let en = project.dir.path().join("board.en.html");
+    project.run(&[
+        "report",
+        "--snapshot",
+        label,
+        "--lang",
+        "en",
+        "--out",
+        en.to_str().unwrap(),
+    ]);
+    let en = std::fs::read_to_string(&en).unwrap();
+    assert!(en.contains("The council's binding goals"), "{}", &en[..400]);
+    assert!(goal_article(&en, "SV5").contains("Productivity secures the services"));
+}

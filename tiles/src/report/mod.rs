@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use tilannekuva_warehouse::{CheckIn, CheckInRating};
 
 use crate::definition::Text;
+use crate::strategy::Goal;
 use crate::{Grain, PeriodFigure, Status, Tile, TilesDoc};
 use chart::ChartWords;
 
@@ -132,6 +133,10 @@ struct Words {
     statuses: [&'static str; 5],
     checkin: &'static str,
     ratings: [&'static str; 3],
+    goals: &'static str,
+    goal_progress: &'static str,
+    key_results: &'static str,
+    kpis: &'static str,
 }
 
 const FI: Words = Words {
@@ -168,6 +173,10 @@ const FI: Words = Words {
     ],
     checkin: "Omistajan arvio",
     ratings: ["Etenee", "Huomioitavaa", "Ei etene"],
+    goals: "Valtuustotason sitovat tavoitteet",
+    goal_progress: "Avaintuloksista etenee",
+    key_results: "avaintulosta etenee",
+    kpis: "Mittarit",
 };
 
 const SV: Words = Words {
@@ -204,6 +213,10 @@ const SV: Words = Words {
     ],
     checkin: "Ägarens bedömning",
     ratings: ["Framskrider", "Kräver uppmärksamhet", "Framskrider inte"],
+    goals: "Fullmäktiges bindande mål",
+    goal_progress: "Nyckelresultat som framskrider",
+    key_results: "nyckelresultat framskrider",
+    kpis: "Mätare",
 };
 
 const EN: Words = Words {
@@ -240,6 +253,10 @@ const EN: Words = Words {
     ],
     checkin: "Owner's assessment",
     ratings: ["Progressing", "Needs attention", "Not progressing"],
+    goals: "The council's binding goals",
+    goal_progress: "Key results progressing",
+    key_results: "key results progressing",
+    kpis: "KPIs",
 };
 
 impl Words {
@@ -416,6 +433,16 @@ pub fn html(doc: &TilesDoc, options: &ReportOptions) -> String {
     }
     s.push_str("</tbody></table></section>\n");
 
+    // The binding goals of the year shown: progress, KPIs and the owners' words.
+    let goals: Vec<&Goal> = doc.strategy.goals_of(year).collect();
+    if !goals.is_empty() {
+        let _ = writeln!(s, "<section class=\"goals\"><h2>{}</h2>", w.goals);
+        for goal in goals {
+            goal_section(&mut s, doc, goal, options);
+        }
+        s.push_str("</section>\n");
+    }
+
     // Each tile on a page of its own.
     for tile in &doc.tiles {
         tile_section(&mut s, doc, tile, options);
@@ -461,12 +488,12 @@ fn priority_name(doc: &TilesDoc, tile: &Tile, strategy_period: &str, lang: Lang)
         .map_or_else(|| id.clone(), |x| lang.text(&x.name).to_string())
 }
 
-/// The check-ins of a tile, newest first.
-fn checkins_of<'a>(tile: &Tile, options: &'a ReportOptions) -> Vec<&'a CheckIn> {
+/// The check-ins of a subject (a tile's id, or `goal:<id>`), newest first.
+fn checkins_of<'a>(subject: &str, options: &'a ReportOptions) -> Vec<&'a CheckIn> {
     let mut of: Vec<&CheckIn> = options
         .checkins
         .iter()
-        .filter(|c| c.subject == tile.meta.id)
+        .filter(|c| c.subject == subject)
         .collect();
     of.sort_by_key(|c| std::cmp::Reverse(c.written_at));
     of
@@ -482,7 +509,7 @@ fn owner_cell(
     let lang = options.lang;
     let mut cell = escape(&owner(doc, tile, lang));
     let period = figure.map(|f| f.period.as_str());
-    if let Some(c) = checkins_of(tile, options)
+    if let Some(c) = checkins_of(&tile.meta.id, options)
         .into_iter()
         .find(|c| Some(c.period.as_str()) == period)
     {
@@ -505,6 +532,153 @@ fn owner(doc: &TilesDoc, tile: &Tile, lang: Lang) -> String {
         .find(|s| s.id == o.sector)
         .map_or(o.sector.as_str(), |s| lang.text(&s.name));
     format!("{sector}, {}", o.role)
+}
+
+/// The owner's words on a subject, newest first (the four latest).
+fn checkin_list(s: &mut String, subject: &str, options: &ReportOptions) {
+    let lang = options.lang;
+    let w = lang.words();
+    let checkins = checkins_of(subject, options);
+    if checkins.is_empty() {
+        return;
+    }
+    let _ = write!(s, "<div class=\"checkins\"><h3>{}</h3>", w.checkin);
+    for c in checkins.iter().take(4) {
+        let _ = write!(
+            s,
+            "<p><strong>{} ({}).</strong> {} <span class=\"by\">– {}, {}</span></p>",
+            escape(w.rating(c.rating)),
+            escape(&c.period),
+            escape(&c.text),
+            escape(&c.author),
+            lang.time(c.written_at)
+        );
+    }
+    s.push_str("</div>");
+}
+
+/// A binding goal: its progress in the period shown (its cell of the progress tile), the
+/// owner, the owner's words, the progress over time and the KPIs measuring it.
+fn goal_section(s: &mut String, doc: &TilesDoc, goal: &Goal, options: &ReportOptions) {
+    let (lang, grain) = (options.lang, options.grain);
+    let w = lang.words();
+    let progress_tile = doc.goal_progress_tile();
+    let (unit_of, decimals) =
+        progress_tile.map_or(("%", 1), |t| (t.meta.unit.as_str(), t.meta.decimals));
+    let fmt = |v: Option<f64>| unit(lang.number(v, decimals), unit_of, v.is_some());
+    let now = progress_tile
+        .and_then(|t| shown(t, grain))
+        .and_then(|f| doc.goal_figure(goal, f));
+    let id = escape(&goal.id);
+    let _ = write!(
+        s,
+        "<article class=\"goal\" id=\"goal-{id}\"><h3>{id}: {}</h3><dl class=\"figure\">",
+        escape(lang.text(&goal.name))
+    );
+    let mut item = |k: &str, v: String, class: &str| {
+        let _ = write!(
+            s,
+            "<div class=\"{class}\"><dt>{}</dt><dd>{}</dd></div>",
+            escape(k),
+            escape(&v)
+        );
+    };
+    item(
+        w.period,
+        now.map_or("–".into(), |g| g.figure.period.clone()),
+        "period",
+    );
+    item(
+        w.goal_progress,
+        fmt(now.and_then(|g| g.cell.value)),
+        "value",
+    );
+    item(w.target, fmt(now.and_then(|g| g.figure.target)), "target");
+    let status = now.map_or(Status::Grey, |g| g.cell.status);
+    item(
+        w.status,
+        format!("{} {}", chart::symbol(status), w.status(status)),
+        &format!("status {}", status.as_str()),
+    );
+    let sector = doc
+        .strategy
+        .sectors
+        .iter()
+        .find(|x| x.id == goal.owner.sector)
+        .map_or(goal.owner.sector.as_str(), |x| lang.text(&x.name));
+    item(w.owner, format!("{sector}, {}", goal.owner.role), "owner");
+    s.push_str("</dl>");
+    if let Some((n, all)) = now.and_then(|g| g.cell.numerator.zip(g.cell.denominator)) {
+        let _ = write!(
+            s,
+            "<p class=\"key-results\">{}/{} {}</p>",
+            lang.number(Some(n), 0),
+            lang.number(Some(all), 0),
+            w.key_results
+        );
+    }
+    checkin_list(s, &goal.subject(), options);
+    // The progress over time, drawn as a tile's series is.
+    let series: Vec<PeriodFigure> = doc
+        .goal_series(goal, grain)
+        .iter()
+        .map(|g| PeriodFigure {
+            value: g.cell.value,
+            status: g.cell.status,
+            n: Some(g.cell.n),
+            breakdown: Vec::new(),
+            ..g.figure.clone()
+        })
+        .collect();
+    if !series.is_empty() {
+        let words = ChartWords {
+            target: w.target,
+            in_progress: w.in_progress,
+            no_figure: w.no_figure,
+        };
+        let _ = write!(
+            s,
+            "<figure><figcaption>{}</figcaption>{}</figure>",
+            w.goal_progress,
+            chart::line(
+                &format!("goal-{}-series", goal.id),
+                &format!("{} {}: {}", goal.id, w.goal_progress, w.series),
+                &series,
+                &fmt,
+                &words
+            )
+        );
+    }
+    let kpis: Vec<String> = goal
+        .kpis
+        .iter()
+        .filter_map(|k| doc.tile(k))
+        .map(|t| {
+            let f = shown(t, grain);
+            let status = f.map_or(Status::Grey, |f| f.status);
+            format!(
+                "<a href=\"#tile-{}\">{}</a> {} ({} {})",
+                escape(&t.meta.id),
+                escape(lang.text(&t.meta.title)),
+                escape(&unit(
+                    lang.number(f.and_then(|f| f.value), t.meta.decimals),
+                    &t.meta.unit,
+                    f.and_then(|f| f.value).is_some()
+                )),
+                chart::symbol(status),
+                escape(w.status(status))
+            )
+        })
+        .collect();
+    if !kpis.is_empty() {
+        let _ = write!(
+            s,
+            "<p class=\"kpis\"><strong>{}:</strong> {}</p>",
+            w.kpis,
+            kpis.join(" · ")
+        );
+    }
+    s.push_str("</article>\n");
 }
 
 fn tile_section(s: &mut String, doc: &TilesDoc, tile: &Tile, options: &ReportOptions) {
@@ -568,22 +742,7 @@ fn tile_section(s: &mut String, doc: &TilesDoc, tile: &Tile, options: &ReportOpt
             let _ = write!(s, "<p class=\"notes\">{}</p>", escape(&notes.join(" · ")));
         }
     }
-    let checkins = checkins_of(tile, options);
-    if !checkins.is_empty() {
-        let _ = write!(s, "<div class=\"checkins\"><h3>{}</h3>", w.checkin);
-        for c in checkins.iter().take(4) {
-            let _ = write!(
-                s,
-                "<p><strong>{} ({}).</strong> {} <span class=\"by\">– {}, {}</span></p>",
-                escape(w.rating(c.rating)),
-                escape(&c.period),
-                escape(&c.text),
-                escape(&c.author),
-                lang.time(c.written_at)
-            );
-        }
-        s.push_str("</div>");
-    }
+    checkin_list(s, &m.id, options);
     let words = ChartWords {
         target: w.target,
         in_progress: w.in_progress,
