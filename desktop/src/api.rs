@@ -29,7 +29,7 @@ pub(crate) struct TileQuery {
     pub(crate) sector: Option<String>,
     priority: Option<String>,
     /// Canonical form of the parameters, for the ETag.
-    canonical: String,
+    pub(crate) canonical: String,
 }
 
 pub(crate) fn parse_query(
@@ -316,36 +316,25 @@ fn periods_of(tiles: &[&Tile], g: Grain) -> Vec<String> {
     p
 }
 
-fn http_date(t: DateTime<Utc>) -> String {
+pub(crate) fn http_date(t: DateTime<Utc>) -> String {
     t.format("%a, %d %b %Y %H:%M:%S GMT").to_string()
 }
 
-/// What an ETag stands for.
-enum Validator<'a> {
-    /// A download of a snapshot's rows: the same snapshot, query and access give the same
-    /// bytes, so the ETag is known before they are made and `If-Modified-Since` holds too.
-    Snapshot,
-    /// A JSON answer that also tells what changes between snapshots (late sources, stale
-    /// data): its ETag is a hash of the answer itself, so a 304 never hides a new notice.
-    Content(&'a [u8]),
-}
-
-/// ETag and Last-Modified for a view of a snapshot; `Some(304)` when the client has it.
+/// ETag and Last-Modified for a download of a snapshot's rows; `Some(304)` when the client
+/// has it. The same snapshot, query and access give the same bytes, so the ETag is known
+/// before they are made and `If-Modified-Since` holds too. (The JSON views, which also tell
+/// what changes between snapshots, are validated by their content: see `answers`.)
 fn conditional(
     headers: &HeaderMap,
     doc: &TilesDoc,
     view: &str,
     q: &TileQuery,
     who: &Principal,
-    validator: Validator<'_>,
 ) -> (HeaderMap, Option<Response>) {
     let mut h = Sha256::new();
     for part in [doc.snapshot_id.as_str(), view, &q.canonical, &who.scope()] {
         h.update(part.as_bytes());
         h.update([0]);
-    }
-    if let Validator::Content(body) = validator {
-        h.update(body);
     }
     let etag = format!("\"{}\"", &hex::encode(h.finalize())[..24]);
     let mut out = HeaderMap::new();
@@ -371,37 +360,14 @@ fn conditional(
             .split(',')
             .map(|s| s.trim().trim_start_matches("W/"))
             .any(|s| s == etag || s == "*"),
-        // A date says nothing of the notices: only a download is judged by it.
-        None if matches!(validator, Validator::Snapshot) => headers
+        None => headers
             .get(header::IF_MODIFIED_SINCE)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| DateTime::parse_from_rfc2822(v).ok())
             .is_some_and(|ims| doc.computed_at.timestamp() <= ims.timestamp()),
-        None => false,
     };
     let resp = not_modified.then(|| (StatusCode::NOT_MODIFIED, out.clone()).into_response());
     (out, resp)
-}
-
-/// A JSON answer with its validators: 304 when the client has exactly this answer.
-pub(crate) fn json_answer(
-    headers: &HeaderMap,
-    doc: &TilesDoc,
-    view: &str,
-    q: &TileQuery,
-    who: &Principal,
-    body: &Value,
-) -> Result<Response, ApiError> {
-    let bytes = serde_json::to_vec(body).map_err(|e| ApiError::internal("writing JSON", &e))?;
-    let (mut h, not_modified) = conditional(headers, doc, view, q, who, Validator::Content(&bytes));
-    if let Some(r) = not_modified {
-        return Ok(r);
-    }
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    Ok((h, Body::from(bytes)).into_response())
 }
 
 /// `GET /api/v1/tiles`
@@ -412,25 +378,33 @@ pub(crate) async fn tiles(
     q: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let q = parse_query(q)?;
-    let (doc, manifest) = load(&state, q.as_of).await?;
-    check_filters(&doc, &q, &who)?;
-    let tiles = selected(&doc, &q, &who);
-    let g = grain_of(&q);
-    let body = json!({
-        "snapshot": snapshot_json(&doc),
-        "grain": g,
-        "period": q.period,
-        "periods": periods_of(&tiles, g),
-        "strategy": doc.strategy,
-        "access": { "name": who.name, "sectors": who.sectors },
-        "tiles": tiles
-            .iter()
-            .map(|t| tile_summary(&state, &doc, &manifest, t, &q))
-            .collect::<Vec<_>>(),
-        "goal_progress": crate::goals::progress_tile(&doc),
-        "goals": crate::goals::band(&doc, &manifest, &q, &who),
-    });
-    json_answer(&headers, &doc, "tiles", &q, &who, &body)
+    crate::answers::json_view(
+        &state,
+        &headers,
+        &who,
+        "tiles".into(),
+        &q,
+        |doc, manifest| {
+            check_filters(doc, &q, &who)?;
+            let tiles = selected(doc, &q, &who);
+            let g = grain_of(&q);
+            Ok(json!({
+                "snapshot": snapshot_json(doc),
+                "grain": g,
+                "period": q.period,
+                "periods": periods_of(&tiles, g),
+                "strategy": doc.strategy,
+                "access": { "name": who.name, "sectors": who.sectors },
+                "tiles": tiles
+                    .iter()
+                    .map(|t| tile_summary(&state, doc, manifest, t, &q))
+                    .collect::<Vec<_>>(),
+                "goal_progress": crate::goals::progress_tile(doc),
+                "goals": crate::goals::band(doc, manifest, &q, &who),
+            }))
+        },
+    )
+    .await
 }
 
 /// `GET /api/v1/tiles/{id}`
@@ -442,42 +416,44 @@ pub(crate) async fn tile(
     q: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let q = parse_query(q)?;
-    let (doc, manifest) = load(&state, q.as_of).await?;
-    check_filters(&doc, &q, &who)?;
-    let Some(t) = doc.tile(&id) else {
-        return Err(ApiError::not_found(
-            "unknown_tile",
-            format!("no tile `{id}` in snapshot {}", doc.snapshot_id),
-        ));
-    };
-    if !who.may_see(&t.meta.owner.sector) {
-        return Err(ApiError::forbidden_sector(&t.meta.owner.sector));
-    }
-    let f = figure(t, &q);
-    let names: Vec<&str> = {
-        let mut v: Vec<&str> = t.sources.iter().map(|s| s.source.as_str()).collect();
-        v.sort();
-        v.dedup();
-        v
-    };
-    let ledger: Vec<Value> = names.iter().map(|s| source_status(&manifest, s)).collect();
-    let body = json!({
-        "snapshot": snapshot_json(&doc),
-        "grain": grain_of(&q),
-        "period": f.map(|f| f.period.clone()),
-        "strategy": doc.strategy,
-        "tile": t,
-        "figure": f,
-        "notices": notices(&state, &doc, t, f),
-        "source_status": ledger,
-        "checkins": crate::checkins::of_subject(
-            &manifest,
-            &t.meta.id,
-            q.as_of.unwrap_or_else(Utc::now),
-            who.may_write(&t.meta.owner.sector),
-        ),
-    });
-    json_answer(&headers, &doc, &format!("tile/{id}"), &q, &who, &body)
+    let view = format!("tile/{id}");
+    crate::answers::json_view(&state, &headers, &who, view, &q, |doc, manifest| {
+        check_filters(doc, &q, &who)?;
+        let Some(t) = doc.tile(&id) else {
+            return Err(ApiError::not_found(
+                "unknown_tile",
+                format!("no tile `{id}` in snapshot {}", doc.snapshot_id),
+            ));
+        };
+        if !who.may_see(&t.meta.owner.sector) {
+            return Err(ApiError::forbidden_sector(&t.meta.owner.sector));
+        }
+        let f = figure(t, &q);
+        let names: Vec<&str> = {
+            let mut v: Vec<&str> = t.sources.iter().map(|s| s.source.as_str()).collect();
+            v.sort();
+            v.dedup();
+            v
+        };
+        let ledger: Vec<Value> = names.iter().map(|s| source_status(manifest, s)).collect();
+        Ok(json!({
+            "snapshot": snapshot_json(doc),
+            "grain": grain_of(&q),
+            "period": f.map(|f| f.period.clone()),
+            "strategy": doc.strategy,
+            "tile": t,
+            "figure": f,
+            "notices": notices(&state, doc, t, f),
+            "source_status": ledger,
+            "checkins": crate::checkins::of_subject(
+                manifest,
+                &t.meta.id,
+                q.as_of.unwrap_or_else(Utc::now),
+                who.may_write(&t.meta.owner.sector),
+            ),
+        }))
+    })
+    .await
 }
 
 /// The tiles of the query as a document, its series narrowed to the query's grain and period.
@@ -518,7 +494,7 @@ async fn flat_rows(
     let q = parse_query(q)?;
     let (doc, _) = load(state, q.as_of).await?;
     check_filters(&doc, &q, who)?;
-    let (h, not_modified) = conditional(headers, &doc, view, &q, who, Validator::Snapshot);
+    let (h, not_modified) = conditional(headers, &doc, view, &q, who);
     if let Some(r) = not_modified {
         return Ok(Err(r));
     }

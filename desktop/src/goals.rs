@@ -141,56 +141,58 @@ pub(crate) async fn goal(
     q: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let q = api::parse_query(q)?;
-    let (doc, manifest) = api::load(&state, q.as_of).await?;
-    let Some(g) = doc.strategy.goal(&id) else {
-        return Err(ApiError::not_found(
-            "unknown_goal",
-            format!("no binding goal `{id}` in snapshot {}", doc.snapshot_id),
-        ));
-    };
-    if !visible(&doc, g, &who) {
-        return Err(ApiError::forbidden_sector(&g.owner.sector));
-    }
-    let figure = shown(&doc, &q);
-    let grain = api::grain_of(&q);
-    let kpis: Vec<Value> = g
-        .kpis
-        .iter()
-        .filter_map(|k| doc.tile(k))
-        .filter(|t| who.may_see(&t.meta.owner.sector))
-        .map(|t| {
-            let f = api::figure(t, &q);
-            json!({
-                "id": t.meta.id,
-                "title": t.meta.title,
-                "unit": t.meta.unit,
-                "decimals": t.meta.decimals,
-                "figure": f.map(|f| json!({
-                    "period": f.period,
-                    "value": f.value,
-                    "target": f.target,
-                    "status": f.status,
-                })),
+    let view = format!("goal/{id}");
+    crate::answers::json_view(&state, &headers, &who, view, &q, |doc, manifest| {
+        let Some(g) = doc.strategy.goal(&id) else {
+            return Err(ApiError::not_found(
+                "unknown_goal",
+                format!("no binding goal `{id}` in snapshot {}", doc.snapshot_id),
+            ));
+        };
+        if !visible(doc, g, &who) {
+            return Err(ApiError::forbidden_sector(&g.owner.sector));
+        }
+        let figure = shown(doc, &q);
+        let grain = api::grain_of(&q);
+        let kpis: Vec<Value> = g
+            .kpis
+            .iter()
+            .filter_map(|k| doc.tile(k))
+            .filter(|t| who.may_see(&t.meta.owner.sector))
+            .map(|t| {
+                let f = api::figure(t, &q);
+                json!({
+                    "id": t.meta.id,
+                    "title": t.meta.title,
+                    "unit": t.meta.unit,
+                    "decimals": t.meta.decimals,
+                    "figure": f.map(|f| json!({
+                        "period": f.period,
+                        "value": f.value,
+                        "target": f.target,
+                        "status": f.status,
+                    })),
+                })
             })
-        })
-        .collect();
-    let at = q.as_of.unwrap_or_else(Utc::now);
-    let body = json!({
-        "snapshot": api::snapshot_json(&doc),
-        "grain": grain,
-        "period": figure.map(|f| f.period.clone()),
-        "strategy": doc.strategy,
-        "goal": about(g),
-        "progress": figure.and_then(|f| doc.goal_figure(g, f)).as_ref().map_or(Value::Null, point),
-        "series": doc.goal_series(g, grain).iter().map(point).collect::<Vec<_>>(),
-        "progress_tile": progress_tile(&doc),
-        "kpis": kpis,
-        "checkins": crate::checkins::of_subject(
-            &manifest,
-            &g.subject(),
-            at,
-            who.may_write(&g.owner.sector),
-        ),
-    });
-    api::json_answer(&headers, &doc, &format!("goal/{id}"), &q, &who, &body)
+            .collect();
+        let at = q.as_of.unwrap_or_else(Utc::now);
+        Ok(json!({
+            "snapshot": api::snapshot_json(doc),
+            "grain": grain,
+            "period": figure.map(|f| f.period.clone()),
+            "strategy": doc.strategy,
+            "goal": about(g),
+            "progress": figure.and_then(|f| doc.goal_figure(g, f)).as_ref().map_or(Value::Null, point),
+            "series": doc.goal_series(g, grain).iter().map(point).collect::<Vec<_>>(),
+            "progress_tile": progress_tile(doc),
+            "kpis": kpis,
+            "checkins": crate::checkins::of_subject(
+                manifest,
+                &g.subject(),
+                at,
+                who.may_write(&g.owner.sector),
+            ),
+        }))
+    })
+    .await
 }

@@ -28,8 +28,12 @@
 //! Caching: every tile answer has an `ETag`. For the JSON answers it is a hash of the answer
 //! itself, notices included, so a source turning late or data going stale changes it even
 //! within one snapshot; the CSV and Parquet downloads depend only on the snapshot, the query
-//! and the caller's access, and also honour `If-Modified-Since`.
+//! and the caller's access, and also honour `If-Modified-Since`. The JSON views are served
+//! from memory (see `answers.rs`): built and serialised once per view, query and access,
+//! gzipped once for clients that take it, and built again when the snapshot, the committed
+//! state, the scheduler's status or the configuration changes.
 
+mod answers;
 mod api;
 mod auth;
 mod checkins;
@@ -334,6 +338,7 @@ struct Inner {
     config: std::sync::RwLock<Arc<DesktopConfig>>,
     pipeline_status: Option<PipelineStatusFn>,
     docs: Mutex<HashMap<String, Arc<TilesDoc>>>,
+    answers: answers::Answers,
 }
 
 /// Shared state of the desktop's handlers. Cheap to clone.
@@ -363,6 +368,7 @@ impl AppState {
                 config: std::sync::RwLock::new(Arc::new(config)),
                 pipeline_status: None,
                 docs: Mutex::new(HashMap::new()),
+                answers: answers::Answers::default(),
             }),
         }
     }
@@ -382,6 +388,7 @@ impl AppState {
                 config: std::sync::RwLock::new(config),
                 pipeline_status: None,
                 docs: Mutex::new(HashMap::new()),
+                answers: answers::Answers::default(),
             }
         });
         Self {
@@ -448,6 +455,10 @@ impl AppState {
 
     pub(crate) fn sign_ins(&self) -> &limit::SignInLimiter {
         &self.inner.sign_ins
+    }
+
+    pub(crate) fn answers(&self) -> &answers::Answers {
+        &self.inner.answers
     }
 
     pub(crate) fn cached_doc(&self, id: &str) -> Option<Arc<TilesDoc>> {

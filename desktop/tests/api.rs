@@ -1344,3 +1344,92 @@ async fn a_goal_has_a_drill_down_and_its_owner_writes_its_check_ins() {
     let (_, _, b) = send(&state, get("/api/v1/tiles/nps", Some(ADMIN))).await;
     assert_eq!(json(&b)["checkins"]["history"], serde_json::json!([]));
 }
+
+fn with_headers(uri: &str, token: &str, headers: &[(header::HeaderName, &str)]) -> Request<Body> {
+    let mut b = Request::get(uri).header(header::AUTHORIZATION, format!("Bearer {token}"));
+    for (k, v) in headers {
+        b = b.header(k, *v);
+    }
+    b.body(Body::empty()).unwrap()
+}
+
+#[tokio::test]
+async fn views_are_served_from_memory_gzipped_on_request_and_renewed_by_a_commit() {
+    let (dir, state) = common::state().await;
+    let (s, h, plain) = send(&state, get("/api/v1/tiles", Some(ADMIN))).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(h.get(header::CONTENT_ENCODING).is_none());
+    let etag = h[header::ETAG].to_str().unwrap().to_string();
+    // Asked again: the same bytes and validator.
+    let (_, h, again) = send(&state, get("/api/v1/tiles", Some(ADMIN))).await;
+    assert_eq!(again, plain);
+    assert_eq!(h[header::ETAG].to_str().unwrap(), etag);
+    // Compressed for a client that takes gzip: the same document, a validator of its own.
+    let gz = [(header::ACCEPT_ENCODING, "gzip, br")];
+    let (s, h, packed) = send(&state, with_headers("/api/v1/tiles", ADMIN, &gz)).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(h[header::CONTENT_ENCODING], "gzip");
+    assert!(
+        h[header::VARY]
+            .to_str()
+            .unwrap()
+            .contains("Accept-Encoding")
+    );
+    assert!(
+        packed.len() * 3 < plain.len(),
+        "{} of {}",
+        packed.len(),
+        plain.len()
+    );
+    let mut unpacked = Vec::new();
+    std::io::Read::read_to_end(
+        &mut flate2::read::GzDecoder::new(&packed[..]),
+        &mut unpacked,
+    )
+    .unwrap();
+    assert_eq!(unpacked, plain);
+    let gz_etag = h[header::ETAG].to_str().unwrap().to_string();
+    assert_ne!(gz_etag, etag);
+    let (s, _, b) = send(
+        &state,
+        with_headers(
+            "/api/v1/tiles",
+            ADMIN,
+            &[gz[0].clone(), (header::IF_NONE_MATCH, gz_etag.as_str())],
+        ),
+    )
+    .await;
+    assert_eq!((s, b.len()), (StatusCode::NOT_MODIFIED, 0));
+    // A sector's token has its own answer.
+    let (_, _, health) = send(&state, get("/api/v1/tiles", Some(HEALTH))).await;
+    assert_ne!(health, plain);
+    assert!(!String::from_utf8_lossy(&health).contains("\"response_time\""));
+
+    // Another process commits a check-in: within the log's poll interval the view is built
+    // again, with the words, and the old validator no longer answers 304.
+    let other = tilannekuva_warehouse::Warehouse::open_local(dir.path().join("warehouse")).unwrap();
+    other
+        .write_checkin(tilannekuva_warehouse::NewCheckIn {
+            subject: "nps".into(),
+            period: "2025-Q4".into(),
+            sector: "terveys".into(),
+            rating: tilannekuva_warehouse::CheckInRating::Attention,
+            text: "Kirjoitettu toisesta prosessista.".into(),
+            author: "terveysjohtaja".into(),
+        })
+        .await
+        .unwrap();
+    tokio::time::sleep(tilannekuva_desktop::LOG_POLL + std::time::Duration::from_millis(200)).await;
+    let (s, h, b) = send(
+        &state,
+        with_headers(
+            "/api/v1/tiles",
+            ADMIN,
+            &[(header::IF_NONE_MATCH, etag.as_str())],
+        ),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "a 304 would hide the new words");
+    assert_ne!(h[header::ETAG].to_str().unwrap(), etag);
+    assert!(String::from_utf8_lossy(&b).contains("Kirjoitettu toisesta prosessista."));
+}
