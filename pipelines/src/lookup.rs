@@ -64,19 +64,39 @@ pub struct Version<'l> {
     pub row: &'l BTreeMap<String, toml::Value>,
 }
 
-impl Version<'_> {
-    /// Whether the version is in force on `day`.
-    pub fn in_force(&self, day: NaiveDate) -> bool {
+/// When a lookup row is in force: inclusive days, an open end where not given. The one
+/// home of "in force on a day", for checking the lookups and for the rows read with them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InForce {
+    /// First day; `None`: since always.
+    pub from: Option<NaiveDate>,
+    /// Last day; `None`: still in force.
+    pub to: Option<NaiveDate>,
+}
+
+impl InForce {
+    /// Whether `day` is within.
+    pub fn contains(&self, day: NaiveDate) -> bool {
         self.from.is_none_or(|f| f <= day) && self.to.is_none_or(|t| day <= t)
     }
 
-    /// `2020-01-01 – 2025-05-14`, `since 2025-05-15`, `always`.
-    pub fn span(&self) -> String {
+    /// `2020-01-01 – 2025-05-14`, `since 2025-05-15`, `until 2025-05-14`, `always`.
+    pub fn describe(&self) -> String {
         match (self.from, self.to) {
             (None, None) => "always".into(),
             (Some(f), None) => format!("since {f}"),
             (None, Some(t)) => format!("until {t}"),
             (Some(f), Some(t)) => format!("{f} – {t}"),
+        }
+    }
+}
+
+impl Version<'_> {
+    /// When the version is in force.
+    pub fn in_force(&self) -> InForce {
+        InForce {
+            from: self.from,
+            to: self.to,
         }
     }
 }
@@ -195,14 +215,14 @@ impl Lookup {
                 if overlap {
                     out.push(format!(
                         "`{key}`: versions {} and {} overlap (one version of a key is in force on a day)",
-                        a.span(),
-                        b.span()
+                        a.in_force().describe(),
+                        b.in_force().describe()
                     ));
                 }
                 if a.successor.is_some() {
                     out.push(format!(
                         "`{key}`: the version {} has a successor but is not the key's last",
-                        a.span()
+                        a.in_force().describe()
                     ));
                 }
             }
@@ -303,7 +323,7 @@ impl Lookup {
             let next_name = self
                 .versions_of(next)
                 .into_iter()
-                .find(|v| v.in_force(day))
+                .find(|v| v.in_force().contains(day))
                 .map(|v| name(&v))
                 .unwrap_or_else(|| next.to_string());
             out.push((
@@ -492,8 +512,8 @@ valid_from = 2025-03-01
         assert_eq!(u.series_note("TA01"), None);
         let day = |s: &str| s.parse::<NaiveDate>().unwrap();
         let v = u.versions_of("TA06");
-        assert!(v[0].in_force(day("2025-05-14")));
-        assert!(!v[0].in_force(day("2025-05-15")));
+        assert!(v[0].in_force().contains(day("2025-05-14")));
+        assert!(!v[0].in_force().contains(day("2025-05-15")));
         assert_eq!(
             u.get("ST01", "unit").unwrap().as_str(),
             Some("Hämeenlinnan suun terveydenhuolto")

@@ -9,7 +9,6 @@
 use std::collections::BTreeMap;
 
 use arrow::datatypes::SchemaRef;
-use chrono::NaiveDate;
 use tilannekuva_conventions::boolean::BoolVocabulary;
 use tilannekuva_conventions::datetime::{LocalTimePolicy, TimeFormat};
 use tilannekuva_conventions::number::NumberFormat;
@@ -17,6 +16,7 @@ use tilannekuva_warehouse::catalog::{ColumnType, TableDef};
 
 use super::Value;
 use crate::config::{Lookup, Problems, RowRule, SkipRule, SourceConfig, SourceRef};
+use crate::lookup::InForce;
 use crate::{Error, Result};
 
 /// A source's row rules compiled against its table: how each column of the table is read.
@@ -116,26 +116,16 @@ pub(super) enum Reading {
 /// One version of a lookup key, as a dated lookup column reads it.
 #[derive(Debug, Clone)]
 pub(super) struct DatedValue {
-    pub(super) from: Option<NaiveDate>,
-    pub(super) to: Option<NaiveDate>,
+    pub(super) in_force: InForce,
     pub(super) successor: Option<String>,
     /// The field's value in this version; `None` when the row does not have the field.
     pub(super) value: Option<Value>,
 }
 
 impl DatedValue {
-    pub(super) fn in_force(&self, day: NaiveDate) -> bool {
-        self.from.is_none_or(|f| f <= day) && self.to.is_none_or(|t| day <= t)
-    }
-
-    /// `2020-01-01 – 2025-05-14 (then `TA02`)`, for a rejected row.
+    /// `2020-01-01 – 2025-05-14 (continued by `TA02`)`, for a rejected row.
     pub(super) fn describe(&self) -> String {
-        let span = match (self.from, self.to) {
-            (None, None) => "always".to_string(),
-            (Some(f), None) => format!("from {f}"),
-            (None, Some(t)) => format!("until {t}"),
-            (Some(f), Some(t)) => format!("{f} – {t}"),
-        };
+        let span = self.in_force.describe();
         match &self.successor {
             Some(s) => format!("{span} (continued by `{s}`)"),
             None => span,
@@ -225,14 +215,13 @@ impl RowPlan {
                             .entry(v.key.to_string())
                             .or_default()
                             .push(DatedValue {
-                                from: v.from,
-                                to: v.to,
+                                in_force: v.in_force(),
                                 successor: v.successor.map(str::to_string),
                                 value,
                             });
                     }
                     for list in versions.values_mut() {
-                        list.sort_by_key(|v| v.from);
+                        list.sort_by_key(|v| v.in_force.from);
                     }
                     return Some((lk.to_string(), LookupValues::Dated { versions, as_of }));
                 }

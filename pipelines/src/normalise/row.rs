@@ -268,7 +268,7 @@ impl RowPlan {
             let key = raw.trim();
             let version = versions
                 .get(key)
-                .and_then(|vs| vs.iter().find(|v| v.in_force(day)));
+                .and_then(|vs| vs.iter().find(|v| v.in_force.contains(day)));
             let v = match (version, default) {
                 (Some(v), _) => v.value.clone().unwrap_or(Value::Null),
                 (None, Some(d)) => d.clone(),
