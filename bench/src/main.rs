@@ -492,6 +492,7 @@ fn real_main(args: Args) -> Result<ExitCode> {
             args.threads,
             &[
                 "/api/v1/tiles",
+                "/api/v1/tiles (gzip)",
                 "/api/v1/tiles/callback_share",
                 "/api/v1/healthz",
             ],

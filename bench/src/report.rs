@@ -253,6 +253,15 @@ fn mib(b: u64) -> String {
     format!("{:.1} MiB", b as f64 / 1024.0 / 1024.0)
 }
 
+/// A size readable at any scale: KiB below a MiB.
+fn size(b: u64) -> String {
+    if b < 1024 * 1024 {
+        format!("{:.1} KiB", b as f64 / 1024.0)
+    } else {
+        mib(b)
+    }
+}
+
 impl Report {
     /// The report as a Markdown section.
     pub fn markdown(&self) -> String {
@@ -463,7 +472,7 @@ impl Report {
                     s,
                     "| `{}` | {} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {} |",
                     r.path,
-                    mib(r.body_bytes as u64),
+                    size(r.body_bytes as u64),
                     r.concurrency,
                     r.throughput,
                     r.p50_ms,

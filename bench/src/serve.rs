@@ -70,18 +70,27 @@ pub fn bench_api(
             .build()?;
         let mut out = Vec::new();
         for path in paths {
-            let url = format!("http://{addr}{path}");
+            // `PATH (gzip)`: asked with `Accept-Encoding: gzip`, the body measured compressed.
+            let (route, gzip) = match path.strip_suffix(" (gzip)") {
+                Some(route) => (route, true),
+                None => (*path, false),
+            };
+            let url = format!("http://{addr}{route}");
             // Warm-up: the first request reads and caches the snapshot.
-            let body = client
-                .get(&url)
-                .bearer_auth(TOKEN)
+            let first = request(&client, &url, gzip)
                 .send()
                 .await?
                 .error_for_status()
-                .with_context(|| url.clone())?
-                .bytes()
-                .await?;
-            out.push(load(&client, &url, path, seconds, concurrency, body.len()).await);
+                .with_context(|| url.clone())?;
+            let encoded = first.headers().get("content-encoding").is_some();
+            anyhow::ensure!(
+                encoded == gzip,
+                "{path}: asked {} gzip, answered {} it",
+                if gzip { "with" } else { "without" },
+                if encoded { "with" } else { "without" }
+            );
+            let body = first.bytes().await?;
+            out.push(load(&client, &url, gzip, path, seconds, concurrency, body.len()).await);
         }
         anyhow::Ok(out)
     });
@@ -90,9 +99,19 @@ pub fn bench_api(
     result
 }
 
+fn request(client: &reqwest::Client, url: &str, gzip: bool) -> reqwest::RequestBuilder {
+    let r = client.get(url).bearer_auth(TOKEN);
+    if gzip {
+        r.header("accept-encoding", "gzip")
+    } else {
+        r
+    }
+}
+
 async fn load(
     client: &reqwest::Client,
     url: &str,
+    gzip: bool,
     path: &str,
     seconds: f64,
     concurrency: usize,
@@ -108,7 +127,7 @@ async fn load(
             let (mut lat, mut errors) = (Vec::new(), 0u64);
             while Instant::now() < end {
                 let t = Instant::now();
-                let ok = match client.get(&url).bearer_auth(TOKEN).send().await {
+                let ok = match request(&client, &url, gzip).send().await {
                     Ok(r) if r.status().is_success() => r.bytes().await.is_ok(),
                     _ => false,
                 };

@@ -48,7 +48,7 @@ pub(crate) async fn write(
 ) -> Result<Response, ApiError> {
     let Json(body) = body.map_err(|e| ApiError::bad_request("bad_check_in", e.body_text()))?;
     let (doc, _) = crate::api::load(&state, None).await?;
-    let (subject, sector, has_period) = match (&body.tile, &body.goal) {
+    let (subject, named, sector, has_period) = match (&body.tile, &body.goal) {
         (Some(id), None) => {
             let Some(tile) = doc.tile(id) else {
                 return Err(ApiError::not_found(
@@ -60,7 +60,8 @@ pub(crate) async fn write(
             if !who.may_see(&sector) {
                 return Err(ApiError::forbidden_sector(&sector));
             }
-            (id.clone(), sector, has_period(tile, &body.period))
+            let named = format!("tile `{id}`");
+            (id.clone(), named, sector, has_period(tile, &body.period))
         }
         (None, Some(id)) => {
             let Some(goal) = doc.strategy.goal(id) else {
@@ -72,8 +73,10 @@ pub(crate) async fn write(
             if !crate::goals::visible(&doc, goal, &who) {
                 return Err(ApiError::forbidden_sector(&goal.owner.sector));
             }
+            let [from, to] = goal.years;
             (
                 goal.subject(),
+                format!("goal `{id}` (binding {from}–{to})"),
                 goal.owner.sector.clone(),
                 crate::goals::has_period(&doc, goal, &body.period),
             )
@@ -103,7 +106,7 @@ pub(crate) async fn write(
     if !has_period {
         return Err(ApiError::bad_request(
             "unknown_period",
-            format!("`{subject}` has no period `{}`", body.period),
+            format!("{named} has no period `{}`", body.period),
         ));
     }
     let written = state

@@ -1267,7 +1267,7 @@ async fn a_goal_has_a_drill_down_and_its_owner_writes_its_check_ins() {
         json(&b)["error"]["message"]
             .as_str()
             .unwrap()
-            .contains("`goal:SV2` has no period `2024-Q4`"),
+            .contains("goal `SV2` (binding 2025–2026) has no period `2024-Q4`"),
         "{}",
         String::from_utf8_lossy(&b)
     );
