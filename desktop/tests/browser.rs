@@ -36,6 +36,35 @@ fn shots_dir() -> PathBuf {
     shots
 }
 
+/// Types `words` into the open drill-down's check-in form and saves them as the signed-in
+/// owner (`terveysjohtaja`); once the drill-down shows them, closes it and returns the
+/// excerpt the overview's scorecard row `row` (a selector) shows.
+fn write_assessment(tab: &Tab, words: &str, shot: &str, row: &str) -> String {
+    tab.wait_for_element("#checkin-text")
+        .unwrap()
+        .click()
+        .unwrap();
+    tab.type_str(words).unwrap();
+    tab.wait_for_element("#checkin-save")
+        .unwrap()
+        .click()
+        .unwrap();
+    let words_js = serde_json::to_string(words).unwrap();
+    wait_for(
+        tab,
+        &format!(
+            "[...document.querySelectorAll('#detail-body .checkin')].some(p => p.textContent.includes({words_js}) && p.textContent.includes('terveysjohtaja'))"
+        ),
+        "the saved assessment in the drill-down",
+    );
+    screenshot(tab, &shots_dir(), shot);
+    tab.press_key("Escape").unwrap();
+    eval_string(
+        tab,
+        &format!("document.querySelector('#scorecard {row} .excerpt').textContent"),
+    )
+}
+
 fn eval_string(tab: &Tab, js: &str) -> String {
     let v = tab
         .evaluate(js, false)
@@ -422,27 +451,8 @@ fn the_desktop_in_chromium_shows_the_api_values_and_works_with_the_keyboard() {
         false,
     )
     .unwrap();
-    tab.wait_for_element("#checkin-text")
-        .unwrap()
-        .click()
-        .unwrap();
     let words = "Vastaajia oli vähän: kysely lähti vain tekstiviestinä.";
-    tab.type_str(words).unwrap();
-    tab.wait_for_element("#checkin-save")
-        .unwrap()
-        .click()
-        .unwrap();
-    wait_for(
-        &tab,
-        "[...document.querySelectorAll('#detail-body .checkin')].some(p => p.textContent.includes('tekstiviestinä') && p.textContent.includes('terveysjohtaja'))",
-        "the saved assessment in the drill-down",
-    );
-    screenshot(&tab, &shots, "checkin.png");
-    tab.press_key("Escape").unwrap();
-    let excerpt = eval_string(
-        &tab,
-        "document.querySelector('#scorecard tr[data-id=nps] .excerpt').textContent",
-    );
+    let excerpt = write_assessment(&tab, words, "checkin.png", "tr[data-id=nps]");
     assert_eq!(excerpt, format!("Huomioitavaa: {words}"));
 
     // The owner of a binding goal opens it from the overview, sees its key results' progress
@@ -474,27 +484,8 @@ fn the_desktop_in_chromium_shows_the_api_values_and_works_with_the_keyboard() {
         .contains("2025-Q1"),
         "the progress chart has a text alternative"
     );
-    tab.wait_for_element("#checkin-text")
-        .unwrap()
-        .click()
-        .unwrap();
     let goal_words = "Yhteisasiakkuuksien tunnistaminen etenee; CRM tulee keväällä.";
-    tab.type_str(goal_words).unwrap();
-    tab.wait_for_element("#checkin-save")
-        .unwrap()
-        .click()
-        .unwrap();
-    wait_for(
-        &tab,
-        "[...document.querySelectorAll('#detail-body .checkin')].some(p => p.textContent.includes('CRM tulee') && p.textContent.includes('terveysjohtaja'))",
-        "the saved assessment in the goal's drill-down",
-    );
-    screenshot(&tab, &shots, "goal-checkin.png");
-    tab.press_key("Escape").unwrap();
-    let excerpt = eval_string(
-        &tab,
-        "document.querySelector('#scorecard tr[data-goal=SV2] .excerpt').textContent",
-    );
+    let excerpt = write_assessment(&tab, goal_words, "goal-checkin.png", "tr[data-goal=SV2]");
     assert_eq!(excerpt, format!("Etenee: {goal_words}"));
 
     drop(tab);

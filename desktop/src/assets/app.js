@@ -603,20 +603,28 @@ function table(caption, headers, rows, numeric) {
       : el("td", { class: numeric.includes(i) ? "num" : null }, c))))));
 }
 
-async function openDetail(id, opener) {
+// Opens the drill-down dialog (or keeps it open) saying it is loading, and asks the API for
+// what it shows; on a failure the dialog says why and the answer is null.
+async function openDialog(path, opener) {
   state.opener = opener || document.activeElement;
   const dlg = $("#detail");
   const body = $("#detail-body");
   $("#detail-title").textContent = t().loading;
   body.replaceChildren(el("p", {}, t().loading));
   if (!dlg.open) dlg.showModal();
-  let d;
   try {
-    d = await api(`/api/v1/tiles/${encodeURIComponent(id)}?${query()}`);
+    return await api(`${path}?${query()}`);
   } catch (e) {
     body.replaceChildren(el("p", { class: "message" }, `${t().error}: ${e.message}`));
-    return;
+    return null;
   }
+}
+
+async function openDetail(id, opener) {
+  const d = await openDialog(`/api/v1/tiles/${encodeURIComponent(id)}`, opener);
+  if (!d) return;
+  const dlg = $("#detail");
+  const body = $("#detail-body");
   const tile = d.tile, f = d.figure;
   const strat = d.strategy;
   const current = strategyOf(strat, [{ figure: f }]);
@@ -718,19 +726,10 @@ function checkinSection(checkins, period, subject, reopen) {
 // the counts, the owner's assessment and the form to write one, the progress over time, the
 // KPIs that measure it, and who owns it.
 async function openGoal(id, opener) {
-  state.opener = opener || document.activeElement;
+  const d = await openDialog(`/api/v1/goals/${encodeURIComponent(id)}`, opener);
+  if (!d) return;
   const dlg = $("#detail");
   const body = $("#detail-body");
-  $("#detail-title").textContent = t().loading;
-  body.replaceChildren(el("p", {}, t().loading));
-  if (!dlg.open) dlg.showModal();
-  let d;
-  try {
-    d = await api(`/api/v1/goals/${encodeURIComponent(id)}?${query()}`);
-  } catch (e) {
-    body.replaceChildren(el("p", { class: "message" }, `${t().error}: ${e.message}`));
-    return;
-  }
   const g = d.goal, p = d.progress, fmt = goalFormat({ goal_progress: d.progress_tile });
   const sector = d.strategy.sectors.find((x) => x.id === g.owner.sector);
   $("#detail-title").textContent = `${t().goal} ${g.id}: ${txt(g.name)}`;

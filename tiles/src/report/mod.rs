@@ -534,6 +534,16 @@ fn owner(doc: &TilesDoc, tile: &Tile, lang: Lang) -> String {
     format!("{sector}, {}", o.role)
 }
 
+/// One entry of a figure list (`<dl class="figure">`).
+fn figure_item(s: &mut String, key: &str, value: &str, class: &str) {
+    let _ = write!(
+        s,
+        "<div class=\"{class}\"><dt>{}</dt><dd>{}</dd></div>",
+        escape(key),
+        escape(value)
+    );
+}
+
 /// The owner's words on a subject, newest first (the four latest).
 fn checkin_list(s: &mut String, subject: &str, options: &ReportOptions) {
     let lang = options.lang;
@@ -575,14 +585,7 @@ fn goal_section(s: &mut String, doc: &TilesDoc, goal: &Goal, options: &ReportOpt
         "<article class=\"goal\" id=\"goal-{id}\"><h3>{id}: {}</h3><dl class=\"figure\">",
         escape(lang.text(&goal.name))
     );
-    let mut item = |k: &str, v: String, class: &str| {
-        let _ = write!(
-            s,
-            "<div class=\"{class}\"><dt>{}</dt><dd>{}</dd></div>",
-            escape(k),
-            escape(&v)
-        );
-    };
+    let mut item = |k: &str, v: String, class: &str| figure_item(s, k, &v, class);
     item(
         w.period,
         now.map_or("–".into(), |g| g.figure.period.clone()),
@@ -696,14 +699,7 @@ fn tile_section(s: &mut String, doc: &TilesDoc, tile: &Tile, options: &ReportOpt
     );
     let f = shown(tile, grain);
     let _ = write!(s, "<dl class=\"figure\">");
-    let mut item = |k: &str, v: String, class: &str| {
-        let _ = write!(
-            s,
-            "<div class=\"{class}\"><dt>{}</dt><dd>{}</dd></div>",
-            escape(k),
-            escape(&v)
-        );
-    };
+    let mut item = |k: &str, v: String, class: &str| figure_item(s, k, &v, class);
     item(
         w.period,
         f.map_or("–".into(), |f| f.period.clone()),
