@@ -124,22 +124,12 @@ impl Answer {
             Some(_) => format!("\"{}-gz\"", self.etag),
             None => format!("\"{}\"", self.etag),
         };
-        let mut h = HeaderMap::new();
-        if let Ok(v) = HeaderValue::from_str(&etag) {
-            h.insert(header::ETAG, v);
-        }
-        if let Some(v) = &self.last_modified {
-            h.insert(header::LAST_MODIFIED, v.clone());
-        }
-        h.insert(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static("private, no-cache"),
+        let mut h = validators(
+            &etag,
+            self.last_modified.clone(),
+            "Authorization, Cookie, Accept-Encoding",
         );
-        h.insert(
-            header::VARY,
-            HeaderValue::from_static("Authorization, Cookie, Accept-Encoding"),
-        );
-        if if_none_match(request, &etag) {
+        if if_none_match(request, &etag) == Some(true) {
             return (StatusCode::NOT_MODIFIED, h).into_response();
         }
         h.insert(
@@ -175,12 +165,34 @@ fn accepts_gzip(request: &HeaderMap) -> bool {
         })
 }
 
-/// Whether `If-None-Match` names this ETag.
-fn if_none_match(request: &HeaderMap, etag: &str) -> bool {
+/// The validators and caching headers of an answer: its ETag, Last-Modified, private
+/// caching that revalidates, and what it varies by.
+pub(crate) fn validators(
+    etag: &str,
+    last_modified: Option<HeaderValue>,
+    vary: &'static str,
+) -> HeaderMap {
+    let mut h = HeaderMap::new();
+    if let Ok(v) = HeaderValue::from_str(etag) {
+        h.insert(header::ETAG, v);
+    }
+    if let Some(v) = last_modified {
+        h.insert(header::LAST_MODIFIED, v);
+    }
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-cache"),
+    );
+    h.insert(header::VARY, HeaderValue::from_static(vary));
+    h
+}
+
+/// Whether `If-None-Match` names this ETag; `None` when the request has none.
+pub(crate) fn if_none_match(request: &HeaderMap, etag: &str) -> Option<bool> {
     request
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|inm| {
+        .map(|inm| {
             inm.split(',')
                 .map(|s| s.trim().trim_start_matches("W/"))
                 .any(|s| s == etag || s == "*")
@@ -274,8 +286,12 @@ mod tests {
     #[test]
     fn if_none_match_takes_lists_and_weak_tags() {
         let h = with(header::IF_NONE_MATCH, "\"a\", W/\"b\"");
-        assert!(if_none_match(&h, "\"b\""));
-        assert!(!if_none_match(&h, "\"c\""));
-        assert!(if_none_match(&with(header::IF_NONE_MATCH, "*"), "\"c\""));
+        assert_eq!(if_none_match(&h, "\"b\""), Some(true));
+        assert_eq!(if_none_match(&h, "\"c\""), Some(false));
+        assert_eq!(
+            if_none_match(&with(header::IF_NONE_MATCH, "*"), "\"c\""),
+            Some(true)
+        );
+        assert_eq!(if_none_match(&HeaderMap::new(), "\"c\""), None);
     }
 }

@@ -337,35 +337,18 @@ fn conditional(
         h.update([0]);
     }
     let etag = format!("\"{}\"", &hex::encode(h.finalize())[..24]);
-    let mut out = HeaderMap::new();
-    if let Ok(v) = HeaderValue::from_str(&etag) {
-        out.insert(header::ETAG, v);
-    }
-    if let Ok(v) = HeaderValue::from_str(&http_date(doc.computed_at)) {
-        out.insert(header::LAST_MODIFIED, v);
-    }
-    out.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("private, no-cache"),
+    let out = crate::answers::validators(
+        &etag,
+        HeaderValue::from_str(&http_date(doc.computed_at)).ok(),
+        "Authorization, Cookie",
     );
-    out.insert(
-        header::VARY,
-        HeaderValue::from_static("Authorization, Cookie"),
-    );
-    let not_modified = match headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-    {
-        Some(inm) => inm
-            .split(',')
-            .map(|s| s.trim().trim_start_matches("W/"))
-            .any(|s| s == etag || s == "*"),
-        None => headers
+    let not_modified = crate::answers::if_none_match(headers, &etag).unwrap_or_else(|| {
+        headers
             .get(header::IF_MODIFIED_SINCE)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| DateTime::parse_from_rfc2822(v).ok())
-            .is_some_and(|ims| doc.computed_at.timestamp() <= ims.timestamp()),
-    };
+            .is_some_and(|ims| doc.computed_at.timestamp() <= ims.timestamp())
+    });
     let resp = not_modified.then(|| (StatusCode::NOT_MODIFIED, out.clone()).into_response());
     (out, resp)
 }
