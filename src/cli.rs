@@ -32,6 +32,15 @@ pub struct Cli {
     /// Inputs (drop folders) root, instead of the one in the config.
     #[arg(long, global = true, env = "TILANNEKUVA_INPUTS")]
     pub inputs: Option<PathBuf>,
+    /// Run tile SQL on the Apache Ballista cluster whose scheduler is at this address
+    /// (`df://host:50050`) instead of where `[engine]` says.
+    #[arg(
+        long,
+        global = true,
+        env = "TILANNEKUVA_BALLISTA",
+        value_name = "SCHEDULER"
+    )]
+    pub ballista: Option<String>,
     /// More log output (-v info, -vv debug); `RUST_LOG` also works.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -258,6 +267,54 @@ pub enum Command {
         #[arg(long, env = "TILANNEKUVA_JOBS")]
         jobs: Option<PathBuf>,
     },
+    /// Run a node of an Apache Ballista cluster that computes the tiles when `[engine]` says
+    /// `kind = "ballista"`: a scheduler, or an executor working for one. Every node knows
+    /// the county's SQL functions and reads the config's warehouse with its own credentials
+    /// (see docs/cluster.md).
+    Cluster {
+        /// Which node.
+        #[command(subcommand)]
+        node: ClusterNode,
+    },
+}
+
+/// The nodes of a Ballista cluster.
+#[derive(Debug, Subcommand)]
+pub enum ClusterNode {
+    /// The scheduler: plans each query's stages and hands them to the executors.
+    Scheduler {
+        /// Address to listen on (what `[engine] scheduler` names).
+        #[arg(long, default_value = "127.0.0.1:50050")]
+        bind: std::net::SocketAddr,
+        /// Seconds an executor may stay silent before its tasks are run on another.
+        #[arg(long, default_value_t = 180)]
+        executor_timeout_secs: u64,
+        /// Times a failed task is tried again on another executor before its query fails.
+        #[arg(long, default_value_t = 4)]
+        task_max_failures: usize,
+    },
+    /// An executor: runs the stages' tasks, reading the warehouse's files, and serves their
+    /// results to the others over Arrow Flight.
+    Executor {
+        /// The scheduler (`df://host:50050`); default: `--ballista`, then `[engine] scheduler`.
+        #[arg(long)]
+        scheduler: Option<String>,
+        /// Address of its Arrow Flight service; its gRPC service listens on the next port.
+        #[arg(long, default_value = "127.0.0.1:50051")]
+        bind: std::net::SocketAddr,
+        /// Host name the other nodes reach it by, when not the bind address.
+        #[arg(long, env = "TILANNEKUVA_EXECUTOR_HOST")]
+        external_host: Option<String>,
+        /// Tasks it runs at once (default: the machine's cores).
+        #[arg(long)]
+        concurrent_tasks: Option<usize>,
+        /// Folder for the stages' results (default: a temporary one).
+        #[arg(long)]
+        work_dir: Option<PathBuf>,
+        /// Seconds between its heartbeats to the scheduler.
+        #[arg(long, default_value_t = 60)]
+        heartbeat_secs: u64,
+    },
 }
 
 /// What `snapshots` does besides listing.
@@ -314,6 +371,69 @@ pub fn init_logging(verbose: u8, format: LogFormat) {
     };
 }
 
+/// Runs a node of the Ballista cluster until the process ends.
+async fn cluster_node(project: &Project, node: ClusterNode) -> Result<()> {
+    use tilannekuva_cluster::node;
+    let warehouse = project.warehouse()?;
+    match node {
+        ClusterNode::Scheduler {
+            bind,
+            executor_timeout_secs,
+            task_max_failures,
+        } => {
+            let listener = tokio::net::TcpListener::bind(bind)
+                .await
+                .with_context(|| format!("cannot listen on {bind}"))?;
+            eprintln!(
+                "Ballista scheduler for {} listening on {bind}",
+                warehouse.location()
+            );
+            let settings = node::SchedulerSettings {
+                executor_timeout: std::time::Duration::from_secs(executor_timeout_secs),
+                task_max_failures,
+            };
+            node::run_scheduler(listener, warehouse, &settings).await?;
+        }
+        ClusterNode::Executor {
+            scheduler,
+            bind,
+            external_host,
+            concurrent_tasks,
+            work_dir,
+            heartbeat_secs,
+        } => {
+            let scheduler = match (scheduler, &project.engine) {
+                (Some(s), _) => s,
+                (None, tilannekuva_tiles::EngineSettings::Ballista { scheduler }) => {
+                    scheduler.clone()
+                }
+                (None, tilannekuva_tiles::EngineSettings::Local) => anyhow::bail!(
+                    "which scheduler? give --scheduler, or set `[engine] kind = \"ballista\"` \
+                     with `scheduler` in {}",
+                    project.config_path.display()
+                ),
+            };
+            let settings = node::ExecutorSettings {
+                scheduler,
+                bind,
+                external_host,
+                concurrent_tasks: concurrent_tasks.unwrap_or_else(|| {
+                    std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+                }),
+                work_dir,
+                heartbeat: std::time::Duration::from_secs(heartbeat_secs),
+            };
+            eprintln!(
+                "Ballista executor for {} on {bind}, working for {}",
+                warehouse.location(),
+                settings.scheduler
+            );
+            node::run_executor(&settings, warehouse).await?;
+        }
+    }
+    Ok(())
+}
+
 fn parse_location(text: &str) -> Result<Location, String> {
     Location::parse(text).map_err(|e| e.to_string())
 }
@@ -323,6 +443,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
     let overrides = Overrides {
         warehouse: cli.warehouse.clone(),
         inputs: cli.inputs.clone(),
+        ballista: cli.ballista.clone(),
     };
     match cli.command {
         Command::Demo {
@@ -435,6 +556,15 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
                     Err(e) => problems.push(format!("warehouse: {e}")),
                 }
             }
+            // A cluster is asked whether it takes queries.
+            if project.engine != tilannekuva_tiles::EngineSettings::Local {
+                let status =
+                    crate::scheduling::engine_status(project.query_engine()?.as_ref()).await;
+                match status.problem {
+                    None => eprintln!("engine {}: reachable", status.engine),
+                    Some(p) => problems.push(format!("engine {}: {p}", status.engine)),
+                }
+            }
             for w in &project.warnings {
                 eprintln!("warning: {w}");
             }
@@ -490,6 +620,11 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             for file in crate::report::write(&project, &request).await? {
                 println!("wrote {}", file.display());
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Cluster { node } => {
+            let project = Project::load(&cli.config, &overrides)?;
+            cluster_node(&project, node).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Gc { orphan_grace_hours } => {
@@ -585,6 +720,7 @@ async fn demo(
                 .warehouse
                 .or_else(|| Some(Location::Folder(d.join("warehouse")))),
             inputs: Some(d.join("incoming")),
+            ballista: overrides.ballista,
         },
         None => overrides,
     };

@@ -11,7 +11,10 @@ use tilannekuva_pipelines::fetch::FetchContext;
 use tilannekuva_pipelines::{BrokenSource, CompiledSource, Pipelines, compile_each};
 use tilannekuva_scheduler::alerts::{AlertConfig, AlertRule, AlertSettings, ChannelConfig};
 use tilannekuva_sqlwire::SqlWireSettings;
-use tilannekuva_tiles::{Engine, ExpectedSource, ReferenceTable, Strategy, TileDef};
+use tilannekuva_tiles::{
+    Engine, EngineSettings, ExpectedSource, LocalEngine, QueryEngine, ReferenceTable, Strategy,
+    TileDef,
+};
 use tilannekuva_warehouse::catalog::{TableDef, load_tables};
 use tilannekuva_warehouse::{Location, StoreSettings, Warehouse};
 
@@ -35,6 +38,8 @@ struct MainConfig {
     desktop: Option<DesktopSettings>,
     #[serde(default)]
     sql_wire: Option<SqlWireSettings>,
+    #[serde(default)]
+    engine: EngineSettings,
     #[serde(default)]
     alerts: Vec<AlertRule>,
     #[serde(default)]
@@ -173,6 +178,8 @@ pub struct Overrides {
     pub warehouse: Option<Location>,
     /// Inputs folder instead of the config's.
     pub inputs: Option<PathBuf>,
+    /// A Ballista scheduler to run tile SQL on instead of the config's `[engine]`.
+    pub ballista: Option<String>,
 }
 
 /// A loaded project: config, definitions and the warehouse.
@@ -224,6 +231,8 @@ pub struct Project {
     pub desktop: DesktopSettings,
     /// The PostgreSQL protocol's settings (`[sql_wire]`).
     pub sql_wire: SqlWireSettings,
+    /// Where tile SQL runs (`[engine]`, or the command line's `--ballista`).
+    pub engine: EngineSettings,
     /// The alert rules and channels (`[[alerts]]`, `[alert_channels.*]`, `[alerting]`).
     pub alerts: AlertConfig,
     key: Option<Vec<u8>>,
@@ -335,6 +344,17 @@ impl Project {
                 .into_iter()
                 .map(|p| format!("{}: {p}", config_path.display())),
         );
+        let engine = match &overrides.ballista {
+            Some(scheduler) => EngineSettings::Ballista {
+                scheduler: scheduler.clone(),
+            },
+            None => main.engine.clone(),
+        };
+        if let EngineSettings::Ballista { scheduler } = &engine
+            && let Err(e) = tilannekuva_cluster::scheduler_address(scheduler)
+        {
+            all.push(format!("{}: [engine]: {e}", config_path.display()));
+        }
         if !all.is_empty() {
             return Err(problems(all));
         }
@@ -388,6 +408,7 @@ impl Project {
             demo: main.demo,
             jobs_path: main.definitions.jobs.as_deref().map(at),
             desktop: main.desktop.unwrap_or_default(),
+            engine,
             sql_wire: {
                 let mut s = main.sql_wire.unwrap_or_default();
                 s.tls_cert_file = s.tls_cert_file.as_deref().map(at);
@@ -475,6 +496,17 @@ impl Project {
             strategy: self.strategy.clone(),
             expected,
             references,
+            query_engine: self.query_engine()?,
+        })
+    }
+
+    /// The engine of `[engine]`: this process, or a Ballista cluster.
+    pub fn query_engine(&self) -> Result<std::sync::Arc<dyn QueryEngine>> {
+        Ok(match &self.engine {
+            EngineSettings::Local => std::sync::Arc::new(LocalEngine),
+            EngineSettings::Ballista { scheduler } => {
+                std::sync::Arc::new(tilannekuva_cluster::BallistaEngine::new(scheduler)?)
+            }
         })
     }
 }

@@ -18,9 +18,10 @@ use chrono::Utc;
 use tilannekuva_pipelines::{Outcome, Pipelines};
 use tilannekuva_scheduler::alerts::{Alerter, LoadSignal, Observations, TileSignal};
 use tilannekuva_scheduler::{
-    DayRange, PipelineStatus, RunRecord, RunResult, Runner, Scheduler, SystemClock, WorkDone,
+    DayRange, EngineStatus, PipelineStatus, RunRecord, RunResult, Runner, Scheduler, SystemClock,
+    WorkDone,
 };
-use tilannekuva_tiles::Engine;
+use tilannekuva_tiles::{Engine, EngineSettings, QueryEngine};
 use tokio_util::sync::CancellationToken;
 
 use crate::project::Project;
@@ -229,13 +230,24 @@ pub async fn runs(
     let wh = project.warehouse()?;
     let status = PipelineStatus::read(&wh, job, limit, &project.expected_every_hours(), Utc::now())
         .await?
-        .with_broken(project.broken_source_status());
+        .with_broken(project.broken_source_status())
+        .with_engine(engine_status(project.query_engine()?.as_ref()).await);
     match format {
         crate::output::Format::Json => {
             println!("{}", serde_json::to_string_pretty(&status)?);
         }
         f => {
             print_runs(&status.runs, f)?;
+            if let Some(e) = status
+                .engine
+                .as_ref()
+                .filter(|_| project.engine != EngineSettings::Local)
+            {
+                match &e.problem {
+                    None => eprintln!("engine: {}: reachable", e.engine),
+                    Some(p) => eprintln!("engine: {}: not reachable: {p}", e.engine),
+                }
+            }
             for b in &status.broken_sources {
                 eprintln!(
                     "not loaded: {} until its config {} is fixed",
@@ -259,6 +271,17 @@ pub async fn runs(
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Asks `engine` whether it can take queries now.
+pub async fn engine_status(engine: &dyn QueryEngine) -> EngineStatus {
+    let checked = engine.check().await;
+    EngineStatus {
+        engine: engine.describe(),
+        reachable: checked.is_ok(),
+        problem: checked.err(),
+        checked_at: Utc::now(),
+    }
 }
 
 /// `tilannekuva alerts`: the alerts sent, newest first, with every attempt.
@@ -648,11 +671,16 @@ async fn refresh_status(
     let expected = project.expected_every_hours();
     let broken = project.broken_source_status();
     let jobs = scheduler.jobs().clone();
+    let engine = project.query_engine();
     loop {
         match PipelineStatus::read(wh, None, 50, &expected, Utc::now()).await {
             Ok(now) => {
+                let mut now = now.with_jobs(&jobs).with_broken(broken.clone());
+                if let Ok(engine) = &engine {
+                    now = now.with_engine(engine_status(engine.as_ref()).await);
+                }
                 if let Ok(mut s) = status.lock() {
-                    *s = Arc::new(now.with_jobs(&jobs).with_broken(broken.clone()));
+                    *s = Arc::new(now);
                 }
             }
             Err(e) => tracing::warn!(error = %e, "pipeline status not refreshed"),

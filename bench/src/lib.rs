@@ -15,6 +15,7 @@
 //! uses); the peers are Python scripts in `bench/peers/` run in a venv the harness creates.
 //! The ingest of every engine runs in its own process so that peak RSS is that process's.
 
+pub mod cluster;
 pub mod jsonl;
 pub mod peers;
 pub mod report;
@@ -31,7 +32,7 @@ use serde::{Deserialize, Serialize};
 use tilannekuva::project::{Overrides, Project};
 use tilannekuva_pipelines::{LoadReport, Outcome};
 use tilannekuva_samples::{BENCH_SOURCES, SampleConfig};
-use tilannekuva_tiles::{Grain, Tile};
+use tilannekuva_tiles::{EngineSettings, Grain, Tile};
 
 /// The source whose export the ingest benchmark normalises.
 pub const INGEST_SOURCE: &str = "callbacks_ace";
@@ -283,6 +284,7 @@ fn project_at(
         &Overrides {
             warehouse: Some(warehouse),
             inputs: Some(inputs.to_path_buf()),
+            ..Overrides::default()
         },
     )?;
     project.use_demo_key();
@@ -417,7 +419,19 @@ pub async fn compute_tiles(
     only: Option<&[&str]>,
     runs: usize,
 ) -> Result<(Vec<f64>, TileValues)> {
-    let project = project(config, warehouse, warehouse)?;
+    compute_tiles_on(config, warehouse, &EngineSettings::Local, only, runs).await
+}
+
+/// [`compute_tiles`] on `engine`: this process or a Ballista cluster.
+pub async fn compute_tiles_on(
+    config: &Path,
+    warehouse: &Path,
+    engine: &EngineSettings,
+    only: Option<&[&str]>,
+    runs: usize,
+) -> Result<(Vec<f64>, TileValues)> {
+    let mut project = project(config, warehouse, warehouse)?;
+    project.engine = engine.clone();
     let mut engine = project.engine()?;
     if let Some(only) = only {
         engine.tiles.retain(|t| only.contains(&t.meta.id.as_str()));

@@ -8,7 +8,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use tilannekuva_bench::peers::Peers;
 use tilannekuva_bench::report::{
-    IncrementalReport, IngestSummary, JsonlReport, Machine, Report, TilesReport,
+    ClusterReport, IncrementalReport, IngestSummary, JsonlReport, Machine, Report, TilesReport,
 };
 use tilannekuva_bench::{COMPARED_TILES, IngestRun, TileValues};
 use tilannekuva_samples::{BenchSize, SampleConfig};
@@ -48,7 +48,7 @@ struct Args {
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "ingest,jsonl,tiles,incremental,serve,store"
+        default_value = "ingest,jsonl,tiles,cluster,incremental,serve,store"
     )]
     phases: Vec<String>,
     /// Seconds of load per API endpoint.
@@ -97,6 +97,22 @@ enum Internal {
         serve_seconds: f64,
         #[arg(long)]
         concurrency: usize,
+    },
+    /// (internal) A node of a Ballista cluster over a warehouse folder, until killed: the
+    /// scheduler, or with `--scheduler` an executor.
+    ClusterNode {
+        #[arg(long)]
+        config: PathBuf,
+        #[arg(long)]
+        warehouse: PathBuf,
+        #[arg(long)]
+        threads: usize,
+        #[arg(long)]
+        bind: std::net::SocketAddr,
+        #[arg(long)]
+        scheduler: Option<String>,
+        #[arg(long, default_value_t = 1)]
+        tasks: usize,
     },
 }
 
@@ -154,6 +170,24 @@ fn real_main(args: Args) -> Result<ExitCode> {
             concurrency: *concurrency,
         };
         println!("{}", serde_json::to_string(&once.run(store)?)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    if let Some(Internal::ClusterNode {
+        config,
+        warehouse,
+        threads,
+        bind,
+        scheduler,
+        tasks,
+    }) = &args.command
+    {
+        runtime(*threads)?.block_on(tilannekuva_bench::cluster::run_node(
+            config,
+            warehouse,
+            *bind,
+            scheduler.clone(),
+            *tasks,
+        ))?;
         return Ok(ExitCode::SUCCESS);
     }
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -366,7 +400,7 @@ fn real_main(args: Args) -> Result<ExitCode> {
     }
 
     let history_wh = dir.join("wh-history");
-    let need_history = phase("tiles") || phase("incremental") || phase("serve");
+    let need_history = phase("tiles") || phase("cluster") || phase("incremental") || phase("serve");
     if need_history {
         eprintln!("loading the history ...");
         let _ = std::fs::remove_dir_all(&history_wh);
@@ -448,6 +482,14 @@ fn real_main(args: Args) -> Result<ExitCode> {
         report.tiles = Some(tiles);
     }
 
+    if phase("cluster") {
+        eprintln!("tiles on Ballista ...");
+        match cluster_phase(&rt, &config, &history_wh, runs, args.threads) {
+            Ok(c) => report.cluster = Some(c),
+            Err(e) => report.failures.push(format!("cluster: {e:#}")),
+        }
+    }
+
     if phase("incremental") {
         eprintln!("incremental and full runs ...");
         let mut inc = IncrementalReport::default();
@@ -513,6 +555,63 @@ fn real_main(args: Args) -> Result<ExitCode> {
     }
     println!("{md}");
     Ok(ExitCode::SUCCESS)
+}
+
+/// The whole catalogue locally, then on a scheduler with one executor of `threads` task
+/// slots and with two executors sharing them, each cross-checked against the local figures.
+fn cluster_phase(
+    rt: &tokio::runtime::Runtime,
+    config: &Path,
+    warehouse: &Path,
+    runs: usize,
+    threads: usize,
+) -> Result<ClusterReport> {
+    use tilannekuva_bench::cluster::{ClusterRun, LocalCluster, trivial_query};
+    use tilannekuva_tiles::EngineSettings;
+    let local_engine = EngineSettings::Local;
+    let (local_catalogue, local) = rt.block_on(tilannekuva_bench::compute_tiles_on(
+        config,
+        warehouse,
+        &local_engine,
+        None,
+        runs,
+    ))?;
+    let ids: Vec<String> = local.keys().cloned().collect();
+    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let mut report = ClusterReport {
+        tiles: ids.len(),
+        local_trivial_query: rt.block_on(trivial_query(config, warehouse, &local_engine))?,
+        local_catalogue,
+        clusters: Vec::new(),
+    };
+    for executors in [1, 2] {
+        let tasks_each = (threads / executors).max(1);
+        let cluster = LocalCluster::start(config, warehouse, executors, tasks_each, threads)?;
+        let engine = EngineSettings::Ballista {
+            scheduler: cluster.scheduler.clone(),
+        };
+        // One run not timed: the nodes' first session and the rows shipped to the store.
+        rt.block_on(tilannekuva_bench::compute_tiles_on(
+            config, warehouse, &engine, None, 1,
+        ))?;
+        let (catalogue, values) = rt.block_on(tilannekuva_bench::compute_tiles_on(
+            config, warehouse, &engine, None, runs,
+        ))?;
+        let run = ClusterRun {
+            executors,
+            tasks_each,
+            catalogue,
+            trivial_query: rt.block_on(trivial_query(config, warehouse, &engine))?,
+            equal_to_local: tilannekuva_bench::cross_check(&values, &local, &ids),
+        };
+        eprintln!(
+            "  {executors} executor(s): catalogue {:.3} s, trivial query {:.1} ms",
+            tilannekuva_bench::median(&run.catalogue),
+            run.trivial_query * 1e3
+        );
+        report.clusters.push(run);
+    }
+    Ok(report)
 }
 
 fn read_peer_values(path: &Path) -> Result<TileValues> {

@@ -148,6 +148,78 @@ pub struct IncrementalReport {
     pub equal_to_full: Option<CrossCheck>,
 }
 
+/// The whole catalogue on Ballista clusters of this machine against the local engine.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ClusterReport {
+    /// Tiles in the catalogue.
+    pub tiles: usize,
+    /// The local engine, the whole catalogue: seconds per run.
+    pub local_catalogue: Vec<f64>,
+    /// The local engine: median seconds of the trivial query.
+    pub local_trivial_query: f64,
+    /// Each cluster shape.
+    pub clusters: Vec<crate::cluster::ClusterRun>,
+}
+
+impl ClusterReport {
+    fn write(&self, s: &mut String) {
+        let _ = writeln!(
+            s,
+            "**Tiles on Ballista**: the whole catalogue ({} tiles × 3 grains) through a scheduler \
+             and executor processes on this machine's pinned cores, against the local engine; \
+             the trivial query (`{}`, median of {}) is the fixed cost of one query.\n",
+            self.tiles,
+            crate::cluster::TRIVIAL_QUERY,
+            crate::cluster::TRIVIAL_RUNS
+        );
+        let _ = writeln!(
+            s,
+            "| engine | catalogue median s | runs (s) | ratio to local | trivial query ms | figures equal |"
+        );
+        let _ = writeln!(s, "|---|---:|---|---:|---:|---|");
+        let local = median(&self.local_catalogue);
+        let runs = |v: &[f64]| {
+            v.iter()
+                .map(|x| format!("{x:.3}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let _ = writeln!(
+            s,
+            "| local (this process) | {local:.3} | {} | 1.00 | {:.1} | — |",
+            runs(&self.local_catalogue),
+            self.local_trivial_query * 1e3
+        );
+        for c in &self.clusters {
+            let med = median(&c.catalogue);
+            let e = &c.equal_to_local;
+            let _ = writeln!(
+                s,
+                "| Ballista, {} executor{} × {} task{} | {med:.3} | {} | {:.2} | {:.1} | {} of {} |",
+                c.executors,
+                if c.executors == 1 { "" } else { "s" },
+                c.tasks_each,
+                if c.tasks_each == 1 { "" } else { "s" },
+                runs(&c.catalogue),
+                med / local,
+                c.trivial_query * 1e3,
+                e.compared - e.mismatches.len(),
+                e.compared + e.missing.len()
+            );
+        }
+        for c in &self.clusters {
+            c.equal_to_local.write(
+                s,
+                &format!(
+                    "Cross-check, {} executor(s), against the local engine",
+                    c.executors
+                ),
+            );
+        }
+        let _ = writeln!(s);
+    }
+}
+
 /// Everything one run measured.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Report {
@@ -181,6 +253,8 @@ pub struct Report {
     pub jsonl: Option<JsonlReport>,
     /// Tiles.
     pub tiles: Option<TilesReport>,
+    /// The catalogue on Ballista clusters of this machine against the local engine.
+    pub cluster: Option<ClusterReport>,
     /// Incremental.
     pub incremental: Option<IncrementalReport>,
     /// Serving.
@@ -415,6 +489,10 @@ impl Report {
                 c.write(&mut s, "Cross-check with DuckDB");
             }
             let _ = writeln!(s);
+        }
+
+        if let Some(c) = &self.cluster {
+            c.write(&mut s);
         }
 
         if let Some(i) = &self.incremental {

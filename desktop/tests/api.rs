@@ -9,7 +9,9 @@ use axum::http::{Request, StatusCode, header};
 use common::{ADMIN, HEALTH, OWNER};
 use serde_json::Value;
 use tilannekuva_desktop::{AppState, router};
-use tilannekuva_scheduler::{LateSource, PipelineStatus, RunOutcome, RunRecord, Trigger, WorkDone};
+use tilannekuva_scheduler::{
+    EngineStatus, LateSource, PipelineStatus, RunOutcome, RunRecord, Trigger, WorkDone,
+};
 use tower::ServiceExt;
 
 async fn send(
@@ -519,6 +521,12 @@ async fn status_shows_source_freshness_snapshots_and_the_pipeline_hook() {
     };
     let status = Arc::new(PipelineStatus {
         runs: vec![run],
+        engine: Some(EngineStatus {
+            engine: "Ballista at df://10.0.0.5:50050".into(),
+            reachable: false,
+            problem: Some("the scheduler did not answer within 10 s".into()),
+            checked_at: "2026-02-01T08:00:00Z".parse().unwrap(),
+        }),
         ..PipelineStatus::default()
     });
     let state = state.with_pipeline_status(Arc::new(move || status.clone()));
@@ -537,6 +545,16 @@ async fn status_shows_source_freshness_snapshots_and_the_pipeline_hook() {
     assert_eq!(v["pipeline"]["runs"][0]["outcome"], "succeeded");
     assert_eq!(v["pipeline"]["runs"][0]["rows_loaded"], 4269);
     assert_eq!(v["pipeline"]["late_sources"], serde_json::json!([]));
+    // Where the tiles are computed, and that it could not be reached when last asked.
+    assert_eq!(
+        v["pipeline"]["engine"],
+        serde_json::json!({
+            "engine": "Ballista at df://10.0.0.5:50050",
+            "reachable": false,
+            "problem": "the scheduler did not answer within 10 s",
+            "checked_at": "2026-02-01T08:00:00Z",
+        })
+    );
 }
 
 #[tokio::test]

@@ -134,6 +134,7 @@ impl Fixture {
                 &ctx,
                 &m,
                 &tilannekuva_warehouse::catalog::schemas(&self.pipelines.tables),
+                tilannekuva_warehouse::Rows::InMemory,
             )
             .await
             .unwrap();

@@ -58,7 +58,7 @@ pub use history::{History, RunOutcome, RunRecord, Trigger, WorkDone};
 pub use lease::{Lease, Leases};
 pub use schedule::JobSchedule;
 pub use scheduler::{DayRange, Planned, RunResult, Runner, Scheduler};
-pub use status::{BrokenSourceStatus, PipelineStatus};
+pub use status::{BrokenSourceStatus, EngineStatus, PipelineStatus};
 
 #[cfg(test)]
 mod tests;

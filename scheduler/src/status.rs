@@ -34,6 +34,24 @@ pub struct PipelineStatus {
     /// The latest run of each job that ran (not skipped or missed), for the alerts.
     #[serde(skip)]
     pub latest_runs: Vec<RunRecord>,
+    /// Where the tiles are computed and whether it could take queries when last asked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub engine: Option<EngineStatus>,
+}
+
+/// Where tile SQL runs (this process, or a cluster's scheduler) and whether it could take
+/// queries when last asked.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EngineStatus {
+    /// The engine: `local`, `Ballista at df://host:50050`.
+    pub engine: String,
+    /// Whether it answered.
+    pub reachable: bool,
+    /// Why not, when it did not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
+    /// When it was asked.
+    pub checked_at: DateTime<Utc>,
 }
 
 /// A source set aside because its config file has problems: its exports are not loaded
@@ -89,7 +107,14 @@ impl PipelineStatus {
             sources_of_job: BTreeMap::new(),
             run_totals,
             latest_runs,
+            engine: None,
         })
+    }
+
+    /// The same status with the engine's health.
+    pub fn with_engine(mut self, engine: EngineStatus) -> Self {
+        self.engine = Some(engine);
+        self
     }
 
     /// The same status with the sources set aside for config problems.
@@ -149,6 +174,7 @@ impl PipelineStatus {
                 .filter(|r| job_visible(&r.job))
                 .cloned()
                 .collect(),
+            engine: self.engine.clone(),
         }
     }
 

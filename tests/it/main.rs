@@ -7,6 +7,7 @@ mod alerts;
 mod as_of;
 mod backfill;
 mod check;
+mod cluster;
 mod common;
 mod completeness;
 mod crash;

@@ -17,7 +17,7 @@ use serde_json::Value;
 use crate::common::{PSEUDONYM_KEY_ENV, TEST_PSEUDONYM_KEY, repo_config, test_node, test_python};
 
 /// The sample window of these tests: small, so each store's demo takes seconds.
-const DEMO_ARGS: &[&str] = &[
+pub(crate) const DEMO_ARGS: &[&str] = &[
     "--scale",
     "0.03",
     "--seed",
@@ -29,7 +29,7 @@ const DEMO_ARGS: &[&str] = &[
 ];
 
 /// `--warehouse WAREHOUSE demo --no-serve --dir DIR` and [`DEMO_ARGS`].
-fn demo_args<'a>(warehouse: &'a str, dir: &'a Path) -> Vec<&'a str> {
+pub(crate) fn demo_args<'a>(warehouse: &'a str, dir: &'a Path) -> Vec<&'a str> {
     let mut args = vec![
         "--warehouse",
         warehouse,
@@ -42,7 +42,7 @@ fn demo_args<'a>(warehouse: &'a str, dir: &'a Path) -> Vec<&'a str> {
     args
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -51,20 +51,20 @@ fn free_port() -> u16 {
 }
 
 /// An object store server of the tests, with one bucket (or container); killed when dropped.
-struct StoreServer {
+pub(crate) struct StoreServer {
     child: Child,
-    kind: &'static str,
+    pub(crate) kind: &'static str,
     endpoint: String,
     bucket: String,
     /// The environment a process of ours reaches the store with: credentials and endpoint
     /// the way each cloud's tools read them.
-    env: Vec<(String, String)>,
+    pub(crate) env: Vec<(String, String)>,
     _dir: tempfile::TempDir,
 }
 
 impl StoreServer {
     /// moto's S3 API server, with `bucket`.
-    fn s3(bucket: &str) -> Self {
+    pub(crate) fn s3(bucket: &str) -> Self {
         let port = free_port();
         let endpoint = format!("http://127.0.0.1:{port}");
         let dir = tempfile::tempdir().unwrap();
@@ -142,13 +142,13 @@ impl StoreServer {
     }
 
     /// The warehouse URL of `prefix` in the bucket.
-    fn url(&self, prefix: &str) -> String {
+    pub(crate) fn url(&self, prefix: &str) -> String {
         let scheme = if self.kind == "s3" { "s3" } else { "az" };
         format!("{scheme}://{}/{prefix}", self.bucket)
     }
 
     /// Runs `fixtures/object_stores.py VERB` on the bucket; its output lines.
-    fn stores(&self, verb: &str) -> Vec<String> {
+    pub(crate) fn stores(&self, verb: &str) -> Vec<String> {
         let script =
             Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/fixtures/object_stores.py");
         let out = Command::new(test_python())
@@ -169,7 +169,7 @@ impl StoreServer {
     }
 
     /// The binary with the repository config, reaching this store.
-    fn command(&self, args: &[&str]) -> Command {
+    pub(crate) fn command(&self, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_tilannekuva"));
         c.arg("--config")
             .arg(repo_config())
@@ -181,7 +181,7 @@ impl StoreServer {
         c
     }
 
-    fn run_ok(&self, args: &[&str]) -> Output {
+    pub(crate) fn run_ok(&self, args: &[&str]) -> Output {
         let out = self.command(args).output().unwrap();
         assert!(
             out.status.success(),
@@ -202,7 +202,7 @@ impl Drop for StoreServer {
 }
 
 /// Each tile's figures (its series at every grain and how recent its data is), by id.
-fn figures(tiles: &Value) -> BTreeMap<String, Value> {
+pub(crate) fn figures(tiles: &Value) -> BTreeMap<String, Value> {
     tiles["tiles"]
         .as_array()
         .unwrap()
@@ -220,7 +220,7 @@ fn figures(tiles: &Value) -> BTreeMap<String, Value> {
 /// Whether two tiles' figures agree: counts, periods, statuses and texts exactly, and
 /// fractional values to 12 significant digits (a float sum depends on the order DataFusion's
 /// partitions happen to add up in, on any store); else where they first differ.
-fn same_figures(a: &Value, b: &Value, at: &str) -> Result<(), String> {
+pub(crate) fn same_figures(a: &Value, b: &Value, at: &str) -> Result<(), String> {
     match (a, b) {
         (Value::Object(x), Value::Object(y)) => {
             if x.len() != y.len() {
@@ -250,7 +250,7 @@ fn same_figures(a: &Value, b: &Value, at: &str) -> Result<(), String> {
     }
 }
 
-fn tiles_of(out: &Output) -> Value {
+pub(crate) fn tiles_of(out: &Output) -> Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 

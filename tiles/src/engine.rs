@@ -2,17 +2,20 @@
 //! snapshots.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
 use std::sync::Arc;
 
 use arrow::array::RecordBatch;
 use arrow::datatypes::{DataType, Field, Schema};
 use chrono::{DateTime, Utc};
-use datafusion::datasource::MemTable;
+use datafusion::execution::SessionStateBuilder;
+use datafusion::execution::context::SessionState;
 use datafusion::prelude::{SessionConfig, SessionContext};
+use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use tilannekuva_conventions::datetime::epoch_days;
 use tilannekuva_warehouse::catalog::{TableDef, schemas};
-use tilannekuva_warehouse::{Manifest, Warehouse};
+use tilannekuva_warehouse::{Manifest, Rows, Warehouse};
 
 use crate::compute::{self, ExpectedSource, QueryRow, Tile};
 use crate::definition::TileDef;
@@ -20,6 +23,56 @@ use crate::incremental::{self, CachedTile, Recompute, Recomputed, ReusableRows};
 use crate::snapshot::{self, TilesDoc};
 use crate::strategy::Strategy;
 use crate::{Error, Grain, Result, udf};
+
+/// `[engine]` of the main config: where tile SQL runs. The tiles, their SQL and their
+/// results are the same either way.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum EngineSettings {
+    /// In this process (the default).
+    #[default]
+    Local,
+    /// On an Apache Ballista cluster, through its scheduler at `scheduler`
+    /// (`df://host:50050`); its executors read the warehouse's store themselves.
+    Ballista {
+        /// The scheduler's address.
+        scheduler: String,
+    },
+}
+
+/// Where the queries of a session run: this process ([`LocalEngine`]) or a cluster.
+#[async_trait::async_trait]
+pub trait QueryEngine: fmt::Debug + Send + Sync {
+    /// A session over `state` whose queries run on this engine; the caller registers the
+    /// tables and functions afterwards.
+    async fn session(&self, state: SessionState) -> Result<SessionContext>;
+    /// How a session holds rows that are not files of the warehouse: in memory when the
+    /// queries run here, as files when nodes elsewhere run them.
+    fn rows(&self) -> Rows;
+    /// What the engine is, for messages and status: `local`, `Ballista at df://…`.
+    fn describe(&self) -> String;
+    /// Whether the engine can take queries now; why not otherwise. This process always can.
+    async fn check(&self) -> std::result::Result<(), String> {
+        Ok(())
+    }
+}
+
+/// Queries run in this process.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LocalEngine;
+
+#[async_trait::async_trait]
+impl QueryEngine for LocalEngine {
+    async fn session(&self, state: SessionState) -> Result<SessionContext> {
+        Ok(SessionContext::new_with_state(state))
+    }
+    fn rows(&self) -> Rows {
+        Rows::InMemory
+    }
+    fn describe(&self) -> String {
+        "local".into()
+    }
+}
 
 /// Computes tiles over a warehouse.
 #[derive(Debug, Clone)]
@@ -36,6 +89,8 @@ pub struct Engine {
     pub expected: BTreeMap<String, Vec<ExpectedSource>>,
     /// Code lists tile SQL reads beside the warehouse's tables (`lookup_units`, …).
     pub references: Vec<ReferenceTable>,
+    /// Where the SQL runs.
+    pub query_engine: Arc<dyn QueryEngine>,
 }
 
 /// A small table tile SQL reads beside the warehouse's tables, built from the config each
@@ -70,7 +125,8 @@ impl ReferenceTable {
     }
 }
 
-fn calendar_table(from: i32, to: i32) -> Result<MemTable> {
+/// The `calendar` table's rows: every day from the start of `from` to the end of `to`.
+fn calendar_rows(from: i32, to: i32) -> Result<RecordBatch> {
     use arrow::array::{BooleanArray, Date32Array, StringArray};
     use tilannekuva_conventions::calendar::{holiday_name, is_working_day};
     let start = chrono::NaiveDate::from_ymd_opt(from, 1, 1).expect("valid");
@@ -96,7 +152,7 @@ fn calendar_table(from: i32, to: i32) -> Result<MemTable> {
         ],
     )
     .map_err(|e| Error::DataFusion(e.into()))?;
-    Ok(MemTable::try_new(schema, vec![vec![batch]])?)
+    Ok(batch)
 }
 
 impl Engine {
@@ -115,18 +171,47 @@ impl Engine {
         grain: Grain,
         tables: &BTreeMap<String, arrow::datatypes::SchemaRef>,
     ) -> Result<SessionContext> {
+        self.session_on(self.query_engine.as_ref(), manifest, grain, tables)
+            .await
+    }
+
+    /// A session only for planning (the tables each tile reads, whether its SQL is valid):
+    /// the same tables, none of their files, and the same functions, in this process
+    /// whatever engine runs the queries.
+    async fn planning_session(&self, grain: Grain) -> Result<SessionContext> {
+        let tables = schemas(&self.tables);
+        self.session_on(&LocalEngine, &Manifest::default(), grain, &tables)
+            .await
+    }
+
+    /// A session on `engine`.
+    async fn session_on(
+        &self,
+        engine: &dyn QueryEngine,
+        manifest: &Manifest,
+        grain: Grain,
+        tables: &BTreeMap<String, arrow::datatypes::SchemaRef>,
+    ) -> Result<SessionContext> {
         let config = SessionConfig::new()
             .with_target_partitions(2)
             .with_information_schema(true);
-        let ctx = SessionContext::new_with_config(config);
+        let state = SessionStateBuilder::new()
+            .with_config(config)
+            .with_default_features()
+            .build();
+        let ctx = engine.session(state).await?;
+        let rows = engine.rows();
         self.warehouse
-            .register_tables(&ctx, manifest, tables)
+            .register_tables(&ctx, manifest, tables, rows)
             .await?;
         udf::register(&ctx, grain);
-        ctx.register_table("calendar", Arc::new(calendar_table(2015, 2035)?))?;
+        self.warehouse
+            .register_rows(&ctx, "calendar", calendar_rows(2015, 2035)?, rows)
+            .await?;
         for r in &self.references {
-            let table = MemTable::try_new(r.batch.schema(), vec![vec![r.batch.clone()]])?;
-            ctx.register_table(r.name.as_str(), Arc::new(table))?;
+            self.warehouse
+                .register_rows(&ctx, &r.name, r.batch.clone(), rows)
+                .await?;
         }
         Ok(ctx)
     }
@@ -144,7 +229,6 @@ impl Engine {
     /// Checks every tile's metadata against the strategy and the tables, and plans its SQL
     /// without running it; returns every problem.
     pub async fn check_definitions(&self) -> Result<Vec<String>> {
-        let manifest = Manifest::default();
         let mut problems = Vec::new();
         if let Err(p) = self.strategy.check_tiles(&self.tiles) {
             problems.extend(p);
@@ -160,7 +244,7 @@ impl Engine {
                 }
             }
         }
-        let ctx = self.session(&manifest, Grain::Quarter).await?;
+        let ctx = self.planning_session(Grain::Quarter).await?;
         for t in &self.tiles {
             match ctx.sql(&t.sql).await {
                 Err(e) => problems.push(Error::sql(t, e).to_string()),
@@ -215,7 +299,7 @@ impl Engine {
         ends: &BTreeMap<String, DateTime<Utc>>,
     ) -> Result<(Vec<Vec<String>>, Vec<Recompute>)> {
         // The tables each tile reads, from its query plan.
-        let planning = self.session(&Manifest::default(), Grain::Month).await?;
+        let planning = self.planning_session(Grain::Month).await?;
         let mut reads = Vec::with_capacity(self.tiles.len());
         for t in &self.tiles {
             let df = planning.sql(&t.sql).await.map_err(|e| Error::sql(t, e))?;

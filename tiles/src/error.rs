@@ -32,6 +32,14 @@ pub enum Error {
     /// DataFusion failed outside a tile's SQL.
     #[error(transparent)]
     DataFusion(#[from] datafusion::error::DataFusionError),
+    /// The query engine cannot run queries (a cluster's scheduler is unreachable, say).
+    #[error("{engine}: {message}")]
+    Engine {
+        /// The engine, as [`crate::engine::QueryEngine::describe`] says it.
+        engine: String,
+        /// What is wrong.
+        message: String,
+    },
     /// No snapshot matches.
     #[error("{0}")]
     NoSnapshot(String),

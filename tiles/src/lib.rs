@@ -38,7 +38,7 @@ pub use compute::{
     Cadence, Cell, ExpectedSource, PeriodFigure, QueryRow, SourceFile, Status, Tile,
 };
 pub use definition::{TileDef, TileMeta, load_tiles};
-pub use engine::{Computation, Engine, ReferenceTable};
+pub use engine::{Computation, Engine, EngineSettings, LocalEngine, QueryEngine, ReferenceTable};
 pub use error::{Error, Result, locate};
 pub use goals::GoalFigure;
 pub use grain::Grain;

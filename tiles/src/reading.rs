@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use datafusion::catalog::Session;
-use datafusion::datasource::{MemTable, TableProvider, TableType};
+use datafusion::datasource::{TableProvider, TableType};
 use datafusion::logical_expr::{Expr, LogicalPlan, TableProviderFilterPushDown};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::{ParquetReadOptions, SessionContext, col, lit};
@@ -184,17 +184,13 @@ impl Engine {
                 arrow::array::RecordBatch::new_empty(tile_sources_schema()),
             ),
         };
-        ctx.register_table(
-            TILES_TABLE,
-            Arc::new(MemTable::try_new(tiles_schema(), vec![vec![tiles]])?),
-        )?;
-        ctx.register_table(
-            TILE_SOURCES_TABLE,
-            Arc::new(MemTable::try_new(
-                tile_sources_schema(),
-                vec![vec![sources]],
-            )?),
-        )?;
+        let rows = self.query_engine.rows();
+        self.warehouse
+            .register_rows(&ctx, TILES_TABLE, tiles, rows)
+            .await?;
+        self.warehouse
+            .register_rows(&ctx, TILE_SOURCES_TABLE, sources, rows)
+            .await?;
         match &doc {
             Some((doc, record)) => {
                 let url = self
@@ -214,10 +210,10 @@ impl Engine {
                 ctx.register_table(TILE_CELLS_TABLE, cells.into_view())?;
             }
             None => {
-                ctx.register_table(
-                    TILE_CELLS_TABLE,
-                    Arc::new(MemTable::try_new(tile_rows_schema(), vec![vec![]])?),
-                )?;
+                let empty = arrow::array::RecordBatch::new_empty(tile_rows_schema());
+                self.warehouse
+                    .register_rows(&ctx, TILE_CELLS_TABLE, empty, rows)
+                    .await?;
             }
         }
         as_base_tables(&ctx).await?;

@@ -9,6 +9,11 @@
 //!
 //! Working days follow the Finnish calendar (weekends, public holidays and the eves treated
 //! as holidays); the starting day is not counted (Act 150/1930).
+//!
+//! `fi_period` is one function per grain, named `fi_period_month`, `fi_period_quarter` and
+//! `fi_period_year`, each answering to `fi_period` in the session of its grain. A query plan
+//! names the grain's function, so a cluster node that decodes the plan by function name (every
+//! node knows [`all`]) labels periods as the session that planned it.
 
 use std::sync::Arc;
 
@@ -68,6 +73,8 @@ fn signature_time(extra: Vec<DataType>) -> Signature {
 pub struct Period {
     grain: Grain,
     signature: Signature,
+    /// `fi_period`, what SQL calls it.
+    aliases: Vec<String>,
 }
 
 impl Period {
@@ -76,13 +83,21 @@ impl Period {
         ScalarUDF::new_from_impl(Self {
             grain,
             signature: signature_time(vec![]),
+            aliases: vec!["fi_period".to_string()],
         })
     }
 }
 
 impl ScalarUDFImpl for Period {
     fn name(&self) -> &str {
-        "fi_period"
+        match self.grain {
+            Grain::Month => "fi_period_month",
+            Grain::Quarter => "fi_period_quarter",
+            Grain::Year => "fi_period_year",
+        }
+    }
+    fn aliases(&self) -> &[String] {
+        &self.aliases
     }
     fn signature(&self) -> &Signature {
         &self.signature
@@ -338,12 +353,29 @@ impl ScalarUDFImpl for WorkingDays {
     }
 }
 
+/// The functions of a session computing `grain`: `fi_period` answers for that grain.
+pub fn for_grain(grain: Grain) -> Vec<ScalarUDF> {
+    vec![
+        Period::udf(grain),
+        LocalDate::udf(),
+        Deadline::udf(),
+        WorkingDays::udf(),
+    ]
+}
+
+/// Every function under its own name (`fi_period_month`, …, `fi_local_date`, …): what a
+/// cluster node decoding plans of any grain knows.
+pub fn all() -> Vec<ScalarUDF> {
+    let mut all: Vec<ScalarUDF> = Grain::ALL.into_iter().map(Period::udf).collect();
+    all.extend([LocalDate::udf(), Deadline::udf(), WorkingDays::udf()]);
+    all
+}
+
 /// Registers every function; `fi_period` for `grain`.
 pub fn register(ctx: &datafusion::prelude::SessionContext, grain: Grain) {
-    ctx.register_udf(Period::udf(grain));
-    ctx.register_udf(LocalDate::udf());
-    ctx.register_udf(Deadline::udf());
-    ctx.register_udf(WorkingDays::udf());
+    for f in for_grain(grain) {
+        ctx.register_udf(f);
+    }
 }
 
 #[cfg(test)]

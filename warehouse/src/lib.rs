@@ -43,7 +43,7 @@ pub use manifest::{
 };
 pub use parquet_io::{ParquetSink, read_parquet_bytes, write_parquet, writer_properties};
 pub use retention::ORPHAN_GRACE_HOURS;
-pub use sql::{QUARANTINE_TABLE, quarantine_schema};
+pub use sql::{QUARANTINE_TABLE, Rows, SHIPPED_ROWS, quarantine_schema};
 
 /// Handle to one warehouse. Cheap to clone.
 #[derive(Clone)]
@@ -112,7 +112,12 @@ impl Warehouse {
 
     /// Lets DataFusion in `ctx` read the warehouse's objects by [`Warehouse::object_url`].
     pub fn register_store(&self, ctx: &datafusion::execution::context::SessionContext) {
-        ctx.register_object_store(&self.bucket_url, self.bucket.clone());
+        self.register_store_in(ctx.runtime_env().as_ref());
+    }
+
+    /// [`Warehouse::register_store`] for a runtime of its own: a cluster node's.
+    pub fn register_store_in(&self, runtime: &datafusion::execution::runtime_env::RuntimeEnv) {
+        runtime.register_object_store(&self.bucket_url, self.bucket.clone());
     }
 
     /// Checks once per handle that the store refuses a create-only write of an object that
@@ -331,7 +336,7 @@ mod tests {
         .unwrap();
         let ctx = datafusion::prelude::SessionContext::new();
         let m = wh.manifest().await.unwrap();
-        wh.register_tables(&ctx, &m, &Default::default())
+        wh.register_tables(&ctx, &m, &Default::default(), Rows::InMemory)
             .await
             .unwrap();
         let got = ctx

@@ -158,6 +158,27 @@ pub async fn write_parquet(
     Ok((rows, bytes))
 }
 
+/// `batches` as the bytes of one Parquet file written with the warehouse's settings; `name`
+/// says what they are in an error.
+pub fn parquet_bytes(name: &str, schema: &SchemaRef, batches: &[RecordBatch]) -> Result<Bytes> {
+    let err = |source| Error::Parquet {
+        path: name.to_string(),
+        source,
+    };
+    let mut out = Vec::new();
+    let mut writer = parquet::arrow::ArrowWriter::try_new(
+        &mut out,
+        schema.clone(),
+        Some(writer_properties(schema)),
+    )
+    .map_err(err)?;
+    for b in batches {
+        writer.write(b).map_err(err)?;
+    }
+    writer.close().map_err(err)?;
+    Ok(Bytes::from(out))
+}
+
 /// Reads a whole Parquet file held in memory.
 pub fn read_parquet_bytes(path: &str, bytes: Bytes) -> Result<(SchemaRef, Vec<RecordBatch>)> {
     let err = |source| Error::Parquet {

@@ -230,6 +230,7 @@ pub async fn compute_all(
             }],
         )]),
         references: Vec::new(),
+        query_engine: std::sync::Arc::new(tilannekuva_tiles::LocalEngine),
     };
     let now: DateTime<Utc> = now.parse().unwrap();
     let tiles = engine.compute_at(&manifest, now).await.unwrap();
