@@ -8,6 +8,7 @@
 //!   the key lists are read from the config types themselves, so a new key fails here until
 //!   it is documented;
 //! - `docs/tiles.md` names every tile metadata key and every shipped tile;
+//! - `docs/cluster.md` names every option of the cluster's scheduler and executor;
 //! - the complete examples in the docs parse (and a source example validates).
 
 use std::path::{Path, PathBuf};
@@ -521,4 +522,40 @@ fn deploy_md_documents_every_alert_key_condition_and_channel() {
         "the alerts section of docs/deploy.md does not name: {}",
         problems.join(", ")
     );
+}
+
+/// `docs/cluster.md` names every option of `tilannekuva cluster scheduler` and `executor`
+/// (read from the command line definition itself) and the `[engine]` keys.
+#[test]
+fn cluster_md_documents_every_option_of_the_cluster_nodes() {
+    use clap::CommandFactory;
+    let text = doc("cluster.md");
+    let cli = tilannekuva::cli::Cli::command();
+    let cluster = cli.find_subcommand("cluster").expect("a cluster command");
+    let mut missing = Vec::new();
+    for node in ["scheduler", "executor"] {
+        let node_cmd = cluster.find_subcommand(node).expect(node);
+        assert!(
+            text.contains(&format!("tilannekuva cluster {node}")),
+            "{node}"
+        );
+        for arg in node_cmd.get_arguments() {
+            if let Some(long) = arg.get_long().filter(|l| *l != "help") {
+                if !text.contains(&format!("`--{long}")) {
+                    missing.push(format!("{node} --{long}"));
+                }
+            }
+        }
+    }
+    for key in [
+        "kind = \"ballista\"",
+        "scheduler = \"df://",
+        "--ballista",
+        "TILANNEKUVA_BALLISTA",
+    ] {
+        if !text.contains(key) {
+            missing.push(key.to_string());
+        }
+    }
+    assert!(missing.is_empty(), "not in docs/cluster.md: {missing:?}");
 }
