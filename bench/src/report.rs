@@ -207,6 +207,7 @@ impl ClusterReport {
                 e.compared + e.missing.len()
             );
         }
+        let _ = writeln!(s);
         for c in &self.clusters {
             c.equal_to_local.write(
                 s,
