@@ -326,6 +326,12 @@ fn the_catalogue_publishes_through_a_scheduler_and_two_executor_processes_on_s3(
         all.extend(args);
         store.command(&all)
     };
+    // `runs --format json` and `extra`, as JSON.
+    let runs_of = |extra: &[&str]| -> Value {
+        let mut args = vec!["runs", "--format", "json"];
+        args.extend(extra);
+        serde_json::from_slice(&on_cluster(&args).output().unwrap().stdout).unwrap()
+    };
     let checked = on_cluster(&["check"]).output().unwrap();
     let said = String::from_utf8_lossy(&checked.stderr);
     assert!(checked.status.success(), "{said}");
@@ -375,13 +381,7 @@ fn the_catalogue_publishes_through_a_scheduler_and_two_executor_processes_on_s3(
             .any(|n| n.starts_with("county/tilannekuva/_engine/rows/calendar-")),
         "the calendar reached the executors through the bucket: {listed:?}"
     );
-    let runs: Value = serde_json::from_slice(
-        &on_cluster(&["runs", "--format", "json"])
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .unwrap();
+    let runs = runs_of(&[]);
     assert_eq!(runs["engine"]["engine"], format!("Ballista at {address}"));
     assert_eq!(runs["engine"]["reachable"], true, "{runs}");
 
@@ -424,13 +424,7 @@ fn the_catalogue_publishes_through_a_scheduler_and_two_executor_processes_on_s3(
 
     // The scheduler gone: the status says so, and a compute job fails after its retries.
     drop(scheduler);
-    let runs: Value = serde_json::from_slice(
-        &on_cluster(&["runs", "--format", "json"])
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .unwrap();
+    let runs = runs_of(&[]);
     assert_eq!(runs["engine"]["reachable"], false, "{runs}");
     assert!(
         runs["engine"]["problem"]
@@ -456,13 +450,7 @@ fn the_catalogue_publishes_through_a_scheduler_and_two_executor_processes_on_s3(
     .output()
     .unwrap();
     assert!(!out.status.success());
-    let runs: Value = serde_json::from_slice(
-        &on_cluster(&["runs", "--format", "json", "--job", "compute_on_cluster"])
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .unwrap();
+    let runs = runs_of(&["--job", "compute_on_cluster"]);
     let run = &runs["runs"][0];
     assert_eq!(run["outcome"], "failed", "{runs}");
     assert_eq!(run["attempts"], 2, "one attempt and the one retry: {runs}");

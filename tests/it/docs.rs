@@ -540,10 +540,10 @@ fn cluster_md_documents_every_option_of_the_cluster_nodes() {
             "{node}"
         );
         for arg in node_cmd.get_arguments() {
-            if let Some(long) = arg.get_long().filter(|l| *l != "help") {
-                if !text.contains(&format!("`--{long}")) {
-                    missing.push(format!("{node} --{long}"));
-                }
+            if let Some(long) = arg.get_long().filter(|l| *l != "help")
+                && !text.contains(&format!("`--{long}"))
+            {
+                missing.push(format!("{node} --{long}"));
             }
         }
     }
