@@ -33,27 +33,6 @@ impl BallistaEngine {
             endpoint: format!("http://{host}:{port}"),
         })
     }
-
-    /// Whether the scheduler answers; why not otherwise.
-    async fn reachable(&self) -> Result<(), String> {
-        match tokio::time::timeout(
-            CONNECT_TIMEOUT,
-            SchedulerGrpcClient::connect(self.endpoint.clone()),
-        )
-        .await
-        {
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err(e)) => Err(format!(
-                "the scheduler cannot be reached ({}); is `tilannekuva cluster scheduler` \
-                 running there?",
-                source_chain(&e)
-            )),
-            Err(_) => Err(format!(
-                "the scheduler did not answer within {} s",
-                CONNECT_TIMEOUT.as_secs()
-            )),
-        }
-    }
 }
 
 /// An error and its causes on one line: tonic's own message is only "transport error".
@@ -71,7 +50,7 @@ fn source_chain(e: &(dyn std::error::Error + 'static)) -> String {
 #[async_trait::async_trait]
 impl QueryEngine for BallistaEngine {
     async fn session(&self, state: SessionState) -> tilannekuva_tiles::Result<SessionContext> {
-        self.reachable()
+        self.check()
             .await
             .map_err(|message| tilannekuva_tiles::Error::Engine {
                 engine: self.describe(),
@@ -95,7 +74,24 @@ impl QueryEngine for BallistaEngine {
         format!("Ballista at {}", self.address)
     }
 
+    /// Whether the scheduler answers; why not otherwise.
     async fn check(&self) -> Result<(), String> {
-        self.reachable().await
+        match tokio::time::timeout(
+            CONNECT_TIMEOUT,
+            SchedulerGrpcClient::connect(self.endpoint.clone()),
+        )
+        .await
+        {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(format!(
+                "the scheduler cannot be reached ({}); is `tilannekuva cluster scheduler` \
+                 running there?",
+                source_chain(&e)
+            )),
+            Err(_) => Err(format!(
+                "the scheduler did not answer within {} s",
+                CONNECT_TIMEOUT.as_secs()
+            )),
+        }
     }
 }

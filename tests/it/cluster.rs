@@ -21,7 +21,9 @@ use tilannekuva_warehouse::{Location, SHIPPED_ROWS};
 use serde_json::Value;
 
 use crate::common::{repo_config, run_ok};
-use crate::object_storage::{StoreServer, demo_args, figures, free_port, same_figures, tiles_of};
+use crate::object_storage::{
+    StoreServer, demo_args, figures, free_port, hand_written_ace_export, same_figures, tiles_of,
+};
 
 /// The sample window: small, so the cluster's run takes seconds.
 pub const DEMO_ARGS: &[&str] = &[
@@ -273,8 +275,9 @@ fn wait_at_most(mut child: Child, within: Duration) -> Output {
 }
 
 /// The whole catalogue through a scheduler and two executor processes of ours on
-/// 127.0.0.1, every node reading the warehouse from an S3 server: the figures the local
-/// engine published, exactly. Then an executor is killed in the middle of a computation:
+/// 127.0.0.1, every node reading the warehouse from an S3 server, with a hand-written ACE
+/// export among the samples: the figures the local engine published, exactly, and the
+/// export's bad row in the quarantine through the cluster's SQL. Then an executor is killed in the middle of a computation:
 /// Ballista runs its tasks again on the other one, or the computation fails; either way the
 /// published snapshot is whole. Then the scheduler stops: the status says so, and a compute
 /// job fails naming the cluster after the retries its policy gives it.
@@ -284,6 +287,26 @@ fn the_catalogue_publishes_through_a_scheduler_and_two_executor_processes_on_s3(
     let warehouse = store.url("county/tilannekuva");
     let dir = tempfile::tempdir().unwrap();
     store.run_ok(&demo_args(&warehouse, dir.path()));
+    // Beside the generated samples, an ACE export written by hand with a bad row (line 32),
+    // loaded and computed locally: the figures the cluster must give.
+    let inputs = dir.path().join("incoming");
+    std::fs::write(
+        inputs.join("callbacks_ace/ace_contacts_2025-06-extra.csv"),
+        hand_written_ace_export(),
+    )
+    .unwrap();
+    let inputs = inputs.to_str().unwrap();
+    store.run_ok(&[
+        "--warehouse",
+        &warehouse,
+        "--inputs",
+        inputs,
+        "load",
+        "callbacks_ace",
+        "--settle-seconds",
+        "0",
+    ]);
+    store.run_ok(&["--warehouse", &warehouse, "compute", "--full"]);
     let published =
         || tiles_of(&store.run_ok(&["--warehouse", &warehouse, "tiles", "--format", "json"]));
     let local = published();
@@ -380,6 +403,26 @@ fn the_catalogue_publishes_through_a_scheduler_and_two_executor_processes_on_s3(
             .iter()
             .any(|n| n.starts_with("county/tilannekuva/_engine/rows/calendar-")),
         "the calendar reached the executors through the bucket: {listed:?}"
+    );
+    // SQL through the cluster finds the hand-written export's bad row in the quarantine.
+    let out = on_cluster(&[
+        "sql",
+        "--format",
+        "json",
+        "SELECT line, \"column\", raw_value FROM quarantine \
+         WHERE file_name = 'ace_contacts_2025-06-extra.csv'",
+    ])
+    .output()
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rejected: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        rejected,
+        serde_json::json!([{"line": 32, "column": "Saapumisaika", "raw_value": "31.6.2025 9:15"}])
     );
     let runs = runs_of(&[]);
     assert_eq!(runs["engine"]["engine"], format!("Ballista at {address}"));

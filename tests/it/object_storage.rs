@@ -667,7 +667,7 @@ fn a_store_that_ignores_create_only_writes_is_refused_before_anything_is_written
 /// An ACE export as its reporting server writes it (BOM, `;`, CRLF, wall-clock times, the
 /// caller's number in every row), written here by hand: June's health-centre queue, 59 good
 /// contacts and, at line 32, an arrival on the 31st of June.
-fn hand_written_ace_export() -> String {
+pub(crate) fn hand_written_ace_export() -> String {
     let mut out = String::from(
         "\u{feff}Yhteys-ID;Jono;Saapumisaika;Soittajan numero;Jonotusaika (s);Tulos;\
          Takaisinsoitto pyydetty;Takaisinsoitto tavoitettu;Soittoyrityksiä;Takaisinsoiton tila\r\n",
