@@ -16,6 +16,7 @@
 //! The ingest of every engine runs in its own process so that peak RSS is that process's.
 
 pub mod cluster;
+pub mod fixed_cost;
 pub mod jsonl;
 pub mod peers;
 pub mod report;

@@ -432,6 +432,8 @@ fn real_main(args: Args) -> Result<ExitCode> {
             runs,
         ))?;
         tiles.ours_catalogue = secs;
+        tiles.fixed_cost =
+            Some(rt.block_on(tilannekuva_bench::fixed_cost::measure(&config, &history_wh))?);
         tiles.catalogue_tiles = tilannekuva::project::Project::load(
             &config,
             &tilannekuva::project::Overrides::default(),

@@ -135,6 +135,8 @@ pub struct TilesReport {
     pub parquet_bytes: u64,
     /// Seconds to read those Parquet files raw, per run.
     pub raw_read: Vec<f64>,
+    /// The fixed cost of a query on our engine.
+    pub fixed_cost: Option<crate::fixed_cost::FixedCost>,
 }
 
 /// Full rebuild against an incremental daily run.
@@ -488,6 +490,9 @@ impl Report {
             }
             if let Some(c) = &t.cross_check {
                 c.write(&mut s, "Cross-check with DuckDB");
+            }
+            if let Some(f) = &t.fixed_cost {
+                crate::fixed_cost::write(f, median(&t.ours_catalogue), &mut s);
             }
             let _ = writeln!(s);
         }

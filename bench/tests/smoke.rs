@@ -67,6 +67,14 @@ fn harness_runs_our_engine_at_tiny_scale() {
     let same = cross_check(&values, &values, COMPARED_TILES);
     assert!(same.compared > 0 && same.mismatches.is_empty() && same.missing.is_empty());
 
+    let fixed = rt
+        .block_on(tilannekuva_bench::fixed_cost::measure(&config, &history))
+        .unwrap();
+    assert!(fixed.session > 0.0 && fixed.plan > 0.0 && fixed.trivial_query > 0.0);
+    assert!(fixed.slowest_plan.1 >= fixed.plan, "{fixed:?}");
+    assert_eq!(fixed.sessions, 3);
+    assert!(fixed.queries >= values.len(), "{fixed:?}");
+
     // The webhook log holds the chat_ninchat sessions: its load keeps exactly the sessions
     // the CSV export's load kept.
     let log = tilannekuva_bench::jsonl::prepare(&ds, &config).unwrap();

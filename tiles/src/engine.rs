@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+use std::path::Path;
 use std::sync::Arc;
 
 use arrow::array::RecordBatch;
@@ -11,6 +12,7 @@ use chrono::{DateTime, Utc};
 use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::context::SessionState;
 use datafusion::prelude::{SessionConfig, SessionContext};
+use futures::StreamExt;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use tilannekuva_conventions::datetime::epoch_days;
@@ -300,11 +302,18 @@ impl Engine {
     ) -> Result<(Vec<Vec<String>>, Vec<Recompute>)> {
         // The tables each tile reads, from its query plan.
         let planning = self.planning_session(Grain::Month).await?;
-        let mut reads = Vec::with_capacity(self.tiles.len());
-        for t in &self.tiles {
-            let df = planning.sql(&t.sql).await.map_err(|e| Error::sql(t, e))?;
-            reads.push(incremental::tables_read(df.logical_plan()));
-        }
+        let plans: Vec<_> = self
+            .tiles
+            .iter()
+            .map(|t| {
+                let (ctx, tile) = (planning.clone(), t.clone());
+                on_own_task(&t.sql_path, async move {
+                    let df = ctx.sql(&tile.sql).await.map_err(|e| Error::sql(&tile, e))?;
+                    Ok(incremental::tables_read(df.logical_plan()))
+                })
+            })
+            .collect();
+        let reads = futures::future::try_join_all(plans).await?;
         let decisions = self
             .tiles
             .iter()
@@ -358,60 +367,99 @@ impl Engine {
                 .and_then(|c| c.rows.get(&grain))
                 .map_or(&[], Vec::as_slice)
         };
-        let mut rows: Vec<BTreeMap<Grain, Vec<QueryRow>>> = vec![BTreeMap::new(); self.tiles.len()];
+        let wanted = |i: usize, grain: Grain| self.tiles[i].meta.grains.contains(&grain);
+        // Every batch of queries, per grain: the tiles computed in part, grouped by the
+        // periods they recompute (each group reads only the files of its periods), then the
+        // tiles computed in full.
+        let mut batches = Vec::new();
         for grain in Grain::ALL {
-            let wanted = |i: usize| self.tiles[i].meta.grains.contains(&grain);
-            // Tiles computed in part, grouped by the periods they recompute: each group reads
-            // only the files of its periods.
             let mut groups: BTreeMap<BTreeSet<String>, Vec<usize>> = BTreeMap::new();
             for (i, d) in decisions.iter().enumerate() {
-                if let (true, Recompute::Periods(months)) = (wanted(i), d) {
+                if let (true, Recompute::Periods(months)) = (wanted(i, grain), d) {
                     groups
                         .entry(incremental::periods_of(grain, months))
                         .or_default()
                         .push(i);
                 }
             }
-            let mut broken = BTreeSet::new();
-            for (periods, members) in &groups {
-                let restricted = incremental::restrict(manifest, grain, periods);
-                let ctx = self.session(&restricted, grain).await?;
-                for &i in members {
-                    let t = &self.tiles[i];
-                    let fresh = compute::run_sql(&ctx, t).await?;
-                    if let Some(stray) = fresh.iter().find(|r| !periods.contains(&r.period)) {
-                        tracing::warn!(
-                            tile = %t.meta.id,
-                            period = %stray.period,
-                            "the tile is marked incremental but rows filed under other months \
-                             fall in this period; computing it in full"
-                        );
-                        broken.insert(i);
-                        continue;
-                    }
-                    let mut merged: Vec<QueryRow> = cached_rows(&t.meta.id, grain)
-                        .iter()
-                        .filter(|r| !periods.contains(&r.period))
-                        .cloned()
-                        .collect();
-                    merged.extend(fresh);
-                    rows[i].insert(grain, merged);
-                }
-            }
-            for i in &broken {
-                decisions[*i] = Recompute::Full("rows outside the periods recomputed".into());
+            for (periods, members) in groups {
+                batches.push(QueryBatch {
+                    grain,
+                    periods: Some(periods),
+                    members,
+                });
             }
             let full: Vec<usize> = (0..self.tiles.len())
-                .filter(|&i| wanted(i) && matches!(decisions[i], Recompute::Full(_)))
+                .filter(|&i| wanted(i, grain) && matches!(decisions[i], Recompute::Full(_)))
                 .collect();
             if !full.is_empty() {
-                let ctx = self.session(manifest, grain).await?;
-                for i in full {
-                    rows[i].insert(grain, compute::run_sql(&ctx, &self.tiles[i]).await?);
+                batches.push(QueryBatch {
+                    grain,
+                    periods: None,
+                    members: full,
+                });
+            }
+        }
+
+        let mut rows: Vec<BTreeMap<Grain, Vec<QueryRow>>> = vec![BTreeMap::new(); self.tiles.len()];
+        let mut broken = BTreeSet::new();
+        for (batch, results) in batches
+            .iter()
+            .zip(self.run_batches(manifest, &batches).await?)
+        {
+            for (&i, fresh) in batch.members.iter().zip(results) {
+                let t = &self.tiles[i];
+                let Some(periods) = &batch.periods else {
+                    rows[i].insert(batch.grain, fresh);
+                    continue;
+                };
+                if let Some(stray) = fresh.iter().find(|r| !periods.contains(&r.period)) {
+                    tracing::warn!(
+                        tile = %t.meta.id,
+                        period = %stray.period,
+                        "the tile is marked incremental but rows filed under other months \
+                         fall in this period; computing it in full"
+                    );
+                    broken.insert(i);
+                    continue;
+                }
+                let mut merged: Vec<QueryRow> = cached_rows(&t.meta.id, batch.grain)
+                    .iter()
+                    .filter(|r| !periods.contains(&r.period))
+                    .cloned()
+                    .collect();
+                merged.extend(fresh);
+                rows[i].insert(batch.grain, merged);
+            }
+        }
+        // A tile whose rows broke the contract of an incremental tile is computed in full, at
+        // every grain.
+        if !broken.is_empty() {
+            for &i in &broken {
+                decisions[i] = Recompute::Full("rows outside the periods recomputed".into());
+            }
+            let again: Vec<QueryBatch> = Grain::ALL
+                .into_iter()
+                .map(|grain| QueryBatch {
+                    grain,
+                    periods: None,
+                    members: broken
+                        .iter()
+                        .copied()
+                        .filter(|&i| wanted(i, grain))
+                        .collect(),
+                })
+                .filter(|b| !b.members.is_empty())
+                .collect();
+            for (batch, results) in again.iter().zip(self.run_batches(manifest, &again).await?) {
+                for (&i, fresh) in batch.members.iter().zip(results) {
+                    rows[i].insert(batch.grain, fresh);
                 }
             }
+        }
+        for grain in Grain::ALL {
             for (i, t) in self.tiles.iter().enumerate() {
-                if wanted(i) && matches!(decisions[i], Recompute::Reuse) {
+                if wanted(i, grain) && matches!(decisions[i], Recompute::Reuse) {
                     rows[i].insert(grain, cached_rows(&t.meta.id, grain).to_vec());
                 }
             }
@@ -451,6 +499,54 @@ impl Engine {
             cache,
             recomputed: report,
         })
+    }
+
+    /// Runs the queries of `batches`, each batch's in a session of its own over `manifest`
+    /// (restricted to the batch's periods when it has them), at most [`QUERIES_IN_FLIGHT`]
+    /// queries at once; the rows of each batch's members, in order. The first failure, in
+    /// the order of the batches, is the error.
+    async fn run_batches(
+        &self,
+        manifest: &Manifest,
+        batches: &[QueryBatch],
+    ) -> Result<Vec<Vec<Vec<QueryRow>>>> {
+        let sessions = futures::future::try_join_all(batches.iter().map(|b| async move {
+            match &b.periods {
+                Some(periods) => {
+                    let restricted = incremental::restrict(manifest, b.grain, periods);
+                    self.session(&restricted, b.grain).await
+                }
+                None => self.session(manifest, b.grain).await,
+            }
+        }))
+        .await?;
+        let queries: Vec<(SessionContext, TileDef)> = batches
+            .iter()
+            .zip(&sessions)
+            .flat_map(|(b, ctx)| {
+                b.members
+                    .iter()
+                    .map(|&i| (ctx.clone(), self.tiles[i].clone()))
+            })
+            .collect();
+        let mut results = futures::stream::iter(queries)
+            .map(|(ctx, tile): (SessionContext, TileDef)| {
+                let sql_path = tile.sql_path.clone();
+                on_own_task(
+                    &sql_path,
+                    async move { compute::run_sql(&ctx, &tile).await },
+                )
+            })
+            .buffered(QUERIES_IN_FLIGHT)
+            .collect::<Vec<_>>()
+            .await
+            .into_iter();
+        batches
+            .iter()
+            .map(|b| -> Result<Vec<Vec<QueryRow>>> {
+                results.by_ref().take(b.members.len()).collect()
+            })
+            .collect()
     }
 
     /// Computes every tile and publishes the result as a new snapshot, recomputing only
@@ -533,6 +629,43 @@ impl Engine {
             }
         }
     }
+}
+
+/// Tile queries running at once. Each query's scans already use every core; running a few
+/// side by side overlaps one query's planning and its single-task final steps (an exact
+/// median, the last merge of an aggregation) with another's scans, and bounds the memory of
+/// the aggregations held at once.
+const QUERIES_IN_FLIGHT: usize = 4;
+
+/// Starts `work` for the tile of the SQL file `sql_path` on a task of its own, so that the
+/// planning and the last steps of several tiles' queries run on every core; what it
+/// returns, and a panic in it, reach the caller when awaited.
+fn on_own_task<T, F>(sql_path: &Path, work: F) -> impl Future<Output = Result<T>> + use<T, F>
+where
+    T: Send + 'static,
+    F: Future<Output = Result<T>> + Send + 'static,
+{
+    let file = sql_path.display().to_string();
+    let task = tokio::spawn(work);
+    async move {
+        match task.await {
+            Ok(done) => done,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(e) => Err(Error::Sql {
+                file,
+                line: None,
+                message: format!("the query did not finish: {e}"),
+            }),
+        }
+    }
+}
+
+/// Queries of one session: the tiles `members` (indexes into the engine's tiles) at `grain`,
+/// over the files of `periods` only, or over all files when `None`.
+struct QueryBatch {
+    grain: Grain,
+    periods: Option<BTreeSet<String>>,
+    members: Vec<usize>,
 }
 
 /// The result of computing tiles.

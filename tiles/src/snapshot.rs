@@ -301,30 +301,40 @@ pub async fn write(
     definitions: std::collections::BTreeMap<String, String>,
 ) -> Result<SnapshotRecord> {
     let path = format!("tiles/{}", doc.snapshot_id);
-    let batch = doc.to_batch()?;
-    let (written, _) = write_parquet(
-        wh,
-        &format!("{path}/tiles.parquet"),
-        tile_rows_schema(),
-        &[batch],
-    )
-    .await?;
     let encode = |v: serde_json::Result<Vec<u8>>| {
         v.map(Bytes::from).map_err(|e| Error::Snapshot {
             path: path.clone(),
             message: e.to_string(),
         })
     };
-    wh.put(
-        &format!("{path}/tiles.json"),
+    let (tiles_json, rows_json) = (
         encode(serde_json::to_vec(doc))?,
-    )
-    .await?;
-    wh.put(
-        &format!("{path}/{REUSABLE_ROWS_FILE}"),
         encode(serde_json::to_vec(rows))?,
-    )
-    .await?;
+    );
+    let batch = doc.to_batch()?;
+    // The three files are independent: written side by side.
+    let ((written, _), (), ()) = futures::try_join!(
+        async {
+            write_parquet(
+                wh,
+                &format!("{path}/tiles.parquet"),
+                tile_rows_schema(),
+                &[batch],
+            )
+            .await
+            .map_err(Error::from)
+        },
+        async {
+            wh.put(&format!("{path}/tiles.json"), tiles_json)
+                .await
+                .map_err(Error::from)
+        },
+        async {
+            wh.put(&format!("{path}/{REUSABLE_ROWS_FILE}"), rows_json)
+                .await
+                .map_err(Error::from)
+        },
+    )?;
     Ok(SnapshotRecord {
         id: doc.snapshot_id.clone(),
         computed_at: doc.computed_at,
