@@ -117,6 +117,14 @@ enum Internal {
 }
 
 fn main() -> ExitCode {
+    // The engine's own log, when asked for: `RUST_LOG=tilannekuva_tiles=debug` tells where
+    // a publish's time goes.
+    if std::env::var_os("RUST_LOG").is_some() {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .init();
+    }
     let args = Args::parse();
     match real_main(args) {
         Ok(code) => code,

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use arrow::array::RecordBatch;
 use arrow::datatypes::{DataType, Field, Schema};
@@ -352,6 +353,7 @@ impl Engine {
         previous: Option<&ReusableRows>,
         forced: &BTreeSet<String>,
     ) -> Result<Computation> {
+        let started = Instant::now();
         let inputs = compute::Inputs::new(manifest, &self.expected, now);
         let fingerprints = incremental::fingerprints(manifest);
         let ends = incremental::ends(manifest);
@@ -359,6 +361,7 @@ impl Engine {
         let (reads, mut decisions) = self
             .decisions(previous, forced, &fingerprints, &ends)
             .await?;
+        let planned = started.elapsed();
 
         // The rows the previous snapshot kept for a tile and grain.
         let cached_rows = |id: &str, grain: Grain| -> &[QueryRow] {
@@ -465,6 +468,7 @@ impl Engine {
             }
         }
         let report = Recomputed::of(&self.tiles, &decisions);
+        let queried = started.elapsed();
 
         let mut cache = ReusableRows {
             format: incremental::FORMAT,
@@ -494,6 +498,14 @@ impl Engine {
                 },
             );
         }
+        tracing::debug!(
+            tiles = self.tiles.len(),
+            queries = batches.iter().map(|b| b.members.len()).sum::<usize>(),
+            planning_ms = ms(planned),
+            queries_ms = ms(queried - planned),
+            figures_ms = ms(started.elapsed() - queried),
+            "tiles computed"
+        );
         Ok(Computation {
             tiles,
             cache,
@@ -575,12 +587,14 @@ impl Engine {
         full: bool,
         forced: &BTreeSet<String>,
     ) -> Result<(TilesDoc, Recomputed)> {
+        let started = Instant::now();
         let manifest = self.warehouse.manifest().await?;
         let previous = if full {
             None
         } else {
             self.previous_rows(&manifest).await
         };
+        let read = started.elapsed();
         let computed_at = Utc::now();
         let Computation {
             tiles,
@@ -590,6 +604,7 @@ impl Engine {
             .compute_forcing(&manifest, computed_at, previous.as_ref(), forced)
             .await?;
         tracing::info!("{recomputed}");
+        let computed = started.elapsed();
         let snapshot_id = format!(
             "{}-{}",
             computed_at.format("%Y%m%dT%H%M%S%3fZ"),
@@ -608,12 +623,21 @@ impl Engine {
             .map(|t| (t.meta.id.clone(), t.version()))
             .collect();
         let record = snapshot::write(&self.warehouse, &doc, &cache, definitions).await?;
+        let written = started.elapsed();
         self.warehouse
             .commit(&format!("publish tiles {}", record.id), |m| {
                 m.snapshots.push(record.clone());
                 Ok(())
             })
             .await?;
+        tracing::debug!(
+            snapshot = %record.id,
+            read_ms = ms(read),
+            compute_ms = ms(computed - read),
+            write_ms = ms(written - computed),
+            commit_ms = ms(started.elapsed() - written),
+            "tiles published"
+        );
         Ok((doc, recomputed))
     }
 
@@ -629,6 +653,11 @@ impl Engine {
             }
         }
     }
+}
+
+/// Milliseconds, for the log.
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
 }
 
 /// Tile queries running at once. Each query's scans already use every core; running a few
