@@ -62,8 +62,8 @@ pub fn default_missing_markers() -> Vec<String> {
 /// Whether `s` is one of `markers`, comparing both trimmed. A whitespace-only value is
 /// missing when `""` is a marker.
 pub fn is_missing(s: &str, markers: &[String]) -> bool {
-    let value = s.trim();
-    markers.iter().any(|m| m.trim() == value)
+    let value = crate::trim(s);
+    markers.iter().any(|m| crate::trim(m) == value)
 }
 
 #[cfg(test)]

@@ -169,7 +169,7 @@ pub enum Parsed {
 /// Reads one value in `fmt`. Surrounding whitespace is ignored; an empty value is an
 /// error (check for missing-value markers first, see [`crate::boolean::is_missing`]).
 pub fn parse_time(s: &str, fmt: &TimeFormat) -> Result<Parsed, ValueError> {
-    let t = s.trim();
+    let t = crate::trim(s);
     let parsed = match fmt {
         TimeFormat::FinnishDate => parse_finnish_date(t).map(Parsed::Date),
         TimeFormat::FinnishDateTime => parse_finnish_date_time(t).map(Parsed::Local),

@@ -277,6 +277,14 @@ impl PersonalKind {
 
 /// The first personal identifier of any kind in free text: its kind, byte offset and text.
 pub fn find_personal(text: &str) -> Option<(PersonalKind, usize, &str)> {
+    // Every identifier has an `@` or at least six digits (a henkilötunnus nine, a phone
+    // number six after its prefix): most values have neither and are passed at a glance.
+    let bytes = text.as_bytes();
+    if !bytes.contains(&b'@')
+        && bytes.iter().filter(|b| b.is_ascii_digit()).count() < PHONE_MIN_DIGITS
+    {
+        return None;
+    }
     let found = [
         find_hetu(text).map(|(i, m)| (PersonalKind::Hetu, i, m)),
         find_phone(text).map(|(i, m)| (PersonalKind::Phone, i, m)),

@@ -47,3 +47,42 @@ pub mod hetu;
 pub mod number;
 
 pub use error::ValueError;
+
+/// `s` without leading and trailing whitespace, exactly as [`str::trim`] gives it, but
+/// without decoding characters when the first and last bytes are printable ASCII, as they
+/// are in nearly every field of an export: the readers call this once or more per field.
+pub fn trim(s: &str) -> &str {
+    let printable = |b: &u8| (0x21..0x7f).contains(b);
+    let bytes = s.as_bytes();
+    if bytes.first().is_some_and(printable) && bytes.last().is_some_and(printable) {
+        s
+    } else {
+        s.trim()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn trim_is_str_trim() {
+        for s in [
+            "",
+            " ",
+            "a",
+            " a ",
+            "\u{a0}12\u{a0}",
+            "x\u{202f}",
+            "\u{b}v\u{b}",
+            "\tk\r",
+            "kyllä",
+            "ä",
+            " ä",
+            "12 700",
+            "\u{3000}jono\u{3000}",
+            "\u{1f}a\u{1f}",
+            "~",
+        ] {
+            assert_eq!(super::trim(s), s.trim(), "{s:?}");
+        }
+    }
+}

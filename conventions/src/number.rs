@@ -127,7 +127,7 @@ impl Scanned {
 /// Splits `s` into sign, integer digits and fraction digits, or `None` if it does not
 /// follow the grammar in the module docs.
 fn scan(s: &str, fmt: &NumberFormat) -> Option<Scanned> {
-    let s = s.trim();
+    let s = crate::trim(s);
     let mut chars = s.chars().peekable();
     let negative = match chars.peek() {
         Some('-' | '\u{2212}') => {
@@ -188,12 +188,27 @@ fn scan(s: &str, fmt: &NumberFormat) -> Option<Scanned> {
     })
 }
 
+/// The value of a field that is nothing but 1 to 15 ASCII digits (surrounding whitespace
+/// aside), as most numbers in an export are: read without the scan, which [`scan`] would
+/// accept in every format with the same value. Longer runs, signs, separators and
+/// fractions take the scan.
+fn plain_digits(s: &str) -> Option<i64> {
+    let digits = crate::trim(s).as_bytes();
+    if digits.is_empty() || digits.len() > 15 || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    Some(digits.iter().fold(0, |n, d| n * 10 + i64::from(d - b'0')))
+}
+
 /// Reads a decimal number written in `fmt`, e.g. `"4,2"` → 4.2, `"22 700"` → 22700.0,
 /// `"-1 234,56"` → -1234.56.
 ///
 /// Rejects empty strings, malformed numbers (`"1,2,3"`, `"1.5"` when the decimal
 /// separator is `,`), and anything that is not a finite number.
 pub fn parse_f64(s: &str, fmt: &NumberFormat) -> Result<f64, ValueError> {
+    if let Some(n) = plain_digits(s) {
+        return Ok(n as f64); // exact: at most 15 digits
+    }
     let err = || ValueError::new(fmt.describe(false));
     let scanned = scan(s, fmt).ok_or_else(err)?;
     let value: f64 = scanned.canonical(true).parse().map_err(|_| err())?;
@@ -213,6 +228,9 @@ pub fn parse_f64(s: &str, fmt: &NumberFormat) -> Result<f64, ValueError> {
 /// exports write for counts formatted as decimals; it loses nothing. Values outside
 /// the `i64` range are rejected.
 pub fn parse_i64(s: &str, fmt: &NumberFormat) -> Result<i64, ValueError> {
+    if let Some(n) = plain_digits(s) {
+        return Ok(n);
+    }
     let err = || ValueError::new(fmt.describe(true));
     let scanned = scan(s, fmt).ok_or_else(err)?;
     if scanned.frac_digits.bytes().any(|b| b != b'0') {
@@ -236,6 +254,32 @@ mod tests {
 
     fn fi_int(s: &str) -> Result<i64, ValueError> {
         parse_i64(s, &NumberFormat::finnish())
+    }
+
+    #[test]
+    fn plain_digits_read_as_the_scan_reads_them() {
+        for fmt in [NumberFormat::finnish(), NumberFormat::plain()] {
+            for text in ["0", "7", "007", " 42 ", "\u{a0}900", "123456789012345"] {
+                let scanned = scan(text, &fmt).expect("a number");
+                let float: f64 = scanned.canonical(true).parse().unwrap();
+                let int: i64 = scanned.canonical(false).parse().unwrap();
+                assert_eq!(plain_digits(text), Some(int), "{text:?}");
+                assert_eq!(parse_f64(text, &fmt).unwrap().to_bits(), float.to_bits());
+                assert_eq!(parse_i64(text, &fmt).unwrap(), int);
+            }
+        }
+        for other in [
+            "",
+            "-0",
+            "+1",
+            "1 234",
+            "1,5",
+            "1234567890123456",
+            "12a",
+            "١٢",
+        ] {
+            assert_eq!(plain_digits(other), None, "{other:?}");
+        }
     }
 
     #[test]

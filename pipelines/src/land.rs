@@ -103,7 +103,8 @@ pub async fn land(wh: &Warehouse, source: &str, d: &Delivery, sha256: &str) -> R
     Ok(path)
 }
 
-/// A blocking reader over a landed object, for the normaliser's thread.
+/// A blocking reader over a landed object, for the normaliser's thread: the file itself in
+/// a local warehouse, the store's stream elsewhere.
 pub async fn open_landed(wh: &Warehouse, path: &str) -> Result<Box<dyn Read + Send>> {
     let object = ObjectPath::from(path);
     let got =
@@ -114,6 +115,12 @@ pub async fn open_landed(wh: &Warehouse, path: &str) -> Result<Box<dyn Read + Se
                 path: path.to_string(),
                 source,
             })?;
+    // A warehouse in a local folder hands over the file itself: read it directly rather
+    // than as a stream of small chunks, each read on the runtime's blocking pool and
+    // passed back across threads.
+    if let object_store::GetResultPayload::File(file, _) = got.payload {
+        return Ok(Box::new(file));
+    }
     let stream = got.into_stream().map_err(std::io::Error::other);
     let reader = tokio_util::io::StreamReader::new(stream);
     Ok(Box::new(tokio_util::io::SyncIoBridge::new(reader)))

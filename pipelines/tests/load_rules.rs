@@ -422,6 +422,36 @@ async fn a_phone_number_or_an_e_mail_address_never_reaches_a_curated_table() {
 }
 
 #[tokio::test]
+async fn a_personal_identifier_from_the_config_is_caught_too() {
+    // The guard looks config values over once, then per row only where one could carry an
+    // identifier: a map whose target holds a phone number still stops the load at the row
+    // that takes it, while rows mapped to other targets load.
+    let f = Fixture::new(&source("").replace(
+        "note = { from = \"Huom\" }",
+        "note = { from = \"Huom\", map = { \"a\" = \"soita 040 123 4567\", \"b\" = \"ok\" } }",
+    ));
+    f.drop_file(
+        "ok.csv",
+        &csv(&["1;5.3.2024 8:07;1;K;b;", "2;5.3.2024 8:08;1;K;;"]),
+    );
+    assert_eq!(loaded(&f.load().await[0]), (2, 0));
+    f.remove_file("ok.csv");
+    f.drop_file(
+        "bad.csv",
+        &csv(&["3;6.3.2024 8:07;1;K;b;", "4;6.3.2024 8:08;1;K;a;"]),
+    );
+    let err = f.load().await.remove(0).unwrap_err().to_string();
+    assert!(
+        err.contains("bad.csv")
+            && err.contains("line 3")
+            && err.contains("`note`")
+            && err.contains("a phone number"),
+        "{err}"
+    );
+    assert_eq!(f.rows().await, 2, "nothing of the second export was loaded");
+}
+
+#[tokio::test]
 async fn pseudonymised_columns_store_a_keyed_hash() {
     let f = Fixture::new(
         &source("")

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use arrow::array::{
     ArrayRef, BooleanBuilder, Date32Builder, Float64Builder, Int64Builder, RecordBatch,
-    StringBuilder, TimestampMicrosecondBuilder,
+    StringArray, StringBuilder, TimestampMicrosecondBuilder,
 };
 use arrow::datatypes::SchemaRef;
 use chrono::{DateTime, Utc};
@@ -18,9 +18,10 @@ use super::{RowPlan, Value};
 pub struct PeriodBuffer {
     schema: SchemaRef,
     builders: Vec<Builder>,
-    period: StringBuilder,
-    source: StringBuilder,
-    file: StringBuilder,
+    /// The lineage every row of the buffer shares: its period, source and file's sha256.
+    period: String,
+    source: String,
+    file: String,
     line: Int64Builder,
     rows: usize,
     /// Earliest period-column instant seen.
@@ -39,8 +40,9 @@ enum Builder {
 }
 
 impl PeriodBuffer {
-    /// An empty buffer for a plan's table.
-    pub fn new(plan: &RowPlan) -> Self {
+    /// An empty buffer for a plan's table, for the rows of `period` read by `source` from
+    /// the file whose sha256 is `sha`.
+    pub fn new(plan: &RowPlan, period: &str, source: &str, sha: &str) -> Self {
         let builders = plan
             .kinds()
             .map(|kind| match kind {
@@ -57,9 +59,9 @@ impl PeriodBuffer {
         Self {
             schema: plan.schema.clone(),
             builders,
-            period: StringBuilder::new(),
-            source: StringBuilder::new(),
-            file: StringBuilder::new(),
+            period: period.to_string(),
+            source: source.to_string(),
+            file: sha.to_string(),
             line: Int64Builder::new(),
             rows: 0,
             min_time: None,
@@ -77,16 +79,8 @@ impl PeriodBuffer {
         self.rows == 0
     }
 
-    /// Appends a row with its lineage.
-    pub fn push(
-        &mut self,
-        values: Vec<Value>,
-        period: &str,
-        time: Option<DateTime<Utc>>,
-        source: &str,
-        sha: &str,
-        line: u64,
-    ) {
+    /// Appends a row with its line and the instant of its period column.
+    pub fn push(&mut self, values: Vec<Value>, time: Option<DateTime<Utc>>, line: u64) {
         for (b, v) in self.builders.iter_mut().zip(values) {
             match (b, v) {
                 (Builder::Str(b), Value::Str(s)) => b.append_value(s),
@@ -105,9 +99,6 @@ impl PeriodBuffer {
                 (Builder::Date(b), _) => b.append_null(),
             }
         }
-        self.period.append_value(period);
-        self.source.append_value(source);
-        self.file.append_value(sha);
         self.line.append_value(line as i64);
         self.rows += 1;
         if let Some(t) = time {
@@ -132,9 +123,10 @@ impl PeriodBuffer {
                 }
             })
             .collect();
-        arrays.push(Arc::new(self.period.finish()));
-        arrays.push(Arc::new(self.source.finish()));
-        arrays.push(Arc::new(self.file.finish()));
+        for shared in [&self.period, &self.source, &self.file] {
+            let column = StringArray::from_iter_values(std::iter::repeat_n(shared, self.rows));
+            arrays.push(Arc::new(column));
+        }
         arrays.push(Arc::new(self.line.finish()));
         self.rows = 0;
         RecordBatch::try_new(self.schema.clone(), arrays).expect("builders follow the table schema")

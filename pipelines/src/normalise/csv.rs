@@ -169,6 +169,7 @@ fn parallel<R: Read + Send>(
     let chunk_rx: Arc<Mutex<Receiver<Chunk>>> = Arc::new(Mutex::new(chunk_rx));
     let (done_tx, done_rx) = sync_channel::<(usize, Result<ChunkOut>)>(in_flight);
     let (slot_tx, slot_rx) = sync_channel::<()>(in_flight);
+    let (spare_tx, spare_rx) = sync_channel::<Vec<csv::StringRecord>>(in_flight);
     for _ in 0..in_flight {
         slot_tx.send(()).expect("capacity");
     }
@@ -178,6 +179,7 @@ fn parallel<R: Read + Send>(
         for _ in 0..workers {
             let chunk_rx = Arc::clone(&chunk_rx);
             let done_tx = done_tx.clone();
+            let spare_tx = spare_tx.clone();
             scope.spawn(move || {
                 loop {
                     let next = chunk_rx.lock().map(|rx| rx.recv());
@@ -185,6 +187,7 @@ fn parallel<R: Read + Send>(
                         return;
                     };
                     let out = normalise_chunk(source, file, sha, (header, before), &records);
+                    let _ = spare_tx.try_send(records); // for the reader to fill again
                     if done_tx.send((index, out)).is_err() {
                         return;
                     }
@@ -192,37 +195,42 @@ fn parallel<R: Read + Send>(
             });
         }
         drop(done_tx);
-        // Reader.
+        drop(spare_tx);
+        // Reader: fills chunks the workers gave back, so that records keep their buffers
+        // from one chunk to the next instead of allocating them anew for every line.
         let reading = scope.spawn(move || -> Result<usize> {
             let mut index = 0;
-            let mut chunk = Vec::with_capacity(CHUNK_RECORDS);
+            let mut chunk = Vec::new();
+            let mut filled = 0;
+            let send = |chunk: Vec<csv::StringRecord>, index: usize| {
+                slot_rx.recv().is_ok() && chunk_tx.send((index, chunk)).is_ok()
+            };
             loop {
-                let mut record = csv::StringRecord::new();
-                match reader.read_record(&mut record) {
+                if filled == chunk.len() {
+                    chunk.push(csv::StringRecord::new());
+                }
+                let record = &mut chunk[filled];
+                match reader.read_record(record) {
                     Ok(false) => break,
-                    Ok(true) if is_blank(&record) => continue,
-                    Ok(true) => chunk.push(record),
+                    Ok(true) if is_blank(record) => continue,
+                    Ok(true) => filled += 1,
                     Err(e) => {
                         let line = e.position().map(|p| before + p.line());
                         return Err(unreadable(line, csv_message(&e)));
                     }
                 }
-                if chunk.len() == CHUNK_RECORDS {
-                    if slot_rx.recv().is_err() {
+                if filled == CHUNK_RECORDS {
+                    let spare = spare_rx.try_recv().unwrap_or_default();
+                    if !send(std::mem::replace(&mut chunk, spare), index) {
                         return Ok(index); // the collector stopped
                     }
-                    let full = std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK_RECORDS));
-                    if chunk_tx.send((index, full)).is_err() {
-                        return Ok(index);
-                    }
                     index += 1;
+                    filled = 0;
                 }
             }
-            if !chunk.is_empty() {
-                if slot_rx.recv().is_err() {
-                    return Ok(index);
-                }
-                if chunk_tx.send((index, chunk)).is_err() {
+            if filled > 0 {
+                chunk.truncate(filled);
+                if !send(chunk, index) {
                     return Ok(index);
                 }
                 index += 1;

@@ -237,18 +237,16 @@ impl<'a, F: FnMut(&str, RecordBatch) -> Result<()>> Normaliser<'a, F> {
                 let time = self.period_of(&values);
                 let period = &self.period.2;
                 if !self.buffers.contains_key(period) {
-                    self.buffers
-                        .insert(period.clone(), PeriodBuffer::new(&self.source.rows));
+                    let buffer = PeriodBuffer::new(
+                        &self.source.rows,
+                        period,
+                        &self.source.config.name,
+                        &self.sha,
+                    );
+                    self.buffers.insert(period.clone(), buffer);
                 }
                 let buf = self.buffers.get_mut(period).expect("inserted above");
-                buf.push(
-                    values,
-                    period,
-                    time,
-                    &self.source.config.name,
-                    &self.sha,
-                    line,
-                );
+                buf.push(values, time, line);
                 self.summary.accepted += 1;
                 if buf.len() >= BATCH_ROWS {
                     let batch = buf.take_batch();

@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use arrow::datatypes::SchemaRef;
 use tilannekuva_conventions::boolean::BoolVocabulary;
 use tilannekuva_conventions::datetime::{LocalTimePolicy, TimeFormat};
+use tilannekuva_conventions::hetu::find_personal;
 use tilannekuva_conventions::number::NumberFormat;
 use tilannekuva_warehouse::catalog::{ColumnType, TableDef};
 
@@ -58,6 +59,8 @@ pub(super) struct ColumnPlan {
     pub(super) kind: ColumnType,
     pub(super) nullable: bool,
     pub(super) input: Input,
+    /// Whether each row's value is looked over for personal data ([`Input::screened`]).
+    pub(super) screened: bool,
 }
 
 /// Where a column's value comes from.
@@ -179,6 +182,7 @@ impl RowPlan {
                     kind: def.kind,
                     nullable: def.nullable,
                     input: Input::Unmapped,
+                    screened: false,
                 });
                 continue;
             };
@@ -304,6 +308,7 @@ impl RowPlan {
                 name: def.name.clone(),
                 kind: def.kind,
                 nullable: def.nullable,
+                screened: input.screened(),
                 input,
             });
         }
@@ -504,6 +509,46 @@ impl RowPlan {
     /// The kinds of the table's columns, in order.
     pub(super) fn kinds(&self) -> impl Iterator<Item = ColumnType> + '_ {
         self.columns.iter().map(|c| c.kind)
+    }
+}
+
+impl Input {
+    /// Whether the values this input gives must be looked over for personal data row by
+    /// row: text read from the export, and the `line` id (it names the file). Values from
+    /// the config (a constant, a map, a lookup) are looked over here, once: only a column
+    /// one of whose possible values holds an identifier is looked over per row. Hashed text
+    /// and values that are not text never are.
+    fn screened(&self) -> bool {
+        let personal = |v: &Value| matches!(v, Value::Str(s) if find_personal(s).is_some());
+        match self {
+            Input::Constant(v) => personal(v),
+            Input::Unmapped | Input::Key(_) => false,
+            Input::Line => true,
+            Input::Read { reading, .. } => match reading {
+                Reading::Text { hash } => !hash,
+                Reading::Map {
+                    map: values,
+                    default,
+                }
+                | Reading::Lookup {
+                    values, default, ..
+                } => values.values().chain(default).any(personal),
+                Reading::DatedLookup {
+                    versions, default, ..
+                } => versions
+                    .values()
+                    .flatten()
+                    .filter_map(|v| v.value.as_ref())
+                    .chain(default)
+                    .any(personal),
+                Reading::Contains { .. }
+                | Reading::Bool
+                | Reading::Int(_)
+                | Reading::Float(_)
+                | Reading::Timestamp(_)
+                | Reading::Date(_) => false,
+            },
+        }
     }
 }
 

@@ -53,7 +53,7 @@ impl std::fmt::Display for Reject {
 
 impl RowPlan {
     fn read_value(&self, reading: &Reading, raw: &str) -> std::result::Result<Value, String> {
-        let text = raw.trim();
+        let text = tilannekuva_conventions::trim(raw);
         match reading {
             Reading::Map { map, default } => match map.get(text).or(default.as_ref()) {
                 Some(v) => Ok(v.clone()),
@@ -338,10 +338,11 @@ impl RowPlan {
     }
 
     /// The first stored text column (not pseudonymised) carrying a personal identifier: a
-    /// henkilötunnus, a phone number or an e-mail address, and which kind it is.
+    /// henkilötunnus, a phone number or an e-mail address, and which kind it is. Only the
+    /// columns that can carry one are looked over (see `Input::screened`).
     pub fn guard_personal_data(&self, values: &[Value]) -> Option<(String, PersonalKind)> {
         self.columns.iter().zip(values).find_map(|(c, v)| match v {
-            Value::Str(s) if !c.hashed() => {
+            Value::Str(s) if c.screened => {
                 find_personal(s).map(|(kind, _, _)| (c.name.clone(), kind))
             }
             _ => None,
