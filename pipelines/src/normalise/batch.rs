@@ -83,7 +83,7 @@ impl PeriodBuffer {
     pub fn push(&mut self, values: Vec<Value>, time: Option<DateTime<Utc>>, line: u64) {
         for (b, v) in self.builders.iter_mut().zip(values) {
             match (b, v) {
-                (Builder::Str(b), Value::Str(s)) => b.append_value(s),
+                (Builder::Str(b), Value::Str(s)) => b.append_value(&*s),
                 (Builder::Int(b), Value::Int(i)) => b.append_value(i),
                 (Builder::Int(b), Value::Float(f)) => b.append_value(f.round() as i64),
                 (Builder::Float(b), Value::Float(f)) => b.append_value(f),

@@ -188,12 +188,14 @@ impl<'a, F: FnMut(&str, RecordBatch) -> Result<()>> Normaliser<'a, F> {
     fn derive_ids(&mut self, line: u64, values: &mut [Value]) {
         for (c, v) in self.source.rows.columns.iter().zip(values.iter_mut()) {
             match (&c.input, v) {
-                (plan::Input::Line, Value::Str(s)) => *s = format!("{}:{line}", self.file),
+                (plan::Input::Line, Value::Str(s)) => {
+                    *s = format!("{}:{line}", self.file).into();
+                }
                 (plan::Input::Key(_), Value::Str(s)) => {
-                    let seen = self.keys_seen.entry(s.clone()).or_insert(0);
+                    let seen = self.keys_seen.entry(s.to_string()).or_insert(0);
                     *seen += 1;
                     if *seen > 1 {
-                        s.push_str(&format!("-{seen}"));
+                        *s = format!("{s}-{seen}").into();
                     }
                 }
                 _ => {}

@@ -76,8 +76,8 @@ impl RowPlan {
             Reading::Contains { item, separator } => Ok(Value::Bool(
                 text.split(separator.as_str()).any(|t| t.trim() == item),
             )),
-            Reading::Text { hash: true } => Ok(Value::Str(self.pseudonym(text))),
-            Reading::Text { hash: false } => Ok(Value::Str(text.to_string())),
+            Reading::Text { hash: true } => Ok(Value::Str(self.pseudonym(text).into())),
+            Reading::Text { hash: false } => Ok(Value::Str(text.into())),
             Reading::Bool => parse_bool(text, &self.booleans)
                 .map(Value::Bool)
                 .map_err(|e| e.to_string()),
@@ -184,8 +184,8 @@ impl RowPlan {
         for ((c, at), key_at) in self.columns.iter().zip(bound).zip(&binding.keys) {
             let v = match (&c.input, at) {
                 (Input::Constant(k), _) => k.clone(),
-                (Input::Key(_), _) => Value::Str(self.derived_key(key_at, &field)),
-                (Input::Line, _) => Value::Str(String::new()),
+                (Input::Key(_), _) => Value::Str(self.derived_key(key_at, &field).into()),
+                (Input::Line, _) => Value::Str("".into()),
                 (
                     Input::Read {
                         reading: Reading::DatedLookup { .. },

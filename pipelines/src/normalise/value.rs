@@ -1,5 +1,7 @@
 //! One typed value of a canonical column.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, NaiveDate, Utc};
 use tilannekuva_warehouse::catalog::ColumnType;
 
@@ -8,8 +10,9 @@ use tilannekuva_warehouse::catalog::ColumnType;
 pub enum Value {
     /// No value.
     Null,
-    /// Text.
-    Str(String),
+    /// Text. Shared, so that a value from the config (a constant, a map's or a lookup's) is
+    /// handed to every row that takes it without a copy.
+    Str(Arc<str>),
     /// Integer.
     Int(i64),
     /// Float.
@@ -32,7 +35,7 @@ impl Value {
     pub fn from_toml(v: &toml::Value, kind: ColumnType) -> Result<Self, String> {
         use toml::Value as T;
         Ok(match (kind, v) {
-            (ColumnType::String, T::String(s)) => Value::Str(s.clone()),
+            (ColumnType::String, T::String(s)) => Value::Str(s.as_str().into()),
             (ColumnType::Int64, T::Integer(i)) => Value::Int(*i),
             (ColumnType::Float64, T::Integer(i)) => Value::Float(*i as f64),
             (ColumnType::Float64, T::Float(f)) => Value::Float(*f),
