@@ -509,3 +509,124 @@ fn curated_tables_hold_no_personal_data() {
         }
     }
 }
+
+/// Every `raw.json` (the rows each tile's SQL returned) under a folder.
+fn raw_rows_files(dir: &std::path::Path, found: &mut Vec<PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            raw_rows_files(&p, found);
+        } else if p.file_name().is_some_and(|n| n == "raw.json") {
+            found.push(p);
+        }
+    }
+}
+
+/// A cell of a tile's rows: (period, dimension, member) → (value, numerator, denominator,
+/// n), the numbers as their bits.
+type Cells = BTreeMap<(String, String, String), (Option<u64>, Option<u64>, Option<u64>, i64)>;
+
+fn cells(rows: &[Value], number: impl Fn(&Value) -> Option<f64>) -> Cells {
+    rows.iter()
+        .map(|r| {
+            let text = |k: &str| r[k].as_str().unwrap_or("").to_string();
+            let bits = |k: &str| number(&r[k]).map(f64::to_bits);
+            (
+                (text("period"), text("dimension"), text("member")),
+                (
+                    bits("value"),
+                    bits("numerator"),
+                    bits("denominator"),
+                    r["n"].as_i64().unwrap(),
+                ),
+            )
+        })
+        .collect()
+}
+
+/// Asserts that the latest snapshot under `warehouse` holds, for `tile` at its quarters and
+/// years, exactly the rows its SQL gives when run at those grains (with `sql`, which runs
+/// `tilannekuva sql --grain G --format json -- QUERY` and returns stdout): every total and
+/// breakdown cell, value, numerator, denominator and n, bit for bit.
+fn assert_quarters_and_years_are_the_sql(
+    warehouse: &std::path::Path,
+    tile: &tilannekuva_tiles::TileDef,
+    sql: impl Fn(&[&str]) -> Vec<u8>,
+) {
+    let mut found = Vec::new();
+    raw_rows_files(warehouse, &mut found);
+    let latest = found
+        .iter()
+        .max()
+        .expect("a published snapshot keeps raw.json");
+    let raw: Value = serde_json::from_slice(&std::fs::read(latest).unwrap()).unwrap();
+    for grain in ["quarter", "year"] {
+        let out = sql(&["sql", "--grain", grain, "--format", "json", "--", &tile.sql]);
+        let queried: Vec<Value> = serde_json::from_slice(&out).unwrap();
+        let published = raw["tiles"][&tile.meta.id]["rows"][grain]
+            .as_array()
+            .unwrap();
+        let queried = cells(&queried, Value::as_f64);
+        // raw.json keeps numbers as the shortest text that reads back to the same bits.
+        let published = cells(published, |v| v.as_str().map(|s| s.parse().unwrap()));
+        // Two years of the sample: eight quarters, two years, and any breakdown cells.
+        let periods = if grain == "quarter" { 8 } else { 2 };
+        assert!(
+            queried.len() >= periods,
+            "{} {grain}: {queried:?}",
+            tile.meta.id
+        );
+        assert_eq!(published, queried, "{} at the {grain} grain", tile.meta.id);
+    }
+}
+
+/// A tile that adds up its quarters and years from its months (`roll_up`) publishes exactly
+/// the rows its SQL gives at those grains.
+#[test]
+fn quarters_and_years_added_up_from_months_are_what_the_sql_gives() {
+    let f = fixture();
+    let tiles =
+        tilannekuva_tiles::load_tiles(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sql"))
+            .unwrap();
+    let rolled: Vec<_> = tiles.iter().filter(|t| t.meta.roll_up.is_some()).collect();
+    assert!(rolled.len() >= 5, "the share tiles roll up");
+    let wh = f.warehouse.to_str().unwrap();
+    for t in rolled {
+        assert_quarters_and_years_are_the_sql(&f.warehouse, t, |args| {
+            run_ok(&[&["--warehouse", wh][..], args].concat()).stdout
+        });
+    }
+}
+
+/// A `roll_up` that does not fit the tile's month rows (here `ratio` on a percentage) is
+/// caught on the first month row: the engine says which row and why, queries the quarters
+/// and years instead, and publishes what the SQL gives.
+#[test]
+fn a_roll_up_that_does_not_fit_the_months_is_queried_instead() {
+    let f = fixture();
+    let project = crate::common::CopiedProject::new();
+    crate::common::copy_dir(&f.warehouse, &project.warehouse);
+    let meta = project.dir.path().join("sql/nurse_chat_resolution.toml");
+    let text = std::fs::read_to_string(&meta).unwrap();
+    assert!(text.contains("roll_up = \"percent\""));
+    std::fs::write(
+        &meta,
+        text.replace("roll_up = \"percent\"", "roll_up = \"ratio\""),
+    )
+    .unwrap();
+    let said = project.run(&["compute", "--full"]);
+    assert!(
+        said.contains("nurse_chat_resolution")
+            && said.contains("does not fit the month rows")
+            && said.contains("is not the ratio of"),
+        "{said}"
+    );
+    let tile = tilannekuva_tiles::load_tiles(&project.dir.path().join("sql"))
+        .unwrap()
+        .into_iter()
+        .find(|t| t.meta.id == "nurse_chat_resolution")
+        .unwrap();
+    assert_quarters_and_years_are_the_sql(&project.warehouse, &tile, |args| {
+        project.run_apart(args).0.into_bytes()
+    });
+}

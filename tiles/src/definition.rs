@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::Grain;
+use crate::roll_up::RollUp;
 
 /// Text in the county's languages.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -155,6 +156,11 @@ pub struct TileMeta {
     /// on every publish.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lookback_days: Option<u32>,
+    /// For a tile whose value is a ratio of two counts (`numerator`, `denominator`): its
+    /// quarters and years are added up from its months instead of queried (see the
+    /// `roll_up` module). Needs the month grain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub roll_up: Option<RollUp>,
 }
 
 fn default_decimals() -> u32 {
@@ -247,6 +253,13 @@ pub fn load_tiles(dir: &Path) -> Result<Vec<TileDef>, Vec<String>> {
         if meta.grains.is_empty() {
             problems.push(format!(
                 "{}: `grains`: give at least one of month, quarter, year",
+                meta_path.display()
+            ));
+        }
+        if meta.roll_up.is_some() && !meta.grains.contains(&Grain::Month) {
+            problems.push(format!(
+                "{}: `roll_up`: quarters and years are added up from months, so `grains` \
+                 must include month",
                 meta_path.display()
             ));
         }

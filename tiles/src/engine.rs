@@ -25,7 +25,7 @@ use crate::definition::TileDef;
 use crate::incremental::{self, CachedTile, Recompute, Recomputed, ReusableRows};
 use crate::snapshot::{self, TilesDoc};
 use crate::strategy::Strategy;
-use crate::{Error, Grain, Result, udf};
+use crate::{Error, Grain, Result, roll_up, udf};
 
 /// `[engine]` of the main config: where tile SQL runs. The tiles, their SQL and their
 /// results are the same either way.
@@ -261,6 +261,17 @@ impl Engine {
                             ));
                         }
                     }
+                    if t.meta.roll_up.is_some() {
+                        for required in ["numerator", "denominator"] {
+                            if schema.field_with_unqualified_name(required).is_err() {
+                                problems.push(format!(
+                                    "{}: `roll_up` adds up quarters and years from the months' \
+                                     counts, so the query must return a column `{required}`",
+                                    t.sql_path.display()
+                                ));
+                            }
+                        }
+                    }
                 }
             }
         }
@@ -371,6 +382,14 @@ impl Engine {
                 .map_or(&[], Vec::as_slice)
         };
         let wanted = |i: usize, grain: Grain| self.tiles[i].meta.grains.contains(&grain);
+        // Whether a tile's rows at `grain` are queried; a tile that rolls up has its quarters
+        // and years added up from its months instead.
+        let by_query = |i: usize, grain: Grain| {
+            wanted(i, grain)
+                && (grain == Grain::Month
+                    || self.tiles[i].meta.roll_up.is_none()
+                    || !wanted(i, Grain::Month))
+        };
         // Every batch of queries, per grain: the tiles computed in part, grouped by the
         // periods they recompute (each group reads only the files of its periods), then the
         // tiles computed in full.
@@ -378,7 +397,7 @@ impl Engine {
         for grain in Grain::ALL {
             let mut groups: BTreeMap<BTreeSet<String>, Vec<usize>> = BTreeMap::new();
             for (i, d) in decisions.iter().enumerate() {
-                if let (true, Recompute::Periods(months)) = (wanted(i, grain), d) {
+                if let (true, Recompute::Periods(months)) = (by_query(i, grain), d) {
                     groups
                         .entry(incremental::periods_of(grain, months))
                         .or_default()
@@ -393,7 +412,7 @@ impl Engine {
                 });
             }
             let full: Vec<usize> = (0..self.tiles.len())
-                .filter(|&i| wanted(i, grain) && matches!(decisions[i], Recompute::Full(_)))
+                .filter(|&i| by_query(i, grain) && matches!(decisions[i], Recompute::Full(_)))
                 .collect();
             if !full.is_empty() {
                 batches.push(QueryBatch {
@@ -447,6 +466,56 @@ impl Engine {
                     grain,
                     periods: None,
                     members: broken
+                        .iter()
+                        .copied()
+                        .filter(|&i| by_query(i, grain))
+                        .collect(),
+                })
+                .filter(|b| !b.members.is_empty())
+                .collect();
+            for (batch, results) in again.iter().zip(self.run_batches(manifest, &again).await?) {
+                for (&i, fresh) in batch.members.iter().zip(results) {
+                    rows[i].insert(batch.grain, fresh);
+                }
+            }
+        }
+        // Quarters and years added up from the months, for the tiles that roll up; a tile
+        // whose month rows do not fit its declaration has them queried instead.
+        let mut unrolled = BTreeSet::new();
+        for (i, t) in self.tiles.iter().enumerate() {
+            let Some(how) = t.meta.roll_up else { continue };
+            if matches!(decisions[i], Recompute::Reuse) || !wanted(i, Grain::Month) {
+                continue;
+            }
+            let months = rows[i].get(&Grain::Month).cloned().unwrap_or_default();
+            for grain in [Grain::Quarter, Grain::Year] {
+                if !wanted(i, grain) {
+                    continue;
+                }
+                match roll_up::from_months(how, grain, &months) {
+                    Ok(added_up) => {
+                        rows[i].insert(grain, added_up);
+                    }
+                    Err(why) => {
+                        tracing::warn!(
+                            tile = %t.meta.id,
+                            "`roll_up = \"{}\"` does not fit the month rows ({why}); \
+                             querying the quarters and years instead",
+                            how.as_str()
+                        );
+                        unrolled.insert(i);
+                        break;
+                    }
+                }
+            }
+        }
+        if !unrolled.is_empty() {
+            let again: Vec<QueryBatch> = [Grain::Quarter, Grain::Year]
+                .into_iter()
+                .map(|grain| QueryBatch {
+                    grain,
+                    periods: None,
+                    members: unrolled
                         .iter()
                         .copied()
                         .filter(|&i| wanted(i, grain))

@@ -259,6 +259,7 @@ fn build_tile(spec: Spec, loaded_at: DateTime<Utc>) -> Tile {
             point_in_time: false,
             incremental: false,
             lookback_days: None,
+            roll_up: None,
         },
         definition_version: "0123456789abcdef".into(),
         sql: format!(
