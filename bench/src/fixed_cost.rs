@@ -27,7 +27,8 @@ pub struct FixedCost {
     pub trivial_query: f64,
     /// Sessions a full computation of the catalogue sets up (one per grain).
     pub sessions: usize,
-    /// Queries in a full computation of the catalogue (every tile at each of its grains).
+    /// Queries in a full computation of the catalogue (every tile at each grain it is
+    /// queried at).
     pub queries: usize,
 }
 
@@ -80,7 +81,11 @@ pub async fn measure(config: &Path, warehouse: &Path) -> Result<FixedCost> {
         slowest_plan,
         trivial_query: trivial_query(config, warehouse, &EngineSettings::Local).await?,
         sessions: Grain::ALL.len(),
-        queries: engine.tiles.iter().map(|t| t.meta.grains.len()).sum(),
+        queries: engine
+            .tiles
+            .iter()
+            .map(|t| Grain::ALL.iter().filter(|&&g| t.queried_at(g)).count())
+            .sum(),
     })
 }
 

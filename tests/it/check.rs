@@ -57,6 +57,37 @@ fn a_broken_tile_is_reported_with_file_and_line() {
     assert!(text.contains("callback_wanted"), "{text}");
 }
 
+/// `roll_up` adds quarters and years up from months' counts: a tile without the month grain
+/// or without the counts is refused by `check`, naming the file and what is missing.
+#[test]
+fn a_roll_up_without_months_or_counts_is_refused() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&repo.join("config"), &dir.path().join("config"));
+    copy_dir(&repo.join("sql"), &dir.path().join("sql"));
+    let append = |tile: &str, text: &str| {
+        let path = dir.path().join(format!("sql/{tile}.toml"));
+        let meta = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, format!("{meta}\n{text}\n")).unwrap();
+    };
+    // nps returns no numerator or denominator.
+    append("nps", "roll_up = \"percent\"");
+    let (ok, text) = check(&dir.path().join("config/tilannekuva.toml"));
+    assert!(!ok, "{text}");
+    assert!(
+        text.contains("nps.sql") && text.contains("`roll_up`") && text.contains("`numerator`"),
+        "{text}"
+    );
+    // okr_tasks_done is computed by quarter and year only.
+    append("okr_tasks_done", "roll_up = \"percent\"");
+    let (ok, text) = check(&dir.path().join("config/tilannekuva.toml"));
+    assert!(!ok, "{text}");
+    assert!(
+        text.contains("okr_tasks_done.toml") && text.contains("must include month"),
+        "{text}"
+    );
+}
+
 #[test]
 fn a_bad_source_config_names_file_key_and_allowed_values() {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));

@@ -196,6 +196,15 @@ impl TileDef {
         hex::encode(&h.finalize()[..8])
     }
 
+    /// Whether the tile's SQL is run at `grain`: at each of its grains, except the quarters
+    /// and years of a tile that adds them up from its months (`roll_up`).
+    pub fn queried_at(&self, grain: Grain) -> bool {
+        self.meta.grains.contains(&grain)
+            && (grain == Grain::Month
+                || self.meta.roll_up.is_none()
+                || !self.meta.grains.contains(&Grain::Month))
+    }
+
     /// Target in force in a year.
     pub fn target_for(&self, year: i32) -> Option<f64> {
         self.meta

@@ -129,6 +129,17 @@ impl ReferenceTable {
 }
 
 /// The `calendar` table's rows: every day from the start of `from` to the end of `to`.
+/// The `calendar` table's rows for 2015–2035, made once per process (every session
+/// registers them).
+fn calendar() -> Result<RecordBatch> {
+    static CALENDAR: std::sync::OnceLock<RecordBatch> = std::sync::OnceLock::new();
+    if let Some(batch) = CALENDAR.get() {
+        return Ok(batch.clone());
+    }
+    let batch = calendar_rows(2015, 2035)?;
+    Ok(CALENDAR.get_or_init(|| batch).clone())
+}
+
 fn calendar_rows(from: i32, to: i32) -> Result<RecordBatch> {
     use arrow::array::{BooleanArray, Date32Array, StringArray};
     use tilannekuva_conventions::calendar::{holiday_name, is_working_day};
@@ -209,7 +220,7 @@ impl Engine {
             .await?;
         udf::register(&ctx, grain);
         self.warehouse
-            .register_rows(&ctx, "calendar", calendar_rows(2015, 2035)?, rows)
+            .register_rows(&ctx, "calendar", calendar()?, rows)
             .await?;
         for r in &self.references {
             self.warehouse
@@ -217,6 +228,32 @@ impl Engine {
                 .await?;
         }
         Ok(ctx)
+    }
+
+    /// A digest of what the tables a tile reads are found from: its definition and every
+    /// table's name and schema (the warehouse's, the quarantine's and the code lists; the
+    /// calendar and the functions are the engine's, whose version the rows carry).
+    fn planned_key(&self, tile: &TileDef, catalog: &str) -> String {
+        let mut h = Sha256::new();
+        h.update(tile.version().as_bytes());
+        h.update(catalog.as_bytes());
+        hex::encode(&h.finalize()[..12])
+    }
+
+    /// A digest of every table's name and schema, for [`Engine::planned_key`].
+    fn catalog_digest(&self) -> String {
+        let mut h = Sha256::new();
+        for (name, schema) in schemas(&self.tables) {
+            h.update([0]);
+            h.update(name.as_bytes());
+            h.update(format!("{:?}", schema.fields()).as_bytes());
+        }
+        for r in &self.references {
+            h.update([1]);
+            h.update(r.name.as_bytes());
+            h.update(format!("{:?}", r.batch.schema().fields()).as_bytes());
+        }
+        hex::encode(&h.finalize()[..12])
     }
 
     /// The version `tile`'s rows are computed with: its definition's, and the rows of the
@@ -312,16 +349,39 @@ impl Engine {
         fingerprints: &BTreeMap<String, BTreeMap<String, String>>,
         ends: &BTreeMap<String, DateTime<Utc>>,
     ) -> Result<(Vec<Vec<String>>, Vec<Recompute>)> {
-        // The tables each tile reads, from its query plan.
-        let planning = self.planning_session(Grain::Month).await?;
-        let plans: Vec<_> = self
+        // The tables each tile reads, from its query plan, or from the previous snapshot's
+        // rows when neither the definition nor the tables changed since it was planned.
+        let catalog = self.catalog_digest();
+        let known: Vec<Option<Vec<String>>> = self
             .tiles
             .iter()
             .map(|t| {
+                previous
+                    .and_then(|p| p.tiles.get(&t.meta.id))
+                    .filter(|c| c.planned == self.planned_key(t, &catalog))
+                    .map(|c| c.reads.clone())
+            })
+            .collect();
+        let planning = if known.iter().any(Option::is_none) {
+            Some(self.planning_session(Grain::Month).await?)
+        } else {
+            None
+        };
+        let plans: Vec<_> = self
+            .tiles
+            .iter()
+            .zip(known)
+            .map(|(t, known)| {
                 let (ctx, tile) = (planning.clone(), t.clone());
                 on_own_task(&t.sql_path, async move {
-                    let df = ctx.sql(&tile.sql).await.map_err(|e| Error::sql(&tile, e))?;
-                    Ok(incremental::tables_read(df.logical_plan()))
+                    match (known, ctx) {
+                        (Some(reads), _) => Ok(reads),
+                        (None, Some(ctx)) => {
+                            let df = ctx.sql(&tile.sql).await.map_err(|e| Error::sql(&tile, e))?;
+                            Ok(incremental::tables_read(df.logical_plan()))
+                        }
+                        (None, None) => unreachable!("a planning session when any tile needs one"),
+                    }
                 })
             })
             .collect();
@@ -332,8 +392,15 @@ impl Engine {
             .zip(&reads)
             .map(|(t, reads)| {
                 let version = self.version_of(t, reads);
-                incremental::decide(t, &version, reads, previous, fingerprints, ends)
-                    .forcing(forced)
+                let decision =
+                    incremental::decide(t, &version, reads, previous, fingerprints, ends);
+                match decision {
+                    // Periods forced on a tile that is not incremental: it is computed in full.
+                    Recompute::Reuse if !t.meta.incremental && !forced.is_empty() => {
+                        Recompute::Full("not incremental".into())
+                    }
+                    decision => decision.forcing(forced),
+                }
             })
             .collect();
         Ok((reads, decisions))
@@ -365,6 +432,15 @@ impl Engine {
         forced: &BTreeSet<String>,
     ) -> Result<Computation> {
         let started = Instant::now();
+        // An engine that cannot take queries fails the computation even when every row could
+        // be reused: a cluster that is down is said at once, not when data next changes.
+        self.query_engine
+            .check()
+            .await
+            .map_err(|message| Error::Engine {
+                engine: self.query_engine.describe(),
+                message,
+            })?;
         let inputs = compute::Inputs::new(manifest, &self.expected, now);
         let fingerprints = incremental::fingerprints(manifest);
         let ends = incremental::ends(manifest);
@@ -382,14 +458,7 @@ impl Engine {
                 .map_or(&[], Vec::as_slice)
         };
         let wanted = |i: usize, grain: Grain| self.tiles[i].meta.grains.contains(&grain);
-        // Whether a tile's rows at `grain` are queried; a tile that rolls up has its quarters
-        // and years added up from its months instead.
-        let by_query = |i: usize, grain: Grain| {
-            wanted(i, grain)
-                && (grain == Grain::Month
-                    || self.tiles[i].meta.roll_up.is_none()
-                    || !wanted(i, Grain::Month))
-        };
+        let by_query = |i: usize, grain: Grain| self.tiles[i].queried_at(grain);
         // Every batch of queries, per grain: the tiles computed in part, grouped by the
         // periods they recompute (each group reads only the files of its periods), then the
         // tiles computed in full.
@@ -546,6 +615,7 @@ impl Engine {
             ends,
             tiles: BTreeMap::new(),
         };
+        let catalog = self.catalog_digest();
         let mut tiles = Vec::with_capacity(self.tiles.len());
         for ((t, reads), per_grain) in self.tiles.iter().zip(reads).zip(rows) {
             let protections = compute::protections(t, &per_grain);
@@ -563,6 +633,7 @@ impl Engine {
                 CachedTile {
                     version: self.version_of(t, &reads),
                     reads,
+                    planned: self.planned_key(t, &catalog),
                     rows: per_grain,
                 },
             );

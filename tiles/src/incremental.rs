@@ -56,6 +56,11 @@ pub struct CachedTile {
     pub version: String,
     /// Tables the query reads.
     pub reads: Vec<String>,
+    /// What `reads` was found from: a digest of the definition and of every table's name
+    /// and schema. While it is the same, the next publish takes `reads` from here instead
+    /// of planning the query again.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub planned: String,
     /// Rows per grain.
     pub rows: BTreeMap<Grain, Vec<QueryRow>>,
 }
@@ -96,7 +101,8 @@ impl Recompute {
 
 /// How to compute `tile`, which reads the tables `reads`, given the rows the previous
 /// snapshot kept and the files live now; `version` is what the rows are computed with
-/// (the definition's version and that of any reference table read).
+/// (the definition's version and that of any reference table read). A tile that is not
+/// incremental is computed in full, or reused when none of the files it reads changed.
 pub fn decide(
     tile: &TileDef,
     version: &str,
@@ -107,13 +113,23 @@ pub fn decide(
 ) -> Recompute {
     let cached = previous.and_then(|p| p.tiles.get(&tile.meta.id));
     match (previous, cached) {
-        _ if !tile.meta.incremental => Recompute::Full("not incremental".into()),
+        (None, _) if !tile.meta.incremental => Recompute::Full("not incremental".into()),
         (None, _) => Recompute::Full("no earlier rows to reuse".into()),
         (Some(_), None) => Recompute::Full("new tile".into()),
         (Some(_), Some(c)) if c.version != version => {
             Recompute::Full("definition or a code list it reads changed".into())
         }
         (Some(_), Some(c)) if c.reads != reads => Recompute::Full("reads other tables".into()),
+        // A tile that is not incremental is computed in full, unless nothing it reads changed
+        // at all: then every row it had is still what it would compute.
+        (Some(p), Some(_)) if !tile.meta.incremental => {
+            let moved = reads.iter().any(|t| p.ends.get(t) != ends.get(t));
+            if moved || !changed_months(&p.inputs, fingerprints, reads).is_empty() {
+                Recompute::Full("not incremental".into())
+            } else {
+                Recompute::Reuse
+            }
+        }
         (Some(p), Some(_)) => {
             let mut changed = changed_months(&p.inputs, fingerprints, reads);
             let moved = reads.iter().any(|t| p.ends.get(t) != ends.get(t));
@@ -355,6 +371,87 @@ mod tests {
         );
         // Other tables do not count.
         assert!(changed_months(&fingerprints(&a), &fingerprints(&b), &["u".into()]).is_empty());
+    }
+
+    fn tile(incremental: bool) -> TileDef {
+        let meta = format!(
+            r#"
+            id = "t"
+            title = {{ fi = "t", en = "t" }}
+            description = {{ fi = "t", en = "t" }}
+            unit = "%"
+            direction = "higher_is_better"
+            owner = {{ sector = "s", role = "r" }}
+            strategy = {{ priority = {{ "2026-2029" = "p" }}, perspective = "q" }}
+            inputs = ["t"]
+            incremental = {incremental}
+            "#
+        );
+        TileDef {
+            meta: toml::from_str(&meta).unwrap(),
+            sql: String::new(),
+            sql_path: "t.sql".into(),
+            meta_path: "t.toml".into(),
+        }
+    }
+
+    #[test]
+    fn a_tile_that_is_not_incremental_is_reused_only_when_nothing_it_reads_changed() {
+        let before = manifest(vec![file("a", "2024-12")]);
+        let reads = vec!["t".to_string()];
+        let previous = ReusableRows {
+            format: FORMAT,
+            engine: engine_version(),
+            inputs: fingerprints(&before),
+            ends: ends(&before),
+            tiles: BTreeMap::from([(
+                "t".to_string(),
+                CachedTile {
+                    version: "v1".into(),
+                    reads: reads.clone(),
+                    planned: String::new(),
+                    rows: BTreeMap::new(),
+                },
+            )]),
+        };
+        let decide_over = |t: &TileDef, version: &str, now: &Manifest| {
+            decide(
+                t,
+                version,
+                &reads,
+                Some(&previous),
+                &fingerprints(now),
+                &ends(now),
+            )
+        };
+        let whole = tile(false);
+        assert_eq!(decide_over(&whole, "v1", &before), Recompute::Reuse);
+        let grown = manifest(vec![file("a", "2024-12"), file("b", "2025-01")]);
+        assert_eq!(
+            decide_over(&whole, "v1", &grown),
+            Recompute::Full("not incremental".into())
+        );
+        assert!(matches!(
+            decide_over(&whole, "v2", &before),
+            Recompute::Full(_)
+        ));
+        // Without earlier rows it is computed in full, as an incremental tile is.
+        assert_eq!(
+            decide(
+                &whole,
+                "v1",
+                &reads,
+                None,
+                &fingerprints(&before),
+                &ends(&before)
+            ),
+            Recompute::Full("not incremental".into())
+        );
+        // An incremental tile recomputes only the new month.
+        assert_eq!(
+            decide_over(&tile(true), "v1", &grown),
+            Recompute::Periods(BTreeSet::from(["2025-01".to_string()]))
+        );
     }
 
     #[test]
