@@ -128,7 +128,6 @@ impl ReferenceTable {
     }
 }
 
-/// The `calendar` table's rows: every day from the start of `from` to the end of `to`.
 /// The `calendar` table's rows for 2015–2035, made once per process (every session
 /// registers them).
 fn calendar() -> Result<RecordBatch> {
@@ -140,6 +139,7 @@ fn calendar() -> Result<RecordBatch> {
     Ok(CALENDAR.get_or_init(|| batch).clone())
 }
 
+/// The `calendar` table's rows: every day from the start of `from` to the end of `to`.
 fn calendar_rows(from: i32, to: i32) -> Result<RecordBatch> {
     use arrow::array::{BooleanArray, Date32Array, StringArray};
     use tilannekuva_conventions::calendar::{holiday_name, is_working_day};
@@ -556,12 +556,12 @@ impl Engine {
             if matches!(decisions[i], Recompute::Reuse) || !wanted(i, Grain::Month) {
                 continue;
             }
-            let months = rows[i].get(&Grain::Month).cloned().unwrap_or_default();
             for grain in [Grain::Quarter, Grain::Year] {
                 if !wanted(i, grain) {
                     continue;
                 }
-                match roll_up::from_months(how, grain, &months) {
+                let months = rows[i].get(&Grain::Month).map_or(&[][..], Vec::as_slice);
+                match roll_up::from_months(how, grain, months) {
                     Ok(added_up) => {
                         rows[i].insert(grain, added_up);
                     }
