@@ -61,18 +61,15 @@ fn a_broken_tile_is_reported_with_file_and_line() {
 /// or without the counts is refused by `check`, naming the file and what is missing.
 #[test]
 fn a_roll_up_without_months_or_counts_is_refused() {
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let dir = tempfile::tempdir().unwrap();
-    copy_dir(&repo.join("config"), &dir.path().join("config"));
-    copy_dir(&repo.join("sql"), &dir.path().join("sql"));
+    let project = crate::common::CopiedProject::new();
     let append = |tile: &str, text: &str| {
-        let path = dir.path().join(format!("sql/{tile}.toml"));
+        let path = project.dir.path().join(format!("sql/{tile}.toml"));
         let meta = std::fs::read_to_string(&path).unwrap();
         std::fs::write(&path, format!("{meta}\n{text}\n")).unwrap();
     };
     // nps returns no numerator or denominator.
     append("nps", "roll_up = \"percent\"");
-    let (ok, text) = check(&dir.path().join("config/tilannekuva.toml"));
+    let (ok, text) = check(&project.config);
     assert!(!ok, "{text}");
     assert!(
         text.contains("nps.sql") && text.contains("`roll_up`") && text.contains("`numerator`"),
@@ -80,7 +77,7 @@ fn a_roll_up_without_months_or_counts_is_refused() {
     );
     // okr_tasks_done is computed by quarter and year only.
     append("okr_tasks_done", "roll_up = \"percent\"");
-    let (ok, text) = check(&dir.path().join("config/tilannekuva.toml"));
+    let (ok, text) = check(&project.config);
     assert!(!ok, "{text}");
     assert!(
         text.contains("okr_tasks_done.toml") && text.contains("must include month"),

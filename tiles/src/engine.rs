@@ -529,24 +529,8 @@ impl Engine {
             for &i in &broken {
                 decisions[i] = Recompute::Full("rows outside the periods recomputed".into());
             }
-            let again: Vec<QueryBatch> = Grain::ALL
-                .into_iter()
-                .map(|grain| QueryBatch {
-                    grain,
-                    periods: None,
-                    members: broken
-                        .iter()
-                        .copied()
-                        .filter(|&i| by_query(i, grain))
-                        .collect(),
-                })
-                .filter(|b| !b.members.is_empty())
-                .collect();
-            for (batch, results) in again.iter().zip(self.run_batches(manifest, &again).await?) {
-                for (&i, fresh) in batch.members.iter().zip(results) {
-                    rows[i].insert(batch.grain, fresh);
-                }
-            }
+            self.query_in_full(manifest, &Grain::ALL, &broken, by_query, &mut rows)
+                .await?;
         }
         // Quarters and years added up from the months, for the tiles that roll up; a tile
         // whose month rows do not fit its declaration has them queried instead.
@@ -579,24 +563,9 @@ impl Engine {
             }
         }
         if !unrolled.is_empty() {
-            let again: Vec<QueryBatch> = [Grain::Quarter, Grain::Year]
-                .into_iter()
-                .map(|grain| QueryBatch {
-                    grain,
-                    periods: None,
-                    members: unrolled
-                        .iter()
-                        .copied()
-                        .filter(|&i| wanted(i, grain))
-                        .collect(),
-                })
-                .filter(|b| !b.members.is_empty())
-                .collect();
-            for (batch, results) in again.iter().zip(self.run_batches(manifest, &again).await?) {
-                for (&i, fresh) in batch.members.iter().zip(results) {
-                    rows[i].insert(batch.grain, fresh);
-                }
-            }
+            let grains = [Grain::Quarter, Grain::Year];
+            self.query_in_full(manifest, &grains, &unrolled, wanted, &mut rows)
+                .await?;
         }
         for grain in Grain::ALL {
             for (i, t) in self.tiles.iter().enumerate() {
@@ -651,6 +620,36 @@ impl Engine {
             cache,
             recomputed: report,
         })
+    }
+
+    /// Runs the queries of the tiles `members` over all of their data, at each of `grains`
+    /// where `at(tile, grain)`, and puts the rows in `rows` (by tile, then grain).
+    async fn query_in_full(
+        &self,
+        manifest: &Manifest,
+        grains: &[Grain],
+        members: &BTreeSet<usize>,
+        at: impl Fn(usize, Grain) -> bool,
+        rows: &mut [BTreeMap<Grain, Vec<QueryRow>>],
+    ) -> Result<()> {
+        let batches: Vec<QueryBatch> = grains
+            .iter()
+            .map(|&grain| QueryBatch {
+                grain,
+                periods: None,
+                members: members.iter().copied().filter(|&i| at(i, grain)).collect(),
+            })
+            .filter(|b| !b.members.is_empty())
+            .collect();
+        for (batch, results) in batches
+            .iter()
+            .zip(self.run_batches(manifest, &batches).await?)
+        {
+            for (&i, fresh) in batch.members.iter().zip(results) {
+                rows[i].insert(batch.grain, fresh);
+            }
+        }
+        Ok(())
     }
 
     /// Runs the queries of `batches`, each batch's in a session of its own over `manifest`
